@@ -1,0 +1,1 @@
+//! MovieLens datasets: parsers over `impl BufRead`, a checked downloader, a synthetic generator.

@@ -1,0 +1,228 @@
+//! Dense f32 kernels (dot, axpy, row-matrix × vector) with runtime CPU dispatch.
+//!
+//! Shipped binaries target baseline x86-64; on CPUs with AVX2+FMA the hot loops run through
+//! `#[target_feature]` copies of the same generic code. Hot callers pick the [`Kernels`]
+//! implementation once (per chunk of work) and stay monomorphic inside it.
+
+/// The primitive operations that hot loops are written against.
+pub trait Kernels: Copy + Send + Sync {
+    /// `a · b` over the common length (callers pass equal lengths).
+    fn dot(self, a: &[f32], b: &[f32]) -> f32;
+    /// `y += alpha · x`.
+    fn axpy(self, alpha: f32, x: &[f32], y: &mut [f32]);
+}
+
+/// Portable kernels: eight independent accumulators so that the compiler can vectorize with
+/// whatever the baseline target offers (SSE2 on x86-64).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Portable;
+
+impl Kernels for Portable {
+    #[inline(always)]
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0f32; 8];
+        let chunks = n / 8;
+        for c in 0..chunks {
+            let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
+            for j in 0..8 {
+                acc[j] += x[j] * y[j];
+            }
+        }
+        let mut res = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for j in chunks * 8..n {
+            res += a[j] * b[j];
+        }
+        res
+    }
+
+    #[inline(always)]
+    fn axpy(self, alpha: f32, x: &[f32], y: &mut [f32]) {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi += alpha * xi;
+        }
+    }
+}
+
+/// AVX2 + FMA kernels. A value of this type exists only on CPUs that have both features.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2Fma(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2Fma {
+    /// `Some` when the running CPU supports AVX2 and FMA.
+    pub fn detect() -> Option<Self> {
+        (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")).then_some(Self(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Kernels for Avx2Fma {
+    #[inline(always)]
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: a value of `Avx2Fma` proves the CPU supports the features.
+        unsafe { x86::dot(a, b) }
+    }
+
+    #[inline(always)]
+    fn axpy(self, alpha: f32, x: &[f32], y: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { x86::axpy(alpha, x, y) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum(v: __m256) -> f32 {
+        let lo = _mm256_castps256_ps128(v);
+        let hi = _mm256_extractf128_ps::<1>(v);
+        let s = _mm_add_ps(lo, hi);
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
+        _mm_cvtss_f32(s)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut i = 0;
+        let (mut s0, mut s1, mut s2, mut s3) =
+            (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+        // SAFETY (all loads): indices stay below `n`, the length of both slices.
+        unsafe {
+            while i + 32 <= n {
+                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
+                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), s1);
+                s2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16)), s2);
+                s3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24)), s3);
+                i += 32;
+            }
+            while i + 8 <= n {
+                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
+                i += 8;
+            }
+        }
+        let mut res = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+        while i < n {
+            res += a[i] * b[i];
+            i += 1;
+        }
+        res
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+        let n = x.len().min(y.len());
+        let (px, py) = (x.as_ptr(), y.as_mut_ptr());
+        let va = _mm256_set1_ps(alpha);
+        let mut i = 0;
+        // SAFETY: indices stay below `n`, the length of both slices.
+        unsafe {
+            while i + 8 <= n {
+                let r = _mm256_fmadd_ps(va, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i)));
+                _mm256_storeu_ps(py.add(i), r);
+                i += 8;
+            }
+        }
+        while i < n {
+            y[i] += alpha * x[i];
+            i += 1;
+        }
+    }
+}
+
+/// Calls `$body` with `$k` bound to the best [`Kernels`] for this CPU. The body is compiled
+/// once per kernel set inside a `#[target_feature]` function, so use it around a whole loop
+/// (one chunk of users), not around a single dot product.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_kernels {
+    (|$k:ident| $body:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(kernels) = $crate::simd::Avx2Fma::detect() {
+                #[target_feature(enable = "avx2,fma")]
+                fn run_avx2<R>(f: impl FnOnce($crate::simd::Avx2Fma) -> R, k: $crate::simd::Avx2Fma) -> R {
+                    f(k)
+                }
+                // SAFETY: `detect` returned Some, so the CPU has AVX2 and FMA.
+                unsafe {
+                    run_avx2(
+                        #[inline(always)]
+                        |$k| $body,
+                        kernels,
+                    )
+                }
+            } else {
+                let $k = $crate::simd::Portable;
+                $body
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let $k = $crate::simd::Portable;
+            $body
+        }
+    }};
+}
+
+/// `out[i] = rows[i] · x` for a row-major matrix with `x.len()` columns.
+pub fn matvec_rows(rows: &[f32], x: &[f32], out: &mut [f32]) {
+    let dim = x.len();
+    debug_assert_eq!(rows.len(), out.len() * dim);
+    with_kernels!(|k| {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim.max(1))) {
+            *o = k.dot(row, x);
+        }
+    })
+}
+
+/// `a · b` with the best kernel for this CPU (for cold paths; hot loops use [`with_kernels!`]).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    with_kernels!(|k| k.dot(a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    #[test]
+    fn kernels_agree_with_naive_on_all_tail_lengths() {
+        let mut rng = crate::rng::Rng::new(9);
+        for n in [0usize, 1, 7, 8, 9, 31, 32, 33, 64, 100, 257] {
+            let a: Vec<f32> = (0..n).map(|_| rng.next_f32() - 0.5).collect();
+            let b: Vec<f32> = (0..n).map(|_| rng.next_f32() - 0.5).collect();
+            let want = naive_dot(&a, &b);
+            assert!((Portable.dot(&a, &b) as f64 - want).abs() < 1e-4, "portable n={n}");
+            assert!((dot(&a, &b) as f64 - want).abs() < 1e-4, "dispatched n={n}");
+            let mut y1 = b.clone();
+            let mut y2 = b.clone();
+            Portable.axpy(0.3, &a, &mut y1);
+            with_kernels!(|k| k.axpy(0.3, &a, &mut y2));
+            for (p, q) in y1.iter().zip(&y2) {
+                assert!((p - q).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn matvec_matches_dots() {
+        let rows: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        let mut out = [0f32; 3];
+        matvec_rows(&rows, &[1.0, 0.0, 2.0, -1.0], &mut out);
+        assert_eq!(out, [0.0 + 4.0 - 3.0, 4.0 + 12.0 - 7.0, 8.0 + 20.0 - 11.0]);
+    }
+}
