@@ -12,6 +12,7 @@ pub mod explicit_als;
 pub mod ids;
 pub mod interactions;
 pub mod knn;
+pub mod linalg;
 pub mod params;
 pub mod popularity;
 pub mod recommend;
