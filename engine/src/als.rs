@@ -1,1 +1,850 @@
 //! Implicit-feedback ALS (Hu, Koren & Volinsky 2008) with conjugate-gradient and Cholesky solvers.
+//!
+//! Each observed entry `r` becomes a confidence `c` (`1 + α·r`, or `1 + α·ln(1 + r/ε)`) and a
+//! preference `p` (1, or 0 for negative `r`). Unobserved cells have preference 0 and weight
+//! `w₀` (`unobserved_weight`, 1 in the classic model). Alternating, each user row solves
+//!
+//! `(w₀·YᵀY + λ_u·I + Σᵢ (cᵢ − w₀)·yᵢyᵢᵀ) x_u = Σᵢ cᵢ·pᵢ·yᵢ`
+//!
+//! and then each item row symmetrically. `λ_u = λ·(n_u + w₀·n_other)^ν` with
+//! `ν = regularization_exponent` (0: plain L2, as in `implicit`; 1: frequency-scaled, as in
+//! Rendle et al. 2022, "iALS revisited").
+//!
+//! The conjugate-gradient solver (Takács et al. 2011, as in `implicit`) never forms the k × k
+//! matrix: it warm-starts from the previous factors and runs `cg_steps` steps, O(k² + n_u·k) per
+//! step. The Cholesky solver forms the matrix with one small GEMM per row and solves exactly.
+//!
+//! Determinism: each row's solve reads only the fixed side and its own previous value, and the
+//! Gram matrices are summed over fixed-size chunks in a fixed order, so the same seed gives
+//! bit-identical factors whatever the thread count.
+
+use std::time::Instant;
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt;
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+use crate::context::FitContext;
+use crate::error::{EngineError, Result};
+use crate::interactions::{Csr, Interactions, Row};
+use crate::linalg::cholesky_solve;
+use crate::params::{Params, Valid, at_least, in_range};
+use crate::recommend::{Explanation, Recommender, check_history, check_item, check_scores_len, check_user};
+use crate::rng::Rng;
+use crate::simd::{Kernels, matvec_rows};
+use crate::with_kernels;
+
+/// How each row's least-squares problem is solved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Solver {
+    /// Warm-started conjugate gradient, `cg_steps` steps per row: fast, approximate.
+    #[default]
+    ConjugateGradient,
+    /// Exact solve through a Cholesky factorisation of the k × k system.
+    Cholesky,
+}
+
+/// How an interaction value `r` becomes a confidence.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Confidence {
+    /// `c = 1 + α·|r|`.
+    #[default]
+    Linear,
+    /// `c = 1 + α·ln(1 + |r|/ε)` (Hu et al.'s log variant, for heavy-tailed counts).
+    Log {
+        /// Scale ε of the counts.
+        epsilon: f32,
+    },
+}
+
+/// Implicit ALS hyperparameters. The defaults were chosen on a validation split carved from the
+/// training part of ml-100k and ml-latest-small (see README, "Choosing the defaults").
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImplicitAlsParams {
+    /// Latent dimension k.
+    pub factors: usize,
+    /// Full alternations (users then items).
+    pub iterations: usize,
+    /// L2 regularization λ.
+    pub regularization: f32,
+    /// Confidence scale α.
+    pub alpha: f32,
+    /// Value → confidence mapping.
+    pub confidence: Confidence,
+    /// Row solver.
+    pub solver: Solver,
+    /// Conjugate-gradient steps per row (CG solver only).
+    pub cg_steps: usize,
+    /// Weight w₀ of unobserved cells (1 = the classic model).
+    pub unobserved_weight: f32,
+    /// Exponent ν of the frequency scaling of λ (0 = plain λ).
+    pub regularization_exponent: f32,
+    /// Factors start uniform in `[0, init_scale)`.
+    pub init_scale: f32,
+    /// Seed of the initialisation.
+    pub seed: u64,
+    /// Compute the training loss after each iteration for progress reports (costs about one
+    /// extra CG step).
+    pub compute_loss: bool,
+}
+
+impl Default for ImplicitAlsParams {
+    fn default() -> Self {
+        Self {
+            factors: 64,
+            iterations: 15,
+            regularization: 0.05,
+            alpha: 2.0,
+            confidence: Confidence::Linear,
+            solver: Solver::ConjugateGradient,
+            cg_steps: 3,
+            unobserved_weight: 1.0,
+            regularization_exponent: 0.0,
+            init_scale: 0.01,
+            seed: 42,
+            compute_loss: false,
+        }
+    }
+}
+
+impl ImplicitAlsParams {
+    /// The parameters of the `implicit` library's `AlternatingLeastSquares` defaults that map
+    /// onto this model (factors 100, λ 0.01, 15 iterations, CG with 3 steps).
+    pub fn implicit_library_defaults() -> Self {
+        Self { factors: 100, regularization: 0.01, alpha: 0.0, ..Self::default() }
+    }
+}
+
+impl Params for ImplicitAlsParams {
+    fn check(self) -> Result<Valid<Self>> {
+        in_range("factors", self.factors as f64, 1.0, 4096.0, "an integer in 1..=4096")?;
+        in_range("iterations", self.iterations as f64, 1.0, 10_000.0, "an integer in 1..=10000")?;
+        at_least("regularization", self.regularization as f64, 0.0, "a finite number ≥ 0")?;
+        at_least("alpha", self.alpha as f64, 0.0, "a finite number ≥ 0")?;
+        if let Confidence::Log { epsilon } = self.confidence {
+            in_range("epsilon", epsilon as f64, f64::MIN_POSITIVE, f64::MAX, "a finite number > 0")?;
+        }
+        if self.solver == Solver::ConjugateGradient {
+            in_range("cg_steps", self.cg_steps as f64, 1.0, 1000.0, "an integer in 1..=1000")?;
+        }
+        in_range(
+            "unobserved_weight",
+            self.unobserved_weight as f64,
+            f64::MIN_POSITIVE,
+            1e6,
+            "a number in (0, 1e6]",
+        )?;
+        in_range(
+            "regularization_exponent",
+            self.regularization_exponent as f64,
+            0.0,
+            2.0,
+            "a number in [0, 2]",
+        )?;
+        in_range("init_scale", self.init_scale as f64, f64::MIN_POSITIVE, 10.0, "a number in (0, 10]")?;
+        if self.regularization == 0.0 && self.solver == Solver::Cholesky {
+            return Err(EngineError::InvalidParam {
+                name: "regularization",
+                value: "0".into(),
+                allowed: "> 0 with the Cholesky solver (the system must be positive definite)",
+            });
+        }
+        Ok(Valid::new_unchecked(self))
+    }
+}
+
+impl ImplicitAlsParams {
+    /// Signed confidence of one stored value: magnitude `c`, sign = preference (negative values
+    /// mean "seen and disliked": preference 0).
+    #[inline]
+    fn signed_confidence(&self, value: f32) -> f32 {
+        let magnitude = match self.confidence {
+            Confidence::Linear => 1.0 + self.alpha * value.abs(),
+            Confidence::Log { epsilon } => 1.0 + self.alpha * (1.0 + value.abs() / epsilon).ln(),
+        };
+        if value < 0.0 { -magnitude } else { magnitude }
+    }
+
+    /// λ for a row with `n_row` observed entries, opposite a side of `n_other` rows.
+    #[inline]
+    fn row_regularization(&self, n_row: usize, n_other: usize) -> f32 {
+        if self.regularization_exponent == 0.0 {
+            self.regularization
+        } else {
+            let count = n_row as f64 + self.unobserved_weight as f64 * n_other as f64;
+            (self.regularization as f64 * count.powf(self.regularization_exponent as f64)) as f32
+        }
+    }
+}
+
+/// A trained implicit ALS model: user and item factor matrices (row-major, `factors` columns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImplicitAlsModel {
+    params: ImplicitAlsParams,
+    n_users: usize,
+    n_items: usize,
+    user_factors: Vec<f32>,
+    item_factors: Vec<f32>,
+    /// YᵀY of the item factors (k × k), for fold-in and explanations.
+    item_gram: Vec<f32>,
+    item_norms: Vec<f32>,
+    user_norms: Vec<f32>,
+}
+
+impl ImplicitAlsModel {
+    /// Rebuilds a model from factor matrices (e.g. loaded from an artifact, or trained by another
+    /// library), checking their shapes and values.
+    pub fn from_factors(
+        params: &Valid<ImplicitAlsParams>,
+        n_users: usize,
+        n_items: usize,
+        user_factors: Vec<f32>,
+        item_factors: Vec<f32>,
+    ) -> Result<Self> {
+        let k = params.factors;
+        for (what, rows, data) in
+            [("user factors", n_users, &user_factors), ("item factors", n_items, &item_factors)]
+        {
+            if data.len() != rows * k {
+                return Err(EngineError::Shape { what, expected: rows * k, got: data.len() });
+            }
+            if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
+                return Err(EngineError::Numerical(format!("{what}: non-finite value at row {}", pos / k)));
+            }
+        }
+        let item_gram = gram(&item_factors, k, 1.0);
+        let item_norms = row_norms(&item_factors, k);
+        let user_norms = row_norms(&user_factors, k);
+        Ok(Self {
+            params: (**params).clone(),
+            n_users,
+            n_items,
+            user_factors,
+            item_factors,
+            item_gram,
+            item_norms,
+            user_norms,
+        })
+    }
+
+    /// The hyperparameters the model was trained with.
+    pub fn params(&self) -> &ImplicitAlsParams {
+        &self.params
+    }
+
+    /// Latent dimension k.
+    pub fn n_factors(&self) -> usize {
+        self.params.factors
+    }
+
+    /// All user factors, row-major `n_users × k`.
+    pub fn user_factors(&self) -> &[f32] {
+        &self.user_factors
+    }
+
+    /// All item factors, row-major `n_items × k`.
+    pub fn item_factors(&self) -> &[f32] {
+        &self.item_factors
+    }
+
+    /// The factor row of one user.
+    pub fn user_vector(&self, user_idx: u32) -> Result<&[f32]> {
+        check_user(user_idx, self.n_users)?;
+        let k = self.n_factors();
+        Ok(&self.user_factors[user_idx as usize * k..][..k])
+    }
+
+    /// The factor row of one item.
+    pub fn item_vector(&self, item_idx: u32) -> Result<&[f32]> {
+        check_item(item_idx, self.n_items)?;
+        let k = self.n_factors();
+        Ok(&self.item_factors[item_idx as usize * k..][..k])
+    }
+
+    /// The system `(A, b)` of a user with `history`, against the fixed item factors.
+    fn user_system(&self, history: Row<'_>) -> (Vec<f32>, Vec<f32>) {
+        let k = self.n_factors();
+        let w0 = self.params.unobserved_weight;
+        let mut a: Vec<f32> = self.item_gram.iter().map(|g| g * w0).collect();
+        let reg = self.params.row_regularization(history.len(), self.n_items);
+        for d in 0..k {
+            a[d * k + d] += reg;
+        }
+        let mut b = vec![0f32; k];
+        for (item, value) in history.iter() {
+            let y = &self.item_factors[item as usize * k..][..k];
+            let signed = self.params.signed_confidence(value);
+            let c = signed.abs();
+            let weight = c - w0;
+            for row in 0..k {
+                let s = weight * y[row];
+                for (a_rc, y_c) in a[row * k..][..k].iter_mut().zip(y) {
+                    *a_rc += s * y_c;
+                }
+            }
+            if signed > 0.0 {
+                for (b_r, y_r) in b.iter_mut().zip(y) {
+                    *b_r += c * y_r;
+                }
+            }
+        }
+        (a, b)
+    }
+
+    /// The exact least-squares user vector for someone with `history` against the trained item
+    /// factors (`implicit`'s `recalculate_user`). A training user gets (nearly) their training
+    /// vector back.
+    pub fn fold_in(&self, history: Row<'_>) -> Result<Vec<f32>> {
+        check_history(history, self.n_items)?;
+        let (mut a, mut b) = self.user_system(history);
+        cholesky_solve(&mut a, self.n_factors(), &mut b)?;
+        Ok(b)
+    }
+}
+
+/// `w · XᵀX` for a row-major `n × k` matrix, summed over fixed-size chunks in a fixed order so
+/// that the result does not depend on the thread count.
+fn gram(rows: &[f32], k: usize, w: f32) -> Vec<f32> {
+    const CHUNK_ROWS: usize = 4096;
+    let partials: Vec<Vec<f32>> = rows
+        .par_chunks(CHUNK_ROWS * k)
+        .map(|chunk| {
+            let n = chunk.len() / k;
+            let x = MatRef::from_row_major_slice(chunk, n, k);
+            let mut g = vec![0f32; k * k];
+            faer::linalg::matmul::matmul(
+                MatMut::from_row_major_slice_mut(&mut g, k, k),
+                Accum::Replace,
+                x.transpose(),
+                x,
+                w,
+                Par::Seq,
+            );
+            g
+        })
+        .collect();
+    let mut res = vec![0f32; k * k];
+    for partial in partials {
+        res.iter_mut().zip(&partial).for_each(|(r, p)| *r += p);
+    }
+    res
+}
+
+fn row_norms(rows: &[f32], k: usize) -> Vec<f32> {
+    rows.chunks_exact(k).map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt()).collect()
+}
+
+/// Per-entry signed confidences aligned with a matrix's values.
+fn signed_confidences(params: &ImplicitAlsParams, m: &Csr) -> Vec<f32> {
+    m.values().iter().map(|&v| params.signed_confidence(v)).collect()
+}
+
+/// Everything one half-iteration reads.
+struct HalfStep<'a> {
+    params: &'a ImplicitAlsParams,
+    /// Rows to solve for: this side's matrix (row = solved entity, columns = fixed side).
+    matrix: &'a Csr,
+    /// Signed confidences aligned with `matrix`'s values.
+    confidence: &'a [f32],
+    /// The fixed side's factors.
+    fixed: &'a [f32],
+    /// `w₀·YᵀY` of the fixed side.
+    gram: &'a [f32],
+    k: usize,
+}
+
+/// Rows solved per parallel task: large enough to amortise dispatch, small enough to balance.
+const ROWS_PER_TASK: usize = 32;
+
+impl HalfStep<'_> {
+    fn solve_all(&self, solve: &mut [f32]) -> Result<()> {
+        let k = self.k;
+        match self.params.solver {
+            Solver::ConjugateGradient => {
+                solve.par_chunks_mut(ROWS_PER_TASK * k).enumerate().for_each_init(
+                    || vec![0f32; 3 * k],
+                    |scratch, (task, rows)| {
+                        with_kernels!(|kern| {
+                            for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
+                                self.solve_row_cg(kern, task * ROWS_PER_TASK + offset, x, scratch);
+                            }
+                        })
+                    },
+                );
+                Ok(())
+            }
+            Solver::Cholesky => solve.par_chunks_mut(ROWS_PER_TASK * k).enumerate().try_for_each_init(
+                || CholeskyScratch::new(k),
+                |scratch, (task, rows)| {
+                    for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
+                        self.solve_row_cholesky(task * ROWS_PER_TASK + offset, x, scratch)?;
+                    }
+                    Ok(())
+                },
+            ),
+        }
+    }
+
+    /// `out = (w₀·YᵀY + λI)·v` — the dense part of the row's system times `v`.
+    #[inline(always)]
+    fn dense_times<K: Kernels>(&self, kern: K, reg: f32, v: &[f32], out: &mut [f32]) {
+        let k = self.k;
+        for (o, (g_row, v_d)) in out.iter_mut().zip(self.gram.chunks_exact(k).zip(v)) {
+            *o = kern.dot(g_row, v) + reg * v_d;
+        }
+    }
+
+    #[inline(always)]
+    fn solve_row_cg<K: Kernels>(&self, kern: K, row: usize, x: &mut [f32], scratch: &mut [f32]) {
+        let k = self.k;
+        let (r, rest) = scratch.split_at_mut(k);
+        let (p, ap) = rest.split_at_mut(k);
+        let start = self.matrix.indptr()[row];
+        let entries = self.matrix.row(row);
+        let confidence = &self.confidence[start..start + entries.len()];
+        let w0 = self.params.unobserved_weight;
+        let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
+
+        // r = b − A·x
+        self.dense_times(kern, reg, x, r);
+        r.iter_mut().for_each(|v| *v = -*v);
+        for (&col, &signed) in entries.indices.iter().zip(confidence) {
+            let y = &self.fixed[col as usize * k..][..k];
+            let c = signed.abs();
+            let target = if signed > 0.0 { c } else { 0.0 };
+            kern.axpy(target - (c - w0) * kern.dot(y, x), y, r);
+        }
+        p.copy_from_slice(r);
+        let mut rs_old = kern.dot(r, r);
+        if rs_old < 1e-20 {
+            return;
+        }
+        for _ in 0..self.params.cg_steps {
+            // ap = A·p
+            self.dense_times(kern, reg, p, ap);
+            for (&col, &signed) in entries.indices.iter().zip(confidence) {
+                let y = &self.fixed[col as usize * k..][..k];
+                kern.axpy((signed.abs() - w0) * kern.dot(y, p), y, ap);
+            }
+            let step = rs_old / kern.dot(p, ap);
+            kern.axpy(step, p, x);
+            kern.axpy(-step, ap, r);
+            let rs_new = kern.dot(r, r);
+            if rs_new < 1e-20 {
+                break;
+            }
+            let beta = rs_new / rs_old;
+            for (p_d, r_d) in p.iter_mut().zip(r.iter()) {
+                *p_d = r_d + beta * *p_d;
+            }
+            rs_old = rs_new;
+        }
+    }
+
+    fn solve_row_cholesky(&self, row: usize, x: &mut [f32], scratch: &mut CholeskyScratch) -> Result<()> {
+        let k = self.k;
+        let start = self.matrix.indptr()[row];
+        let entries = self.matrix.row(row);
+        let confidence = &self.confidence[start..start + entries.len()];
+        let w0 = self.params.unobserved_weight;
+        let n = entries.len();
+
+        let a = &mut scratch.a;
+        a.copy_from_slice(self.gram);
+        let reg = self.params.row_regularization(n, self.matrix.n_cols());
+        for d in 0..k {
+            a[d * k + d] += reg;
+        }
+        let b = x;
+        b.fill(0.0);
+        scratch.gathered.resize(n * k, 0.0);
+        scratch.weighted.resize(n * k, 0.0);
+        for (pos, (&col, &signed)) in entries.indices.iter().zip(confidence).enumerate() {
+            let y = &self.fixed[col as usize * k..][..k];
+            let c = signed.abs();
+            let weight = c - w0;
+            scratch.gathered[pos * k..][..k].copy_from_slice(y);
+            for (w, y_d) in scratch.weighted[pos * k..][..k].iter_mut().zip(y) {
+                *w = weight * y_d;
+            }
+            if signed > 0.0 {
+                for (b_d, y_d) in b.iter_mut().zip(y) {
+                    *b_d += c * y_d;
+                }
+            }
+        }
+        if n > 0 {
+            // A += Yᵤᵀ · diag(c − w₀) · Yᵤ as one small GEMM.
+            faer::linalg::matmul::matmul(
+                MatMut::from_row_major_slice_mut(a, k, k),
+                Accum::Add,
+                MatRef::from_row_major_slice(&scratch.gathered, n, k).transpose(),
+                MatRef::from_row_major_slice(&scratch.weighted, n, k),
+                1.0f32,
+                Par::Seq,
+            );
+        }
+        let mut stack = MemStack::new(&mut scratch.stack);
+        let mut a_mat = MatMut::from_row_major_slice_mut(a, k, k);
+        llt::factor::cholesky_in_place(
+            a_mat.as_mut(),
+            Default::default(),
+            Par::Seq,
+            &mut stack,
+            Default::default(),
+        )
+        .map_err(|_| EngineError::Numerical(format!("row {row}: system is not positive definite")))?;
+        llt::solve::solve_in_place(
+            a_mat.as_ref(),
+            MatMut::from_column_major_slice_mut(b, k, 1),
+            Par::Seq,
+            &mut stack,
+        );
+        Ok(())
+    }
+
+    /// This side's part of the loss: Σ_rows [xᵀGx + λ|x|² + Σᵢ (cᵢ(pᵢ − sᵢ)² − w₀sᵢ²)].
+    fn loss(&self, solved: &[f32]) -> f64 {
+        let k = self.k;
+        let w0 = self.params.unobserved_weight;
+        solved
+            .par_chunks(ROWS_PER_TASK * k)
+            .enumerate()
+            .map(|(task, rows)| {
+                let mut gx = vec![0f32; k];
+                let mut total = 0f64;
+                for (offset, x) in rows.chunks_exact(k).enumerate() {
+                    let row = task * ROWS_PER_TASK + offset;
+                    let entries = self.matrix.row(row);
+                    let start = self.matrix.indptr()[row];
+                    let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
+                    self.dense_times(crate::simd::Portable, reg, x, &mut gx);
+                    total += crate::simd::dot(&gx, x) as f64;
+                    for (&col, &signed) in entries.indices.iter().zip(&self.confidence[start..]) {
+                        let s = crate::simd::dot(&self.fixed[col as usize * k..][..k], x) as f64;
+                        let c = signed.abs() as f64;
+                        let p = if signed > 0.0 { 1.0 } else { 0.0 };
+                        total += c * (p - s) * (p - s) - w0 as f64 * s * s;
+                    }
+                }
+                total
+            })
+            .collect::<Vec<f64>>()
+            .iter()
+            .sum()
+    }
+}
+
+struct CholeskyScratch {
+    a: Vec<f32>,
+    gathered: Vec<f32>,
+    weighted: Vec<f32>,
+    stack: MemBuffer,
+}
+
+impl CholeskyScratch {
+    fn new(k: usize) -> Self {
+        let req = llt::factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, Default::default())
+            .or(llt::solve::solve_in_place_scratch::<f32>(k, 1, Par::Seq));
+        Self { a: vec![0f32; k * k], gathered: Vec::new(), weighted: Vec::new(), stack: MemBuffer::new(req) }
+    }
+}
+
+/// Random factors in `[0, scale)`, one independent stream per row (deterministic in parallel).
+fn init_factors(n_rows: usize, k: usize, scale: f32, seed: u64, side: u64) -> Vec<f32> {
+    let mut res = vec![0f32; n_rows * k];
+    res.par_chunks_mut(k).enumerate().for_each(|(row, x)| {
+        let mut rng = Rng::for_stream(seed, (side << 40) ^ row as u64);
+        x.iter_mut().for_each(|v| *v = rng.next_f32() * scale);
+    });
+    res
+}
+
+/// Trains implicit ALS on `data` (values are interaction strengths; negative = disliked).
+pub fn fit(
+    params: &Valid<ImplicitAlsParams>,
+    data: &Interactions,
+    ctx: &FitContext<'_>,
+) -> Result<ImplicitAlsModel> {
+    if data.nnz() == 0 {
+        return Err(EngineError::Empty("training interactions"));
+    }
+    let started = Instant::now();
+    ctx.install(|| {
+        let k = params.factors;
+        let (n_users, n_items) = (data.n_users(), data.n_items());
+        let user_conf = signed_confidences(params, data.user_items());
+        let item_conf = signed_confidences(params, data.item_users());
+        let mut user_factors = init_factors(n_users, k, params.init_scale, params.seed, 0);
+        let mut item_factors = init_factors(n_items, k, params.init_scale, params.seed, 1);
+        for iteration in 0..params.iterations {
+            ctx.check_cancel(iteration)?;
+            let item_gram = gram(&item_factors, k, params.unobserved_weight);
+            let users = HalfStep {
+                params,
+                matrix: data.user_items(),
+                confidence: &user_conf,
+                fixed: &item_factors,
+                gram: &item_gram,
+                k,
+            };
+            users.solve_all(&mut user_factors)?;
+            ctx.check_cancel(iteration)?;
+            let user_gram = gram(&user_factors, k, params.unobserved_weight);
+            let items = HalfStep {
+                params,
+                matrix: data.item_users(),
+                confidence: &item_conf,
+                fixed: &user_factors,
+                gram: &user_gram,
+                k,
+            };
+            items.solve_all(&mut item_factors)?;
+            let loss = (params.compute_loss && ctx.wants_progress()).then(|| {
+                // The user side's sum covers every cell once; add the item rows' λ|y|² terms.
+                let item_reg: f64 = item_factors
+                    .chunks_exact(k)
+                    .enumerate()
+                    .map(|(i, y)| {
+                        let reg = params.row_regularization(data.item_users().row_len(i), n_users) as f64;
+                        reg * y.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>()
+                    })
+                    .sum();
+                let item_gram = gram(&item_factors, k, params.unobserved_weight);
+                let users = HalfStep {
+                    params,
+                    matrix: data.user_items(),
+                    confidence: &user_conf,
+                    fixed: &item_factors,
+                    gram: &item_gram,
+                    k,
+                };
+                (users.loss(&user_factors) + item_reg) / (n_users as f64 * n_items as f64)
+            });
+            ctx.report(started, iteration + 1, params.iterations, loss);
+        }
+        ImplicitAlsModel::from_factors(params, n_users, n_items, user_factors, item_factors)
+    })
+}
+
+impl Recommender for ImplicitAlsModel {
+    fn kind(&self) -> &'static str {
+        "implicit-als"
+    }
+
+    fn n_users(&self) -> usize {
+        self.n_users
+    }
+
+    fn n_items(&self) -> usize {
+        self.n_items
+    }
+
+    fn score_user(&self, user_idx: u32, _history: Row<'_>, scores: &mut [f32]) -> Result<()> {
+        check_scores_len(scores, self.n_items)?;
+        matvec_rows(&self.item_factors, self.user_vector(user_idx)?, scores);
+        Ok(())
+    }
+
+    fn score_history(&self, history: Row<'_>, scores: &mut [f32]) -> Result<()> {
+        check_scores_len(scores, self.n_items)?;
+        let x = self.fold_in(history)?;
+        matvec_rows(&self.item_factors, &x, scores);
+        Ok(())
+    }
+
+    fn item_similarities(&self, item_idx: u32, out: &mut [f32]) -> Result<()> {
+        check_scores_len(out, self.n_items)?;
+        let y = self.item_vector(item_idx)?;
+        matvec_rows(&self.item_factors, y, out);
+        cosine_normalise(out, &self.item_norms, self.item_norms[item_idx as usize]);
+        Ok(())
+    }
+
+    fn user_similarities(&self, user_idx: u32, out: &mut [f32]) -> Result<()> {
+        if out.len() != self.n_users {
+            return Err(EngineError::Shape {
+                what: "user similarity buffer",
+                expected: self.n_users,
+                got: out.len(),
+            });
+        }
+        let x = self.user_vector(user_idx)?;
+        matvec_rows(&self.user_factors, x, out);
+        cosine_normalise(out, &self.user_norms, self.user_norms[user_idx as usize]);
+        Ok(())
+    }
+
+    fn explain(&self, _user_idx: Option<u32>, history: Row<'_>, item_idx: u32) -> Result<Explanation> {
+        check_history(history, self.n_items)?;
+        let y = self.item_vector(item_idx)?;
+        // score = yᵀ A⁻¹ b = Σⱼ cⱼpⱼ · (A⁻¹y)·yⱼ : one solve, then one dot per history item.
+        let (mut a, _) = self.user_system(history);
+        let mut w = y.to_vec();
+        cholesky_solve(&mut a, self.n_factors(), &mut w)?;
+        let k = self.n_factors();
+        let mut contributions: Vec<(u32, f32)> = history
+            .iter()
+            .map(|(item, value)| {
+                let signed = self.params.signed_confidence(value);
+                let weight = if signed > 0.0 { signed } else { 0.0 };
+                (item, weight * crate::simd::dot(&w, &self.item_factors[item as usize * k..][..k]))
+            })
+            .collect();
+        let score = contributions.iter().map(|(_, c)| c).sum();
+        contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(Explanation { score, contributions })
+    }
+}
+
+fn cosine_normalise(dots: &mut [f32], norms: &[f32], own_norm: f32) {
+    for (d, n) in dots.iter_mut().zip(norms) {
+        let denom = n * own_norm;
+        *d = if denom > 0.0 { *d / denom } else { 0.0 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interactions::{Duplicates, Interaction};
+    use crate::recommend::{RecommendOptions, explain, recommend, recommend_for_history, similar_items};
+
+    /// Two communities: users 0..10 like items 0..6, users 10..20 like items 6..12, each user
+    /// missing one item of their community. Two factors force the model to learn the community
+    /// structure rather than memorise each row.
+    fn communities() -> Interactions {
+        let mut entries = Vec::new();
+        for user in 0..20u32 {
+            let base = if user < 10 { 0 } else { 6 };
+            for item in base..base + 6 {
+                if item != base + user % 6 {
+                    entries.push(Interaction { user_idx: user, item_idx: item, value: 1.0, timestamp: 0 });
+                }
+            }
+        }
+        Interactions::from_entries(20, 12, &entries, Duplicates::Reject).unwrap()
+    }
+
+    fn params(solver: Solver) -> Valid<ImplicitAlsParams> {
+        ImplicitAlsParams {
+            factors: 2,
+            iterations: 10,
+            solver,
+            regularization: 0.1,
+            alpha: 5.0,
+            ..Default::default()
+        }
+        .check()
+        .unwrap()
+    }
+
+    #[test]
+    fn both_solvers_recommend_the_missing_community_item() {
+        let data = communities();
+        for solver in [Solver::ConjugateGradient, Solver::Cholesky] {
+            let model = fit(&params(solver), &data, &FitContext::new()).unwrap();
+            for user in 0..20u32 {
+                let base = if user < 10 { 0 } else { 6 };
+                let top = recommend(
+                    &model,
+                    data.user_items(),
+                    user,
+                    &RecommendOptions { n: 1, ..Default::default() },
+                )
+                .unwrap();
+                assert_eq!(top[0].item_idx, base + user % 6, "{solver:?} user {user}");
+            }
+            let similar = similar_items(&model, 0, 4).unwrap();
+            assert!(similar.iter().all(|s| s.item_idx < 6), "{solver:?}: {similar:?}");
+        }
+    }
+
+    #[test]
+    fn cg_converges_to_cholesky_with_many_steps() {
+        let data = communities();
+        let exact = fit(&params(Solver::Cholesky), &data, &FitContext::new()).unwrap();
+        let cg = ImplicitAlsParams { cg_steps: 50, ..(*params(Solver::ConjugateGradient)).clone() }
+            .check()
+            .unwrap();
+        let approx = fit(&cg, &data, &FitContext::new()).unwrap();
+        let mut a = vec![0f32; 12];
+        let mut b = vec![0f32; 12];
+        exact.score_user(3, data.user_items().row(3), &mut a).unwrap();
+        approx.score_user(3, data.user_items().row(3), &mut b).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-3, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn fold_in_reproduces_a_training_user_and_explain_sums_to_its_score() {
+        let data = communities();
+        let model = fit(&params(Solver::Cholesky), &data, &FitContext::new()).unwrap();
+        let history = data.user_items().row(4);
+        let folded = model.fold_in(history).unwrap();
+        // The last half-step solved items, so the user vector is one step stale: compare
+        // scores, not vectors, with a tolerance.
+        for (a, b) in folded.iter().zip(model.user_vector(4).unwrap()) {
+            assert!((a - b).abs() < 0.05, "{folded:?}");
+        }
+        let by_history =
+            recommend_for_history(&model, history, &RecommendOptions { n: 1, ..Default::default() }).unwrap();
+        assert_eq!(by_history[0].item_idx, 4);
+        let why = explain(&model, data.user_items(), 4, 4).unwrap();
+        let dot = crate::simd::dot(&folded, model.item_vector(4).unwrap());
+        assert!((why.score - dot).abs() < 1e-4, "{} vs {dot}", why.score);
+        assert_eq!(why.contributions.len(), history.len());
+        assert!(why.contributions.windows(2).all(|w| w[0].1 >= w[1].1));
+    }
+
+    #[test]
+    fn same_seed_is_bit_identical_across_thread_counts() {
+        let data = communities();
+        for solver in [Solver::ConjugateGradient, Solver::Cholesky] {
+            let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+            let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            let a = fit(&params(solver), &data, &FitContext::new().with_pool(&one)).unwrap();
+            let b = fit(&params(solver), &data, &FitContext::new().with_pool(&two)).unwrap();
+            assert_eq!(a.user_factors(), b.user_factors());
+            assert_eq!(a.item_factors(), b.item_factors());
+            let other_seed = ImplicitAlsParams { seed: 7, ..(*params(solver)).clone() }.check().unwrap();
+            let c = fit(&other_seed, &data, &FitContext::new()).unwrap();
+            assert_ne!(a.user_factors(), c.user_factors());
+        }
+    }
+
+    #[test]
+    fn progress_loss_decreases_and_cancel_stops() {
+        let data = communities();
+        let losses = std::sync::Mutex::new(Vec::new());
+        let callback = |p: &crate::context::Progress| losses.lock().unwrap().push(p.loss.unwrap());
+        let p =
+            ImplicitAlsParams { compute_loss: true, ..(*params(Solver::Cholesky)).clone() }.check().unwrap();
+        fit(&p, &data, &FitContext::new().with_progress(&callback)).unwrap();
+        let losses = losses.into_inner().unwrap();
+        assert_eq!(losses.len(), 10);
+        assert!(losses.windows(2).all(|w| w[1] <= w[0] + 1e-9), "{losses:?}");
+        let flag = std::sync::atomic::AtomicBool::new(true);
+        let err = fit(&p, &data, &FitContext::new().with_cancel(&flag)).unwrap_err();
+        assert_eq!(err, EngineError::Cancelled { completed_iterations: 0 });
+    }
+
+    #[test]
+    fn invalid_params_and_shapes_are_named() {
+        let err = ImplicitAlsParams { factors: 0, ..Default::default() }.check().unwrap_err();
+        assert_eq!(err.to_string(), "invalid parameter `factors` = 0: expected an integer in 1..=4096");
+        let err = ImplicitAlsParams { alpha: -1.0, ..Default::default() }.check().unwrap_err();
+        assert!(err.to_string().contains("`alpha` = -1"), "{err}");
+        let valid = ImplicitAlsParams { factors: 2, ..Default::default() }.check().unwrap();
+        let err = ImplicitAlsModel::from_factors(&valid, 2, 1, vec![0.0; 4], vec![0.0; 3]).unwrap_err();
+        assert_eq!(err, EngineError::Shape { what: "item factors", expected: 2, got: 3 });
+        let model = ImplicitAlsModel::from_factors(&valid, 2, 1, vec![0.0; 4], vec![1.0; 2]).unwrap();
+        assert_eq!(model.user_vector(2).unwrap_err(), EngineError::UnknownUser { user_idx: 2, n_users: 2 });
+        assert!(matches!(
+            model.fold_in(Row::new(&[3], &[1.0])),
+            Err(EngineError::UnknownItem { item_idx: 3, .. })
+        ));
+    }
+}
