@@ -16,9 +16,9 @@ pub fn rmse(pairs: impl IntoIterator<Item = (f32, f32)>) -> Option<f64> {
 
 /// Mean absolute error over `(predicted, actual)` pairs; `None` when there are none.
 pub fn mae(pairs: impl IntoIterator<Item = (f32, f32)>) -> Option<f64> {
-    let (sum, n) = pairs
-        .into_iter()
-        .fold((0.0f64, 0usize), |(sum, n), (predicted, actual)| (sum + (predicted as f64 - actual as f64).abs(), n + 1));
+    let (sum, n) = pairs.into_iter().fold((0.0f64, 0usize), |(sum, n), (predicted, actual)| {
+        (sum + (predicted as f64 - actual as f64).abs(), n + 1)
+    });
     (n > 0).then(|| sum / n as f64)
 }
 
@@ -56,7 +56,8 @@ pub fn ndcg_at_k(ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
     if k == 0 || relevant.is_empty() {
         return 0.0;
     }
-    let dcg: f64 = hits(ranked, relevant, k).enumerate().filter(|&(_, hit)| hit).map(|(r, _)| discount(r)).sum();
+    let dcg: f64 =
+        hits(ranked, relevant, k).enumerate().filter(|&(_, hit)| hit).map(|(r, _)| discount(r)).sum();
     let ideal: f64 = (0..k.min(relevant.len())).map(discount).sum();
     dcg / ideal
 }
@@ -238,10 +239,17 @@ mod tests {
             for &p in &pos {
                 for &q in &neg {
                     let (sp, sq) = (scores[p as usize], scores[q as usize]);
-                    score += if sp > sq { 1.0 } else if sp == sq { 0.5 } else { 0.0 };
+                    score += if sp > sq {
+                        1.0
+                    } else if sp == sq {
+                        0.5
+                    } else {
+                        0.0
+                    };
                 }
             }
-            let expected = (!pos.is_empty() && !neg.is_empty()).then(|| score / (pos.len() * neg.len()) as f64);
+            let expected =
+                (!pos.is_empty() && !neg.is_empty()).then(|| score / (pos.len() * neg.len()) as f64);
             let got = auc(&scores, &relevant, &excluded);
             assert_eq!(got.is_some(), expected.is_some());
             if let (Some(g), Some(e)) = (got, expected) {

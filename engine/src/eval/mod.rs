@@ -82,7 +82,10 @@ pub fn evaluate_ranking_fold_in(
 /// RMSE and MAE of `predict(user_idx, item_idx)` against the values of `test`, predicted in
 /// parallel. Empty `test` is an error, and so is a non-finite prediction (the first one, in
 /// `test` order, is named).
-pub fn evaluate_ratings(predict: impl Fn(u32, u32) -> f32 + Sync, test: &[Interaction]) -> Result<RatingReport> {
+pub fn evaluate_ratings(
+    predict: impl Fn(u32, u32) -> f32 + Sync,
+    test: &[Interaction],
+) -> Result<RatingReport> {
     let predicted: Vec<f32> = test.par_iter().map(|e| predict(e.user_idx, e.item_idx)).collect();
     if let Some((e, &value)) = test.iter().zip(&predicted).find(|(_, p)| !p.is_finite()) {
         return Err(EngineError::NonFinite { user_idx: e.user_idx, item_idx: e.item_idx, value });
@@ -97,13 +100,18 @@ pub fn evaluate_ratings(predict: impl Fn(u32, u32) -> f32 + Sync, test: &[Intera
 /// Both matrices have the model's items and the same rows.
 fn check_shapes(model: &dyn Recommender, history: &Csr, test: &Csr) -> Result<()> {
     let n_items = model.n_items();
-    for (what, got) in [("history matrix columns", history.n_cols()), ("test matrix columns", test.n_cols())] {
+    for (what, got) in [("history matrix columns", history.n_cols()), ("test matrix columns", test.n_cols())]
+    {
         if got != n_items {
             return Err(EngineError::Shape { what, expected: n_items, got });
         }
     }
     if test.n_rows() != history.n_rows() {
-        return Err(EngineError::Shape { what: "test matrix rows", expected: history.n_rows(), got: test.n_rows() });
+        return Err(EngineError::Shape {
+            what: "test matrix rows",
+            expected: history.n_rows(),
+            got: test.n_rows(),
+        });
     }
     Ok(())
 }
@@ -186,7 +194,10 @@ mod tests {
 
     fn csr(n_users: usize, n_items: usize, pairs: &[(u32, u32)]) -> Csr {
         let entries: Vec<Interaction> = pairs.iter().map(|&(u, i)| e(u, i, 1.0)).collect();
-        Interactions::from_entries(n_users, n_items, &entries, Duplicates::Reject).unwrap().user_items().clone()
+        Interactions::from_entries(n_users, n_items, &entries, Duplicates::Reject)
+            .unwrap()
+            .user_items()
+            .clone()
     }
 
     fn popularity_of(train: &Csr) -> PopularityModel {

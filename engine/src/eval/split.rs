@@ -126,7 +126,11 @@ pub fn per_user_holdout(
 ) -> Result<Split> {
     check_fraction("test_fraction", test_fraction)?;
     if min_per_user < 2 {
-        return Err(invalid("min_per_user", min_per_user, "at least 2, so that every user keeps a training entry"));
+        return Err(invalid(
+            "min_per_user",
+            min_per_user,
+            "at least 2, so that every user keeps a training entry",
+        ));
     }
     let groups = UserGroups::new(entries, None);
     let mut is_test = vec![false; entries.len()];
@@ -364,7 +368,8 @@ mod tests {
     fn rounded_share_rounds_to_nearest_and_leaves_one_each_side() {
         // (n, fraction, expected): 0.2·5 = 1, 0.2·7 = 1.4 → 1, 0.2·8 = 1.6 → 2, 0.2·2 = 0.4 → 1
         // (at least one), 0.8·2 = 1.6 → 2 → 1 (one must stay), 0.5·3 = 1.5 → 2, n = 1 → 0.
-        let cases = [(5, 0.2, 1), (7, 0.2, 1), (8, 0.2, 2), (2, 0.2, 1), (2, 0.8, 1), (3, 0.5, 2), (1, 0.5, 0)];
+        let cases =
+            [(5, 0.2, 1), (7, 0.2, 1), (8, 0.2, 2), (2, 0.2, 1), (2, 0.8, 1), (3, 0.5, 2), (1, 0.5, 0)];
         for (n, fraction, expected) in cases {
             assert_eq!(rounded_share(n, fraction), expected, "n = {n}, fraction = {fraction}");
         }
