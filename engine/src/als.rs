@@ -20,8 +20,6 @@
 
 use std::time::Instant;
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
@@ -375,12 +373,14 @@ impl HalfStep<'_> {
                 Ok(())
             }
             Solver::Cholesky => solve.par_chunks_mut(ROWS_PER_TASK * k).enumerate().try_for_each_init(
-                || CholeskyScratch::new(k),
+                || vec![0f32; k * k + 4 * k],
                 |scratch, (task, rows)| {
-                    for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
-                        self.solve_row_cholesky(task * ROWS_PER_TASK + offset, x, scratch)?;
-                    }
-                    Ok(())
+                    with_kernels!(|kern| {
+                        for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
+                            self.solve_row_cholesky(kern, task * ROWS_PER_TASK + offset, x, scratch)?;
+                        }
+                        Ok(())
+                    })
                 },
             ),
         }
@@ -390,8 +390,47 @@ impl HalfStep<'_> {
     #[inline(always)]
     fn dense_times<K: Kernels>(&self, kern: K, reg: f32, v: &[f32], out: &mut [f32]) {
         let k = self.k;
-        for (o, (g_row, v_d)) in out.iter_mut().zip(self.gram.chunks_exact(k).zip(v)) {
-            *o = kern.dot(g_row, v) + reg * v_d;
+        let mut row = 0;
+        while row + 4 <= k {
+            let g = |r: usize| &self.gram[(row + r) * k..][..k];
+            let d = kern.dot4([g(0), g(1), g(2), g(3)], v);
+            for r in 0..4 {
+                out[row + r] = d[r] + reg * v[row + r];
+            }
+            row += 4;
+        }
+        for r in row..k {
+            out[r] = kern.dot(&self.gram[r * k..][..k], v) + reg * v[r];
+        }
+    }
+
+    /// `out += Σᵢ coef(signed cᵢ, yᵢ·v) · yᵢ` over the row's entries, four at a time.
+    #[inline(always)]
+    fn sparse_times<K: Kernels>(
+        &self,
+        kern: K,
+        indices: &[u32],
+        confidence: &[f32],
+        v: &[f32],
+        out: &mut [f32],
+        coef: impl Fn(f32, f32) -> f32,
+    ) {
+        let k = self.k;
+        let y = |col: u32| &self.fixed[col as usize * k..][..k];
+        let mut quads = indices.chunks_exact(4).zip(confidence.chunks_exact(4));
+        for (cols, conf) in &mut quads {
+            let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
+            let d = kern.dot4(ys, v);
+            kern.axpy4(
+                [coef(conf[0], d[0]), coef(conf[1], d[1]), coef(conf[2], d[2]), coef(conf[3], d[3])],
+                ys,
+                out,
+            );
+        }
+        let done = indices.len() / 4 * 4;
+        for (&col, &signed) in indices[done..].iter().zip(&confidence[done..]) {
+            let y = y(col);
+            kern.axpy(coef(signed, kern.dot(y, v)), y, out);
         }
     }
 
@@ -409,12 +448,11 @@ impl HalfStep<'_> {
         // r = b − A·x
         self.dense_times(kern, reg, x, r);
         r.iter_mut().for_each(|v| *v = -*v);
-        for (&col, &signed) in entries.indices.iter().zip(confidence) {
-            let y = &self.fixed[col as usize * k..][..k];
+        self.sparse_times(kern, entries.indices, confidence, x, r, |signed, dot| {
             let c = signed.abs();
             let target = if signed > 0.0 { c } else { 0.0 };
-            kern.axpy(target - (c - w0) * kern.dot(y, x), y, r);
-        }
+            target - (c - w0) * dot
+        });
         p.copy_from_slice(r);
         let mut rs_old = kern.dot(r, r);
         if rs_old < 1e-20 {
@@ -423,10 +461,9 @@ impl HalfStep<'_> {
         for _ in 0..self.params.cg_steps {
             // ap = A·p
             self.dense_times(kern, reg, p, ap);
-            for (&col, &signed) in entries.indices.iter().zip(confidence) {
-                let y = &self.fixed[col as usize * k..][..k];
-                kern.axpy((signed.abs() - w0) * kern.dot(y, p), y, ap);
-            }
+            self.sparse_times(kern, entries.indices, confidence, p, ap, |signed, dot| {
+                (signed.abs() - w0) * dot
+            });
             let step = rs_old / kern.dot(p, ap);
             kern.axpy(step, p, x);
             kern.axpy(-step, ap, r);
@@ -442,66 +479,61 @@ impl HalfStep<'_> {
         }
     }
 
-    fn solve_row_cholesky(&self, row: usize, x: &mut [f32], scratch: &mut CholeskyScratch) -> Result<()> {
+    #[inline(always)]
+    fn solve_row_cholesky<K: Kernels>(
+        &self,
+        kern: K,
+        row: usize,
+        x: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
         let k = self.k;
+        let (a, coefs) = scratch.split_at_mut(k * k);
         let start = self.matrix.indptr()[row];
         let entries = self.matrix.row(row);
         let confidence = &self.confidence[start..start + entries.len()];
         let w0 = self.params.unobserved_weight;
-        let n = entries.len();
 
-        let a = &mut scratch.a;
+        // A = w₀YᵀY + λI + Σᵢ (cᵢ − w₀)·yᵢyᵢᵀ (lower triangle), b = Σᵢ cᵢpᵢ·yᵢ.
         a.copy_from_slice(self.gram);
-        let reg = self.params.row_regularization(n, self.matrix.n_cols());
+        let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
         for d in 0..k {
             a[d * k + d] += reg;
         }
         let b = x;
         b.fill(0.0);
-        scratch.gathered.resize(n * k, 0.0);
-        scratch.weighted.resize(n * k, 0.0);
-        for (pos, (&col, &signed)) in entries.indices.iter().zip(confidence).enumerate() {
-            let y = &self.fixed[col as usize * k..][..k];
-            let c = signed.abs();
-            let weight = c - w0;
-            scratch.gathered[pos * k..][..k].copy_from_slice(y);
-            for (w, y_d) in scratch.weighted[pos * k..][..k].iter_mut().zip(y) {
-                *w = weight * y_d;
+        let y = |col: u32| &self.fixed[col as usize * k..][..k];
+        let target = |signed: f32| if signed > 0.0 { signed } else { 0.0 };
+        // Row i of the lower triangle is updated over a length rounded up to the SIMD width (the
+        // entries right of the diagonal are never read), so that no scalar tail loops run.
+        let span = |i: usize| ((i + 8) & !7).min(k);
+        let mut quads = entries.indices.chunks_exact(4).zip(confidence.chunks_exact(4));
+        for (cols, conf) in &mut quads {
+            let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
+            let w = [conf[0].abs() - w0, conf[1].abs() - w0, conf[2].abs() - w0, conf[3].abs() - w0];
+            for (i, coef) in coefs.chunks_exact_mut(4).enumerate() {
+                coef.copy_from_slice(&[w[0] * ys[0][i], w[1] * ys[1][i], w[2] * ys[2][i], w[3] * ys[3][i]]);
             }
-            if signed > 0.0 {
-                for (b_d, y_d) in b.iter_mut().zip(y) {
-                    *b_d += c * y_d;
-                }
+            for i in 0..k {
+                let n = span(i);
+                let coef = [coefs[4 * i], coefs[4 * i + 1], coefs[4 * i + 2], coefs[4 * i + 3]];
+                kern.axpy4(coef, [&ys[0][..n], &ys[1][..n], &ys[2][..n], &ys[3][..n]], &mut a[i * k..][..n]);
             }
+            kern.axpy4([target(conf[0]), target(conf[1]), target(conf[2]), target(conf[3])], ys, b);
         }
-        if n > 0 {
-            // A += Yᵤᵀ · diag(c − w₀) · Yᵤ as one small GEMM.
-            faer::linalg::matmul::matmul(
-                MatMut::from_row_major_slice_mut(a, k, k),
-                Accum::Add,
-                MatRef::from_row_major_slice(&scratch.gathered, n, k).transpose(),
-                MatRef::from_row_major_slice(&scratch.weighted, n, k),
-                1.0f32,
-                Par::Seq,
-            );
+        let done = entries.len() / 4 * 4;
+        for (&col, &signed) in entries.indices[done..].iter().zip(&confidence[done..]) {
+            let y = y(col);
+            let w = signed.abs() - w0;
+            for i in 0..k {
+                let n = span(i);
+                kern.axpy(w * y[i], &y[..n], &mut a[i * k..][..n]);
+            }
+            kern.axpy(target(signed), y, b);
         }
-        let mut stack = MemStack::new(&mut scratch.stack);
-        let mut a_mat = MatMut::from_row_major_slice_mut(a, k, k);
-        llt::factor::cholesky_in_place(
-            a_mat.as_mut(),
-            Default::default(),
-            Par::Seq,
-            &mut stack,
-            Default::default(),
-        )
-        .map_err(|_| EngineError::Numerical(format!("row {row}: system is not positive definite")))?;
-        llt::solve::solve_in_place(
-            a_mat.as_ref(),
-            MatMut::from_column_major_slice_mut(b, k, 1),
-            Par::Seq,
-            &mut stack,
-        );
-        Ok(())
+        crate::linalg::cholesky_solve_lower(kern, a, k, b).map_err(|pivot| {
+            EngineError::Numerical(format!("row {row}: system is not positive definite (pivot {pivot})"))
+        })
     }
 
     /// This side's part of the loss: Σ_rows [xᵀGx + λ|x|² + Σᵢ (cᵢ(pᵢ − sᵢ)² − w₀sᵢ²)].
@@ -533,21 +565,6 @@ impl HalfStep<'_> {
             .collect::<Vec<f64>>()
             .iter()
             .sum()
-    }
-}
-
-struct CholeskyScratch {
-    a: Vec<f32>,
-    gathered: Vec<f32>,
-    weighted: Vec<f32>,
-    stack: MemBuffer,
-}
-
-impl CholeskyScratch {
-    fn new(k: usize) -> Self {
-        let req = llt::factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, Default::default())
-            .or(llt::solve::solve_in_place_scratch::<f32>(k, 1, Par::Seq));
-        Self { a: vec![0f32; k * k], gathered: Vec::new(), weighted: Vec::new(), stack: MemBuffer::new(req) }
     }
 }
 
