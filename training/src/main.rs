@@ -1,5 +1,25 @@
-//! `cinerec`: the command-line driver over the `training` library.
+//! `cinerec`: the command-line driver over the `training` library. Parses the flags, runs the
+//! command, prints its result on stdout and errors on stderr (exit 2 for a usage error, 1
+//! otherwise).
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use training::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let res = training::run(&cli, &mut out).and_then(|()| Ok(out.flush()?));
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = if err.is_usage() { 2 } else { 1 };
+            let err = anyhow::Error::new(err);
+            eprintln!("error: {err:#}");
+            ExitCode::from(code)
+        }
+    }
 }

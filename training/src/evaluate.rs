@@ -1,0 +1,389 @@
+//! `cinerec evaluate`: trains a model under one of the protocols of docs/PROTOCOLS.md and
+//! reports its quality with the engine's evaluation drivers.
+//!
+//! - `folds`: ml-100k's official `u1..u5.base/.test`; any other data a seeded 5-fold split in
+//!   which every user keeps a training rating. `explicit-als` reports RMSE/MAE on the test
+//!   ratings; the implicit models train on the fold's positives (ratings ≥ 4, as 1.0) and are
+//!   ranked against the test fold's positives.
+//! - `holdout`: positives, users with ≥ 5 of them hold out 20 % (seeded); ranking metrics.
+//! - `strong`: held-out users are removed from training, folded in from 80 % of their positives
+//!   and ranked against the other 20 %.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use engine::als::{self, ImplicitAlsParams};
+use engine::eval::{self, RankingReport, RatingReport};
+use engine::popularity::{self, PopularityParams};
+use engine::{FitContext, Interaction, Interactions, Params, Progress, Recommender};
+use indicatif::ProgressBar;
+use rayon::ThreadPool;
+use serde::Serialize;
+
+use crate::bench::thread_pool;
+use crate::cli::{EvaluateArgs, Format, ModelArgs, ModelKind, Protocol};
+use crate::data::{self, Source};
+use crate::error::{Error, Result};
+use crate::output::{self, Table, num};
+
+/// Folds of the `folds` protocol.
+pub const N_FOLDS: usize = 5;
+
+/// Quality figures of one train/test part (or their mean).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Root mean squared error (rating models).
+    pub rmse: Option<f64>,
+    /// Mean absolute error (rating models).
+    pub mae: Option<f64>,
+    /// Users evaluated (ranking).
+    pub users: Option<usize>,
+    /// Precision@K.
+    pub precision: Option<f64>,
+    /// Recall@K.
+    pub recall: Option<f64>,
+    /// nDCG@K.
+    pub ndcg: Option<f64>,
+    /// MAP@K.
+    pub map: Option<f64>,
+    /// AUC.
+    pub auc: Option<f64>,
+    /// Catalogue coverage@K.
+    pub coverage: Option<f64>,
+}
+
+impl From<&RankingReport> for Metrics {
+    fn from(r: &RankingReport) -> Self {
+        Self {
+            users: Some(r.n_users),
+            precision: Some(r.precision),
+            recall: Some(r.recall),
+            ndcg: Some(r.ndcg),
+            map: Some(r.map),
+            auc: Some(r.auc),
+            coverage: Some(r.coverage),
+            ..Self::default()
+        }
+    }
+}
+
+impl From<&RatingReport> for Metrics {
+    fn from(r: &RatingReport) -> Self {
+        Self { rmse: Some(r.rmse), mae: Some(r.mae), ..Self::default() }
+    }
+}
+
+impl Metrics {
+    /// The field-wise mean of `parts` (a field is set when every part has it; `users` is not).
+    pub fn mean(parts: &[Metrics]) -> Metrics {
+        let n = parts.len() as f64;
+        let avg = |f: fn(&Metrics) -> Option<f64>| -> Option<f64> {
+            parts
+                .iter()
+                .map(f)
+                .collect::<Option<Vec<f64>>>()
+                .filter(|v| !v.is_empty())
+                .map(|v| v.iter().sum::<f64>() / n)
+        };
+        Metrics {
+            rmse: avg(|m| m.rmse),
+            mae: avg(|m| m.mae),
+            users: None,
+            precision: avg(|m| m.precision),
+            recall: avg(|m| m.recall),
+            ndcg: avg(|m| m.ndcg),
+            map: avg(|m| m.map),
+            auc: avg(|m| m.auc),
+            coverage: avg(|m| m.coverage),
+        }
+    }
+}
+
+/// One fold (or the single holdout part).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartReport {
+    /// `u1` .. `u5`, `fold 1` .., `holdout` or `strong`.
+    pub name: String,
+    /// Training entries.
+    pub n_train: usize,
+    /// Test entries.
+    pub n_test: usize,
+    /// Seconds spent fitting.
+    pub fit_seconds: f64,
+    /// The figures.
+    pub metrics: Metrics,
+}
+
+/// The result of `cinerec evaluate`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvaluationReport {
+    /// Dataset name.
+    pub dataset: String,
+    /// Model kind.
+    pub model: &'static str,
+    /// Protocol name.
+    pub protocol: &'static str,
+    /// The model's hyperparameters, as the engine holds them.
+    pub params: String,
+    /// Cut-off K of the ranking metrics.
+    pub k: usize,
+    /// Training threads.
+    pub threads: usize,
+    /// Split and model seed.
+    pub seed: u64,
+    /// Per part.
+    pub parts: Vec<PartReport>,
+    /// Mean over the parts.
+    pub mean: Metrics,
+}
+
+/// A model's hyperparameters, resolved from the flags over the model's defaults.
+#[derive(Clone, Debug)]
+enum ModelSpec {
+    ImplicitAls(engine::Valid<ImplicitAlsParams>),
+    Popularity(engine::Valid<PopularityParams>),
+}
+
+impl ModelSpec {
+    fn describe(&self) -> String {
+        match self {
+            ModelSpec::ImplicitAls(p) => format!("{:?}", **p),
+            ModelSpec::Popularity(p) => format!("{:?}", **p),
+        }
+    }
+
+    fn iterations(&self) -> usize {
+        match self {
+            ModelSpec::ImplicitAls(p) => p.iterations,
+            ModelSpec::Popularity(_) => 1,
+        }
+    }
+}
+
+/// Rejects flags that the chosen model does not take, so nothing is silently ignored.
+fn reject_flags(kind: ModelKind, args: &ModelArgs, allowed: &[&str]) -> Result<()> {
+    let given = [
+        ("--factors", args.factors.is_some()),
+        ("--iterations", args.iterations.is_some()),
+        ("--regularization", args.regularization.is_some()),
+        ("--alpha", args.alpha.is_some()),
+        ("--solver", args.solver.is_some()),
+        ("--neighbors", args.neighbors.is_some()),
+    ];
+    match given.iter().find(|(flag, set)| *set && !allowed.contains(flag)) {
+        Some((flag, _)) => Err(Error::Usage(format!("{flag} does not apply to --model {}", kind.name()))),
+        None => Ok(()),
+    }
+}
+
+fn model_spec(kind: ModelKind, args: &ModelArgs, seed: u64) -> Result<ModelSpec> {
+    match kind {
+        ModelKind::ImplicitAls => {
+            reject_flags(
+                kind,
+                args,
+                &["--factors", "--iterations", "--regularization", "--alpha", "--solver"],
+            )?;
+            let d = ImplicitAlsParams::default();
+            let params = ImplicitAlsParams {
+                factors: args.factors.unwrap_or(d.factors),
+                iterations: args.iterations.unwrap_or(d.iterations),
+                regularization: args.regularization.unwrap_or(d.regularization),
+                alpha: args.alpha.unwrap_or(d.alpha),
+                solver: args.solver.map_or(d.solver, |s| s.solver()),
+                seed,
+                ..d
+            };
+            Ok(ModelSpec::ImplicitAls(params.check()?))
+        }
+        ModelKind::Popularity => {
+            reject_flags(kind, args, &[])?;
+            Ok(ModelSpec::Popularity(PopularityParams::default().check()?))
+        }
+        ModelKind::ExplicitAls | ModelKind::ItemKnn | ModelKind::Ease => {
+            Err(Error::Unavailable(format!("--model {}", kind.name())))
+        }
+    }
+}
+
+/// Fits a ranking model on `train`, advancing `bar` per iteration.
+fn fit_ranker(
+    spec: &ModelSpec,
+    train: &Interactions,
+    pool: &ThreadPool,
+    bar: &ProgressBar,
+) -> Result<Box<dyn Recommender>> {
+    let callback = |p: &Progress| bar.set_position(p.iteration as u64);
+    let ctx = FitContext::new().with_pool(pool).with_progress(&callback);
+    Ok(match spec {
+        ModelSpec::ImplicitAls(p) => Box::new(als::fit(p, train, &ctx)?),
+        ModelSpec::Popularity(p) => Box::new(pool.install(|| popularity::fit(p, train))?),
+    })
+}
+
+/// Train and test entries of one part.
+struct Part {
+    name: String,
+    train: Vec<Interaction>,
+    test: Vec<Interaction>,
+}
+
+/// The `folds` parts: ml-100k's official files, else a seeded k-fold split.
+fn fold_parts(
+    source: &Source,
+    data_dir: &Path,
+    log: &engine::InteractionLog,
+    seed: u64,
+) -> Result<Vec<Part>> {
+    if let Source::Dataset(name) = source
+        && name == "ml-100k"
+    {
+        return (1..=N_FOLDS)
+            .map(|i| {
+                let dir = data_dir.join(name);
+                Ok(Part {
+                    name: format!("u{i}"),
+                    train: data::load_ratings_into(&dir.join(format!("u{i}.base")), log)?,
+                    test: data::load_ratings_into(&dir.join(format!("u{i}.test")), log)?,
+                })
+            })
+            .collect();
+    }
+    Ok(eval::k_fold(&log.entries, N_FOLDS, seed)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| Part { name: format!("fold {}", i + 1), train: s.train, test: s.test })
+        .collect())
+}
+
+/// Runs `cinerec evaluate`.
+pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<EvaluationReport> {
+    let spec = model_spec(args.model, &args.params, args.seed)?;
+    if args.k == 0 {
+        return Err(Error::Usage("--k must be at least 1".into()));
+    }
+    let source = data::source(&args.data, args.seed)?;
+    let loaded = data::load(&source, data_dir)?;
+    let log = &loaded.log;
+    let (n_users, n_items) = (log.n_users(), log.n_items());
+    let pool = thread_pool(args.threads)?;
+    let mut parts = Vec::new();
+    let fit = |name: &str, train: &Interactions| -> Result<(Box<dyn Recommender>, f64)> {
+        let bar = output::bar(progress, spec.iterations() as u64, format!("{} {name}", args.model.name()));
+        let start = Instant::now();
+        let model = fit_ranker(&spec, train, &pool, &bar)?;
+        bar.finish_and_clear();
+        Ok((model, start.elapsed().as_secs_f64()))
+    };
+    match args.protocol {
+        Protocol::Folds => {
+            for part in fold_parts(&source, data_dir, log, args.seed)? {
+                let train = data::matrix(n_users, n_items, &data::binary_positives(&part.train))?;
+                let test = data::matrix(n_users, n_items, &data::binary_positives(&part.test))?;
+                let (model, fit_seconds) = fit(&part.name, &train)?;
+                let report = pool.install(|| {
+                    eval::evaluate_ranking(&*model, train.user_items(), test.user_items(), args.k)
+                })?;
+                parts.push(PartReport {
+                    name: part.name,
+                    n_train: train.nnz(),
+                    n_test: test.nnz(),
+                    fit_seconds,
+                    metrics: Metrics::from(&report),
+                });
+            }
+        }
+        Protocol::Holdout => {
+            let positives = data::binary_positives(&log.entries);
+            let split = eval::per_user_holdout(&positives, 0.2, 5, args.seed)?;
+            let train = data::matrix(n_users, n_items, &split.train)?;
+            let test = data::matrix(n_users, n_items, &split.test)?;
+            let (model, fit_seconds) = fit("holdout", &train)?;
+            let report = pool
+                .install(|| eval::evaluate_ranking(&*model, train.user_items(), test.user_items(), args.k))?;
+            parts.push(PartReport {
+                name: "holdout".into(),
+                n_train: train.nnz(),
+                n_test: test.nnz(),
+                fit_seconds,
+                metrics: Metrics::from(&report),
+            });
+        }
+        Protocol::Strong => {
+            let positives = data::binary_positives(&log.entries);
+            let with_positives = {
+                let mut seen = vec![false; n_users];
+                positives.iter().for_each(|e| seen[e.user_idx as usize] = true);
+                seen.iter().filter(|s| **s).count()
+            };
+            let heldout =
+                args.heldout_users.unwrap_or(((with_positives as f64) * 0.2).round() as usize).max(1);
+            let split = eval::strong_generalization(&positives, n_users, heldout, 0.8, args.seed)?;
+            let train = data::matrix(n_users, n_items, &split.train)?;
+            let (fold_in, test) = split.heldout_matrices(n_items)?;
+            let (model, fit_seconds) = fit("strong", &train)?;
+            let report = pool.install(|| eval::evaluate_ranking_fold_in(&*model, &fold_in, &test, args.k))?;
+            parts.push(PartReport {
+                name: format!("strong ({heldout} users)"),
+                n_train: train.nnz(),
+                n_test: test.nnz(),
+                fit_seconds,
+                metrics: Metrics::from(&report),
+            });
+        }
+    }
+    let mean = Metrics::mean(&parts.iter().map(|p| p.metrics.clone()).collect::<Vec<_>>());
+    Ok(EvaluationReport {
+        dataset: loaded.name,
+        model: args.model.name(),
+        protocol: args.protocol.name(),
+        params: spec.describe(),
+        k: args.k,
+        threads: pool.current_num_threads(),
+        seed: args.seed,
+        parts,
+        mean,
+    })
+}
+
+/// Prints an [`EvaluationReport`]: one row per part plus the mean.
+pub fn print_evaluation(out: &mut dyn Write, format: Format, report: &EvaluationReport) -> Result<()> {
+    output::emit(out, format, report, || {
+        let rating = report.mean.rmse.is_some();
+        let k = report.k;
+        let header: Vec<String> = if rating {
+            ["part", "train", "test", "fit s", "RMSE", "MAE"].map(String::from).to_vec()
+        } else {
+            ["part".into(), "train".into(), "test".into(), "fit s".into(), "users".into()]
+                .into_iter()
+                .chain(["P", "R", "nDCG", "MAP"].map(|m| format!("{m}@{k}")))
+                .chain(["AUC".into(), format!("cov@{k}")])
+                .collect()
+        };
+        let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
+        let row = |name: &str, train: String, test: String, fit: String, m: &Metrics| -> Vec<String> {
+            let mut r = vec![name.to_owned(), train, test, fit];
+            if rating {
+                r.extend([num(m.rmse, 4), num(m.mae, 4)]);
+            } else {
+                r.push(m.users.map_or("-".into(), |u| u.to_string()));
+                r.extend([m.precision, m.recall, m.ndcg, m.map, m.auc, m.coverage].map(|v| num(v, 4)));
+            }
+            r
+        };
+        for p in &report.parts {
+            t.push(row(
+                &p.name,
+                p.n_train.to_string(),
+                p.n_test.to_string(),
+                num(Some(p.fit_seconds), 2),
+                &p.metrics,
+            ));
+        }
+        if report.parts.len() > 1 {
+            t.push(row("mean", "-".into(), "-".into(), "-".into(), &report.mean));
+        }
+        t
+    })
+}

@@ -1,0 +1,45 @@
+//! `cinerec evaluate` on ml-100k returns metrics in the ranges the protocols are known for.
+
+use super::{f, json};
+
+/// Runs `evaluate` on ml-100k and checks the mean nDCG@10 lies in `ndcg` and the number of parts.
+fn check(args: &[&str], parts: usize, ndcg: std::ops::Range<f64>) -> serde_json::Value {
+    let args: Vec<&str> =
+        ["evaluate", "--dataset", "ml-100k", "--threads", "2"].iter().chain(args).copied().collect();
+    let report = json(&args);
+    assert_eq!(report["parts"].as_array().unwrap().len(), parts, "{report:#}");
+    let got = f(&report["mean"]["ndcg"]);
+    assert!(ndcg.contains(&got), "{args:?}: nDCG@10 {got} outside {ndcg:?}");
+    report
+}
+
+#[test]
+fn popularity_on_the_holdout_protocol() {
+    let report = check(&["--model", "popularity", "--protocol", "holdout"], 1, 0.10..0.25);
+    let part = &report["parts"][0];
+    // 943 users, 55,375 positives; users with >= 5 positives give 20 % to test.
+    assert_eq!(f(&part["n_train"]) + f(&part["n_test"]), 55_375.0, "{part:#}");
+    assert!((900.0..=943.0).contains(&f(&part["metrics"]["users"])), "{part:#}");
+    let precision = f(&report["mean"]["precision"]);
+    assert!((0.05..0.2).contains(&precision), "P@10 {precision}");
+    assert!(f(&report["mean"]["auc"]) > 0.8);
+    assert!(report["mean"]["rmse"].is_null());
+}
+
+#[test]
+fn official_folds_and_strong_generalization() {
+    let folds = check(&["--model", "popularity", "--protocol", "folds"], 5, 0.10..0.30);
+    let names: Vec<&str> =
+        folds["parts"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["u1", "u2", "u3", "u4", "u5"]);
+    // u1.test holds 20,000 ratings of which 11,235 are >= 4 (checked with awk).
+    assert_eq!(f(&folds["parts"][0]["n_test"]), 11_235.0);
+    check(&["--model", "popularity", "--protocol", "strong", "--heldout-users", "150"], 1, 0.10..0.30);
+}
+
+#[test]
+fn implicit_als_beats_popularity_on_the_holdout() {
+    let als = check(&["--model", "implicit-als", "--iterations", "8", "--factors", "32"], 1, 0.2..0.5);
+    let pop = check(&["--model", "popularity"], 1, 0.1..0.25);
+    assert!(f(&als["mean"]["ndcg"]) > f(&pop["mean"]["ndcg"]) + 0.05);
+}

@@ -1,0 +1,41 @@
+//! Integration tests of the `cinerec` commands, run as library calls on ml-100k (from
+//! `CINEREC_DATA_DIR`, else `../shared/datasets` beside the workspace).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use training::cli::Cli;
+use training::exchange::{self, ExchangeDir};
+
+/// The shared datasets folder.
+fn data_dir() -> PathBuf {
+    std::env::var_os("CINEREC_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"))
+}
+
+/// Runs `cinerec ARGS` (with `--data-dir` set) as a library call; returns stdout or the error text.
+fn cinerec(args: &[&str]) -> Result<String, String> {
+    let dir = data_dir();
+    let argv = ["cinerec", "--data-dir", dir.to_str().unwrap()].into_iter().chain(args.iter().copied());
+    let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    training::run(&cli, &mut out).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// Runs a JSON-format command and parses its output.
+fn json(args: &[&str]) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
+    let out = cinerec(&args).unwrap_or_else(|e| panic!("cinerec {args:?}: {e}"));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+mod cli_errors;
+mod evaluate;
+mod exchange_format;
+mod peer;
