@@ -423,8 +423,13 @@ impl HalfStep<'_> {
     ) {
         let k = self.k;
         let y = |col: u32| &self.fixed[col as usize * k..][..k];
-        let mut quads = indices.chunks_exact(4).zip(confidence.chunks_exact(4));
-        for (cols, conf) in &mut quads {
+        let mut quads = indices.chunks_exact(4).zip(confidence.chunks_exact(4)).enumerate();
+        for (quad, (cols, conf)) in &mut quads {
+            // The fixed side's rows are gathered in no order the hardware can predict: ask for
+            // the next quad's rows while this one computes.
+            if let Some(next) = indices.get(4 * quad + 4..4 * quad + 8) {
+                next.iter().for_each(|&col| kern.prefetch(y(col)));
+            }
             let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
             let d = kern.dot4(ys, v);
             kern.axpy4(
@@ -513,8 +518,11 @@ impl HalfStep<'_> {
         // Row i of the lower triangle is updated over a length rounded up to the SIMD width (the
         // entries right of the diagonal are never read), so that no scalar tail loops run.
         let span = |i: usize| ((i + 8) & !7).min(k);
-        let mut quads = entries.indices.chunks_exact(4).zip(confidence.chunks_exact(4));
-        for (cols, conf) in &mut quads {
+        let mut quads = entries.indices.chunks_exact(4).zip(confidence.chunks_exact(4)).enumerate();
+        for (quad, (cols, conf)) in &mut quads {
+            if let Some(next) = entries.indices.get(4 * quad + 4..4 * quad + 8) {
+                next.iter().for_each(|&col| kern.prefetch(y(col)));
+            }
             let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
             let w = [conf[0].abs() - w0, conf[1].abs() - w0, conf[2].abs() - w0, conf[3].abs() - w0];
             for (i, coef) in coefs.chunks_exact_mut(4).enumerate() {

@@ -15,6 +15,27 @@ pub trait Kernels: Copy + Send + Sync {
     fn dot4(self, a: [&[f32]; 4], b: &[f32]) -> [f32; 4];
     /// `y += Σⱼ alpha[j] · x[j]`: four axpys with one load/store of `y`.
     fn axpy4(self, alpha: [f32; 4], x: [&[f32]; 4], y: &mut [f32]);
+    /// Hints the CPU to bring `data` into cache (rows that a gather will read soon).
+    #[inline(always)]
+    fn prefetch(self, data: &[f32]) {
+        prefetch_lines(data);
+    }
+}
+
+/// Issues a cache prefetch for every 64-byte line of `data` (no-op off x86-64).
+#[inline(always)]
+pub fn prefetch_lines(data: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        for line in data.chunks(16) {
+            // SAFETY: prefetch never faults and `line` points into a live slice; SSE is part of
+            // the x86-64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 /// Portable kernels: eight independent accumulators so that the compiler can vectorize with
