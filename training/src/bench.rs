@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use engine::als::{self, ImplicitAlsModel, ImplicitAlsParams};
+use engine::als::{self, Confidence, ImplicitAlsModel, ImplicitAlsParams};
 use engine::{FitContext, Interactions, Params, Progress, Valid};
 use indicatif::ProgressBar;
 use rayon::ThreadPool;
@@ -187,7 +187,9 @@ pub fn bench_als(args: &BenchAlsArgs, data_dir: &Path, progress: bool) -> Result
     })
 }
 
-/// Implicit-ALS params for a speed measurement (λ, α as given; CG with 3 steps).
+/// Implicit-ALS params of the classic model that `implicit` also fits: `c = 1 + α·r`, plain L2
+/// (no frequency scaling), unobserved weight 1, uniform `[0, 0.01)` initialisation, 3 CG steps.
+/// Every field that enters the objective is set here, not inherited from the engine's defaults.
 pub fn als_params(
     factors: usize,
     solver: SolverArg,
@@ -201,10 +203,14 @@ pub fn als_params(
         iterations,
         regularization,
         alpha,
+        confidence: Confidence::Linear,
         solver: solver.solver(),
         cg_steps: 3,
+        unobserved_weight: 1.0,
+        regularization_exponent: 0.0,
+        init_scale: 0.01,
         seed,
-        ..ImplicitAlsParams::default()
+        compute_loss: false,
     }
     .check()?)
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use engine::als::Solver;
+use engine::als::{ImplicitAlsParams, Solver};
 
 /// cinerec: train, evaluate and benchmark movie recommenders.
 #[derive(Debug, Parser)]
@@ -176,24 +176,32 @@ impl SolverArg {
 /// Model hyperparameters; each unset flag keeps the chosen model's own default.
 #[derive(Clone, Debug, Default, Args)]
 pub struct ModelArgs {
-    /// Latent factors (ALS models) [default: the model's, 64 for implicit-als].
-    #[arg(long)]
+    /// Latent factors (ALS models).
+    #[arg(long, help = model_default_help("Latent factors (ALS models)", |p| p.factors.to_string()))]
     pub factors: Option<usize>,
-    /// Training iterations (ALS models) [default: the model's, 15 for implicit-als].
-    #[arg(long)]
+    /// Training iterations (ALS models).
+    #[arg(long, help = model_default_help("Training iterations (ALS models)", |p| p.iterations.to_string()))]
     pub iterations: Option<usize>,
-    /// L2 regularization λ [default: the model's, 0.05 for implicit-als].
-    #[arg(long)]
+    /// L2 regularization λ.
+    #[arg(long, help = model_default_help("L2 regularization λ", |p| p.regularization.to_string()))]
     pub regularization: Option<f32>,
-    /// Confidence scale α of implicit ALS: c = 1 + α·r [default: 2.0].
-    #[arg(long)]
+    /// Confidence scale α of implicit ALS: c = 1 + α·r.
+    #[arg(long, help = model_default_help("Confidence scale α of implicit ALS: c = 1 + α·r", |p| p.alpha.to_string()))]
     pub alpha: Option<f32>,
-    /// Row solver of implicit ALS [default: cg].
-    #[arg(long, value_enum)]
+    /// Row solver of implicit ALS.
+    #[arg(long, value_enum, help = model_default_help("Row solver of implicit ALS", |p| match p.solver {
+        Solver::ConjugateGradient => "cg".into(),
+        Solver::Cholesky => "cholesky".into(),
+    }))]
     pub solver: Option<SolverArg>,
-    /// Neighbours per item (item-knn) [default: the model's].
-    #[arg(long)]
+    /// Neighbours per item (item-knn).
+    #[arg(long, help = "Neighbours per item (item-knn) [default: the model's]")]
     pub neighbors: Option<usize>,
+}
+
+/// Help text naming implicit ALS's current default, read from the engine so it never goes stale.
+fn model_default_help(text: &str, value: impl Fn(&ImplicitAlsParams) -> String) -> String {
+    format!("{text} [default: the model's own; implicit-als: {}]", value(&ImplicitAlsParams::default()))
 }
 
 /// `cinerec evaluate`.

@@ -1,8 +1,8 @@
 //! `peer compare` without Python: a stand-in "implicit" run made of cinerec's own factors must
 //! score exactly what cinerec scores, since training is deterministic for a seed.
 
-use engine::Params;
-use engine::als::{self, ImplicitAlsParams, Solver};
+use engine::als;
+use training::cli::SolverArg;
 
 use super::{ExchangeDir, cinerec, exchange, f, json};
 
@@ -14,18 +14,7 @@ fn compare_evaluates_both_sides_with_the_same_code() {
     cinerec(&["peer", "prepare", "--dataset", "ml-100k", "--out", dir_str]).unwrap();
     let ex = ExchangeDir::new(&dir);
     let (train, _) = exchange::read_csr(&ex.train()).unwrap();
-    let params = ImplicitAlsParams {
-        factors: 16,
-        iterations: 4,
-        regularization: 0.01,
-        alpha: 1.0,
-        solver: Solver::Cholesky,
-        cg_steps: 3,
-        seed: 42,
-        ..ImplicitAlsParams::default()
-    }
-    .check()
-    .unwrap();
+    let params = training::bench::als_params(16, SolverArg::Cholesky, 4, 0.01, 1.0, 42).unwrap();
     let model =
         als::fit(&params, &engine::Interactions::from_csr(train), &engine::FitContext::new()).unwrap();
     let run = ex.run(&exchange::run_name(16, "cholesky", 4, 1, false));
