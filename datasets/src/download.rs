@@ -6,8 +6,10 @@
 //! with its `.cinerec-verified` record, or nothing changes.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{BufReader, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use md5::Md5;
@@ -92,7 +94,7 @@ pub struct Downloaded {
 }
 
 /// Downloads MovieLens archives into a data directory, checked and atomically.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Downloader {
     data_dir: PathBuf,
     base_url: String,
@@ -100,13 +102,42 @@ pub struct Downloader {
     backoff: Duration,
     connect_timeout: Duration,
     read_timeout: Duration,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for Downloader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Downloader")
+            .field("data_dir", &self.data_dir)
+            .field("base_url", &self.base_url)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// A failed attempt: worth retrying (connection trouble, 5xx) or not.
 enum Failure {
     Transient(String),
+    /// A request failure that retrying will not fix (bad URL, TLS); reported with the attempt count.
+    Refused(String),
     Fatal(DatasetError),
 }
+
+/// Progress of an archive download, passed to the [`Downloader::progress`] callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DownloadProgress {
+    /// Bytes received so far in this attempt.
+    pub received: u64,
+    /// The archive's size, when the server announces it.
+    pub total: Option<u64>,
+}
+
+/// The progress callback.
+type ProgressFn = Arc<dyn Fn(DownloadProgress) + Send + Sync>;
 
 impl Downloader {
     /// A downloader into `data_dir` from the official GroupLens URLs, with 4 attempts per request
@@ -119,7 +150,14 @@ impl Downloader {
             backoff: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
+            progress: None,
         }
+    }
+
+    /// Calls `on_progress` as archive bytes arrive (e.g. to drive a progress bar).
+    pub fn progress(mut self, on_progress: impl Fn(DownloadProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(on_progress));
+        self
     }
 
     /// Fetches `<base_url>/<name>.zip` instead of the official URL (mirrors, tests). The expected
@@ -179,8 +217,9 @@ impl Downloader {
             .tempfile_in(&self.data_dir)
             .map_err(|err| at_path(err, &self.data_dir, "cannot create a temporary file in"))?;
         let archive_path = archive.path().to_owned();
-        let (md5, sha256) = self
-            .retrying(&source.url, || fetch_to(&agent, &source.url, archive.as_file_mut(), &archive_path))?;
+        let (md5, sha256) = self.retrying(&source.url, || {
+            fetch_to(&agent, &source.url, archive.as_file_mut(), &archive_path, self.progress.as_deref())
+        })?;
         let actual = if matches!(expected, Checksum::Md5(_)) { &md5 } else { &sha256 };
         if !actual.eq_ignore_ascii_case(expected.hex()) {
             return Err(DatasetError::Checksum {
@@ -229,6 +268,9 @@ impl Downloader {
             match attempt() {
                 Ok(value) => return Ok(value),
                 Err(Failure::Fatal(err)) => return Err(err),
+                Err(Failure::Refused(reason)) => {
+                    return Err(DatasetError::Http { url: url.to_owned(), attempts: n, reason });
+                }
                 Err(Failure::Transient(reason)) if n >= self.max_attempts => {
                     return Err(DatasetError::Http { url: url.to_owned(), attempts: n, reason });
                 }
@@ -274,6 +316,7 @@ fn at_path(err: std::io::Error, path: &Path, what: &str) -> DatasetError {
     DatasetError::Io(std::io::Error::new(err.kind(), format!("{what} {}: {err}", path.display())))
 }
 
+/// Sorts a request error: connection trouble and 5xx are worth another attempt, the rest not.
 fn classify(url: &str, err: ureq::Error) -> Failure {
     match err {
         ureq::Error::StatusCode(status) if status >= 500 || status == 408 || status == 429 => {
@@ -287,9 +330,7 @@ fn classify(url: &str, err: ureq::Error) -> Failure {
         | ureq::Error::HostNotFound
         | ureq::Error::ConnectionFailed
         | ureq::Error::Protocol(_)) => Failure::Transient(err.to_string()),
-        err => {
-            Failure::Fatal(DatasetError::Http { url: url.to_owned(), attempts: 1, reason: err.to_string() })
-        }
+        err => Failure::Refused(err.to_string()),
     }
 }
 
@@ -299,13 +340,16 @@ fn fetch_to(
     url: &str,
     file: &mut std::fs::File,
     path: &Path,
+    progress: Option<&(dyn Fn(DownloadProgress) + Send + Sync)>,
 ) -> Result<(String, String), Failure> {
     let write_failed = |err: std::io::Error| Failure::Fatal(at_path(err, path, "cannot write"));
     file.set_len(0).map_err(write_failed)?;
     file.rewind().map_err(write_failed)?;
     let mut res = agent.get(url).call().map_err(|err| classify(url, err))?;
+    let total = res.body().content_length();
     let mut body = res.body_mut().as_reader();
     let (mut md5, mut sha256) = (Md5::new(), Sha256::new());
+    let mut received = 0u64;
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = match body.read(&mut buf) {
@@ -317,6 +361,10 @@ fn fetch_to(
         md5.update(&buf[..n]);
         sha256.update(&buf[..n]);
         file.write_all(&buf[..n]).map_err(write_failed)?;
+        received += n as u64;
+        if let Some(progress) = progress {
+            progress(DownloadProgress { received, total });
+        }
     }
     file.flush().map_err(write_failed)?;
     Ok((hex(&md5.finalize()), hex(&sha256.finalize())))
@@ -431,6 +479,23 @@ mod tests {
         assert_eq!(md5_in(&format!("{md5}  ml-25m.zip\n")).as_deref(), Some(md5));
         assert_eq!(md5_in(&format!("MD5 (ml-25m.zip) = {}\n", md5.to_uppercase())).as_deref(), Some(md5));
         assert_eq!(md5_in("<html>Not Found</html>"), None);
+    }
+
+    #[test]
+    fn unusable_urls_are_not_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = Source {
+            url: "ftp://127.0.0.1/ml-100k.zip".into(),
+            expected: ExpectedChecksum::Known(Checksum::Md5("0".repeat(32))),
+        };
+        let downloader = Downloader::new(dir.path()).retries(5, Duration::from_secs(60));
+        let err = downloader.download_from(DatasetName::Ml100k, &source).unwrap_err();
+        assert!(matches!(&err, DatasetError::Http { attempts: 1, .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("GET ftp://127.0.0.1/ml-100k.zip failed after 1 attempt(s)"),
+            "{err}"
+        );
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod types;
 pub mod verify;
 
 pub use catalog::{DatasetInfo, DatasetName, Encoding, MoviesFormat, OFFICIAL_BASE_URL, RatingsFormat};
-pub use download::{Checksum, Downloaded, Downloader, ExpectedChecksum, Source};
+pub use download::{Checksum, DownloadProgress, Downloaded, Downloader, ExpectedChecksum, Source};
 pub use error::{DatasetError, FieldProblem, Result};
 pub use load::{
     DATA_DIR_ENV, RatingsSource, data_dir, dataset_dir, load_ml100k_fold, load_movies, load_movies_file,

@@ -358,17 +358,15 @@ fn parse_number<T: std::str::FromStr>(file: &str, line: u64, field: &'static str
 }
 
 fn rating_from_fields(file: &str, line: u64, [user, movie, rating, timestamp]: [&str; 4]) -> Result<Rating> {
+    let user_id = parse_number(file, line, "user_id", user)?;
+    let movie_id = parse_number(file, line, "movie_id", movie)?;
     let value: f32 = parse_number(file, line, "rating", rating)?;
     if !(0.5..=5.0).contains(&value) {
         let problem = FieldProblem::OutOfRange { allowed: RATING_RANGE };
         return Err(field_error(file, line, "rating", rating, problem));
     }
-    Ok(Rating {
-        user_id: parse_number(file, line, "user_id", user)?,
-        movie_id: parse_number(file, line, "movie_id", movie)?,
-        rating: value,
-        timestamp: parse_number(file, line, "timestamp", timestamp)?,
-    })
+    let timestamp = parse_number(file, line, "timestamp", timestamp)?;
+    Ok(Rating { user_id, movie_id, rating: value, timestamp })
 }
 
 fn checked_title(file: &str, line: u64, title: &str) -> Result<String> {

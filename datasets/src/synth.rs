@@ -56,17 +56,36 @@ pub struct SynthParams {
     pub seed: u64,
 }
 
-/// Checked parameters: the exact counts the generator will produce.
+/// Checked parameters: the exact counts the generator will produce. Only
+/// [`SynthParams::check`] makes one, so the counts are always consistent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SynthShape {
+    n_users: usize,
+    n_items: usize,
+    n_ratings: u64,
+    seed: u64,
+}
+
+impl SynthShape {
     /// Number of users (ids `1..=n_users`), each with at least [`MIN_PER_USER`] ratings.
-    pub n_users: usize,
+    pub fn n_users(&self) -> usize {
+        self.n_users
+    }
+
     /// Number of items (ids `1..=n_items`), each rated at least once.
-    pub n_items: usize,
+    pub fn n_items(&self) -> usize {
+        self.n_items
+    }
+
     /// Number of ratings.
-    pub n_ratings: u64,
+    pub fn n_ratings(&self) -> u64 {
+        self.n_ratings
+    }
+
     /// The seed.
-    pub seed: u64,
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
 }
 
 impl SynthParams {

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use datasets::verify::RECORD_FILE;
-use datasets::{Checksum, DatasetError, DatasetName, Downloader, ExpectedChecksum, Presence, Source};
+use datasets::{
+    Checksum, DatasetError, DatasetName, DownloadProgress, Downloader, ExpectedChecksum, Presence, Source,
+};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -91,9 +93,14 @@ fn good_download_is_verified_extracted_and_not_fetched_twice() {
     let data_dir = data.path().join("nested/data");
     let src = source(&server, sha256(&zip));
 
-    let done = downloader(&data_dir).download_from(DatasetName::Ml100k, &src).unwrap();
+    let last = Arc::new(Mutex::new(None));
+    let seen = last.clone();
+    let with_progress = downloader(&data_dir).progress(move |p| *seen.lock().unwrap() = Some(p));
+    let done = with_progress.download_from(DatasetName::Ml100k, &src).unwrap();
     assert!(done.fetched);
     assert_eq!(done.dir, data_dir.join("ml-100k"));
+    let size = zip.len() as u64;
+    assert_eq!(*last.lock().unwrap(), Some(DownloadProgress { received: size, total: Some(size) }));
     assert_eq!(server.requests(), 1);
     assert_eq!(entries(&data_dir), ["ml-100k"], "no temporary file or folder left");
     let files = entries(&done.dir);
