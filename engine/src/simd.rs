@@ -313,8 +313,18 @@ macro_rules! with_kernels {
 pub fn matvec_rows(rows: &[f32], x: &[f32], out: &mut [f32]) {
     let dim = x.len();
     debug_assert_eq!(rows.len(), out.len() * dim);
+    if dim == 0 {
+        out.fill(0.0);
+        return;
+    }
     with_kernels!(|k| {
-        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim.max(1))) {
+        let mut quads = out.chunks_exact_mut(4).zip(rows.chunks_exact(4 * dim));
+        for (o, block) in &mut quads {
+            let row = |r: usize| &block[r * dim..][..dim];
+            o.copy_from_slice(&k.dot4([row(0), row(1), row(2), row(3)], x));
+        }
+        let done = out.len() / 4 * 4;
+        for (o, row) in out[done..].iter_mut().zip(rows[done * dim..].chunks_exact(dim)) {
             *o = k.dot(row, x);
         }
     })
@@ -373,5 +383,16 @@ mod tests {
         let mut out = [0f32; 3];
         matvec_rows(&rows, &[1.0, 0.0, 2.0, -1.0], &mut out);
         assert_eq!(out, [0.0 + 4.0 - 3.0, 4.0 + 12.0 - 7.0, 8.0 + 20.0 - 11.0]);
+        // Row counts on both sides of the 4-row blocks, and a dimension with a scalar tail.
+        for (n_rows, dim) in [(4usize, 8usize), (9, 13), (1, 3)] {
+            let rows: Vec<f32> = (0..n_rows * dim).map(|v| (v % 7) as f32 - 3.0).collect();
+            let x: Vec<f32> = (0..dim).map(|v| v as f32 * 0.5).collect();
+            let mut out = vec![0f32; n_rows];
+            matvec_rows(&rows, &x, &mut out);
+            for (r, o) in out.iter().enumerate() {
+                let want: f32 = rows[r * dim..][..dim].iter().zip(&x).map(|(a, b)| a * b).sum();
+                assert!((o - want).abs() < 1e-4, "rows={n_rows} dim={dim} r={r}");
+            }
+        }
     }
 }
