@@ -7,7 +7,7 @@
 //!   directory ([`data_dir`]); [`load_ratings_file`] reads one file, its format told by its name.
 //! - [`ratings_to_log`] / [`ratings_to_logs`] turn ratings into the engine's [`InteractionLog`].
 //! - [`Downloader`] fetches, verifies and extracts an archive atomically; [`statuses`] and
-//!   [`verify`] tell what is on disk and whether it is intact.
+//!   [`verify()`] tell what is on disk and whether it is intact.
 //! - [`synth`] generates seeded ML-20M-shaped ratings at any scale.
 //!
 //! [`InteractionLog`]: engine::InteractionLog
