@@ -38,16 +38,19 @@ pub enum Command {
 /// `cinerec datasets ...`.
 #[derive(Debug, Subcommand)]
 pub enum DatasetsCommand {
-    /// List the known datasets and whether each is present in the data directory.
+    /// List the known datasets and how each is present in the data directory.
     List {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Check a dataset's files against the official checksums.
+    /// Check a dataset's files against the known (or recorded) sha256 checksums.
     Verify {
         /// Dataset name (`cinerec datasets list` shows them).
         name: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Download a dataset into the data directory and verify it.
     Download {
@@ -72,10 +75,12 @@ pub enum DatasetsCommand {
 #[derive(Clone, Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct DataArgs {
-    /// A dataset in the data directory (ml-100k, ml-latest-small, ml-1m, ml-10m, ml-20m, ml-25m).
+    /// A dataset in the data directory (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-latest,
+    /// ml-latest-small).
     #[arg(long)]
     pub dataset: Option<String>,
-    /// A ratings file: `user item rating [timestamp]`, separated by tabs, `::` or commas.
+    /// A MovieLens ratings file; its name tells the format (`u.data`, `*.base`, `*.test`: tabs;
+    /// `*.dat`: `::`; `*.csv`: CSV with a header).
     #[arg(long)]
     pub ratings: Option<PathBuf>,
     /// The seeded synthetic ML-20M-shaped ratings at this scale (1.0 = full size).

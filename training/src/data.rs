@@ -1,17 +1,15 @@
-//! Where the commands' ratings come from: a named MovieLens dataset under the data directory,
-//! a ratings file, or the seeded synthetic generator; and the implicit-feedback matrices built
-//! from them.
+//! Where the commands' ratings come from (a named MovieLens dataset in the data directory, a
+//! ratings file, or the seeded synthetic generator, all through the `datasets` crate), and the
+//! implicit-feedback matrices built from them.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+use datasets::synth::{self, SynthShape};
+use datasets::{DatasetName, Rating, SynthParams};
 use engine::{Duplicates, Interaction, InteractionLog, Interactions};
 
 use crate::cli::DataArgs;
 use crate::error::{Error, Result};
-
-/// The datasets the CLI can find by name.
-pub const DATASETS: &[&str] = &["ml-100k", "ml-latest-small", "ml-1m", "ml-10m", "ml-20m", "ml-25m"];
 
 /// Ratings at or above this value are positive interactions (PROTOCOLS: ≥ 4).
 pub const POSITIVE_THRESHOLD: f32 = 4.0;
@@ -28,135 +26,75 @@ pub struct Loaded {
 /// A source of ratings.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Source {
-    /// A MovieLens dataset by name, under the data directory.
-    Dataset(String),
-    /// A ratings file (MovieLens `u.data`, `ratings.dat` or `ratings.csv` layout).
+    /// A MovieLens dataset in the data directory.
+    Dataset(DatasetName),
+    /// A ratings file (format from its name: `u.data`, `*.base`, `*.test`, `*.dat`, `*.csv`).
     Ratings(PathBuf),
-    /// The synthetic ML-20M-shaped generator at `scale` (1.0 = full size).
+    /// The synthetic ML-20M-shaped generator.
     Synth {
-        /// Fraction of ML-20M's users and items.
+        /// The scale asked for (1.0 = ML-20M).
         scale: f64,
-        /// Generator seed.
-        seed: u64,
+        /// The checked shape at that scale.
+        shape: SynthShape,
     },
+}
+
+/// Parses a dataset name.
+pub fn dataset_name(name: &str) -> Result<DatasetName> {
+    Ok(name.parse::<DatasetName>()?)
+}
+
+/// The checked shape of the synthetic set at `scale`.
+pub fn synth_shape(scale: f64, seed: u64) -> Result<SynthShape> {
+    Ok(SynthParams::new(scale, seed).check()?)
 }
 
 /// The source the `--dataset` / `--ratings` / `--synth-scale` flags name.
 pub fn source(args: &DataArgs, seed: u64) -> Result<Source> {
     match (&args.dataset, &args.ratings, args.synth_scale) {
-        (Some(name), None, None) => {
-            check_dataset_name(name)?;
-            Ok(Source::Dataset(name.clone()))
-        }
+        (Some(name), None, None) => Ok(Source::Dataset(dataset_name(name)?)),
         (None, Some(path), None) => Ok(Source::Ratings(path.clone())),
-        (None, None, Some(scale)) if scale > 0.0 && scale <= 4.0 => Ok(Source::Synth { scale, seed }),
-        (None, None, Some(scale)) => {
-            Err(Error::Usage(format!("--synth-scale {scale}: expected a number in (0, 4]")))
-        }
+        (None, None, Some(scale)) => Ok(Source::Synth { scale, shape: synth_shape(scale, seed)? }),
         _ => Err(Error::Usage("give exactly one of --dataset, --ratings, --synth-scale".into())),
     }
-}
-
-/// Checks that `name` is a known dataset.
-pub fn check_dataset_name(name: &str) -> Result<()> {
-    if DATASETS.contains(&name) {
-        Ok(())
-    } else {
-        Err(Error::UnknownDataset { name: name.to_owned(), expected: DATASETS.join(", ") })
-    }
-}
-
-/// The main ratings file of a named dataset.
-pub fn dataset_ratings_path(data_dir: &Path, name: &str) -> Result<PathBuf> {
-    check_dataset_name(name)?;
-    let file = match name {
-        "ml-100k" => "u.data",
-        "ml-latest-small" | "ml-20m" | "ml-25m" => "ratings.csv",
-        _ => "ratings.dat",
-    };
-    let path = data_dir.join(name).join(file);
-    if path.exists() { Ok(path) } else { Err(Error::MissingDataset { name: name.to_owned(), path }) }
 }
 
 /// Loads every rating of `source`.
 pub fn load(source: &Source, data_dir: &Path) -> Result<Loaded> {
     match source {
         Source::Dataset(name) => {
-            let path = dataset_ratings_path(data_dir, name)?;
-            Ok(Loaded { name: name.clone(), log: load_ratings_file(&path)? })
+            Ok(Loaded { name: name.to_string(), log: datasets::load_ratings_log(data_dir, *name)? })
         }
         Source::Ratings(path) => {
             let name =
                 path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
-            Ok(Loaded { name, log: load_ratings_file(path)? })
+            Ok(Loaded { name, log: datasets::ratings_to_log(&datasets::load_ratings_file(path)?) })
         }
-        Source::Synth { scale, seed } => {
-            let _ = (scale, seed);
-            Err(Error::Unavailable("the synthetic generator (datasets crate)".into()))
+        Source::Synth { scale, shape } => {
+            Ok(Loaded { name: synth_name(*scale), log: synth::generate_log(shape)? })
         }
     }
 }
 
-/// Parses a MovieLens ratings file: `user item rating timestamp` separated by a tab, `::` or
-/// `,` (a first line that does not parse as numbers is a header).
-pub fn load_ratings_file(path: &Path) -> Result<InteractionLog> {
-    let mut log = InteractionLog::new();
-    read_ratings(path, |user, item, rating, time| {
-        log.push(user, item, rating, time);
-        Ok(())
-    })?;
-    Ok(log)
+/// `synth-<scale>`, the display name of the synthetic set.
+pub fn synth_name(scale: f64) -> String {
+    format!("synth-{scale}")
 }
 
-/// Parses a ratings file into entries in `log`'s index space; ids `log` does not know are errors.
-pub fn load_ratings_into(path: &Path, log: &InteractionLog) -> Result<Vec<Interaction>> {
-    let mut res = Vec::new();
-    read_ratings(path, |user, item, value, timestamp| {
-        let (Some(user_idx), Some(item_idx)) = (log.users.dense(user), log.items.dense(item)) else {
-            return Err(format!("user {user} / item {item} is not in the full dataset"));
-        };
-        res.push(Interaction { user_idx, item_idx, value, timestamp });
-        Ok(())
-    })?;
-    Ok(res)
-}
-
-fn read_ratings(
-    path: &Path,
-    mut push: impl FnMut(u64, u64, f32, i64) -> std::result::Result<(), String>,
-) -> Result<()> {
-    let reader = std::io::BufReader::new(fs_err::File::open(path)?);
-    for (pos, line) in reader.lines().enumerate() {
-        let line = line?;
-        let parse_err = |message: String| Error::Parse { path: path.to_path_buf(), line: pos + 1, message };
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = if line.contains("::") {
-            line.split("::").collect()
-        } else if line.contains('\t') {
-            line.split('\t').collect()
-        } else {
-            line.split(',').collect()
-        };
-        if fields.len() < 3 {
-            return Err(parse_err(format!("expected user, item, rating[, timestamp], got {line:?}")));
-        }
-        let parsed = (fields[0].parse::<u64>(), fields[1].parse::<u64>(), fields[2].parse::<f32>());
-        let (Ok(user), Ok(item), Ok(rating)) = parsed else {
-            if pos == 0 {
-                continue; // header
+/// `ratings` as entries in `log`'s index space; an id `log` does not know is an error.
+pub fn entries_in(log: &InteractionLog, ratings: &[Rating], what: &str) -> Result<Vec<Interaction>> {
+    ratings
+        .iter()
+        .map(|r| match (log.users.dense(r.user_id), log.items.dense(r.movie_id)) {
+            (Some(user_idx), Some(item_idx)) => {
+                Ok(Interaction { user_idx, item_idx, value: r.rating, timestamp: r.timestamp })
             }
-            return Err(parse_err(format!("expected numbers, got {line:?}")));
-        };
-        let timestamp = match fields.get(3) {
-            Some(t) => t.trim().parse::<i64>().map_err(|_| parse_err(format!("bad timestamp {t:?}")))?,
-            None => 0,
-        };
-        push(user, item, rating, timestamp).map_err(parse_err)?;
-    }
-    Ok(())
+            _ => Err(Error::Usage(format!(
+                "{what}: user {} / movie {} is not in the full dataset",
+                r.user_id, r.movie_id
+            ))),
+        })
+        .collect()
 }
 
 /// The positive entries (rating ≥ [`POSITIVE_THRESHOLD`]) with value 1.0.

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use datasets::DatasetError;
 use engine::EngineError;
 use thiserror::Error;
 
@@ -30,37 +31,10 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// A dataset file could not be parsed.
-    #[error("{path}:{line}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What was wrong.
-        message: String,
-    },
-    /// The dataset name is not one the CLI knows.
-    #[error("unknown dataset `{name}`: expected one of {expected}")]
-    UnknownDataset {
-        /// The name given.
-        name: String,
-        /// The names that are accepted.
-        expected: String,
-    },
-    /// A dataset's files are not where they should be.
-    #[error(
-        "dataset `{name}` not found at {path} (set --data-dir or CINEREC_DATA_DIR, or run `cinerec datasets download {name}`)"
-    )]
-    MissingDataset {
-        /// The dataset name.
-        name: String,
-        /// Where it was looked for.
-        path: PathBuf,
-    },
-    /// The datasets crate refused (download, checksum, synthetic generator).
-    #[error("{0}")]
-    Dataset(String),
+    /// The datasets crate refused (unknown name, missing files, parse error, download,
+    /// checksum, generator parameters).
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
     /// A combination of flags that cannot work, or a value out of range.
     #[error("invalid arguments: {0}")]
     Usage(String),
@@ -79,8 +53,12 @@ impl Error {
         matches!(
             self,
             Error::Usage(_)
-                | Error::UnknownDataset { .. }
-                | Error::MissingDataset { .. }
+                | Error::Dataset(
+                    DatasetError::UnknownDataset { .. }
+                        | DatasetError::NotPresent { .. }
+                        | DatasetError::UnknownFormat { .. }
+                        | DatasetError::InvalidParam { .. }
+                )
                 | Error::Engine(EngineError::InvalidParam { .. })
         )
     }

@@ -21,6 +21,8 @@ use indicatif::ProgressBar;
 use rayon::ThreadPool;
 use serde::Serialize;
 
+use datasets::DatasetName;
+
 use crate::bench::thread_pool;
 use crate::cli::{EvaluateArgs, Format, ModelArgs, ModelKind, Protocol};
 use crate::data::{self, Source};
@@ -236,16 +238,14 @@ fn fold_parts(
     log: &engine::InteractionLog,
     seed: u64,
 ) -> Result<Vec<Part>> {
-    if let Source::Dataset(name) = source
-        && name == "ml-100k"
-    {
-        return (1..=N_FOLDS)
+    if *source == Source::Dataset(DatasetName::Ml100k) {
+        return (1..=N_FOLDS as u8)
             .map(|i| {
-                let dir = data_dir.join(name);
+                let (train, test) = datasets::load_ml100k_fold(data_dir, i)?;
                 Ok(Part {
                     name: format!("u{i}"),
-                    train: data::load_ratings_into(&dir.join(format!("u{i}.base")), log)?,
-                    test: data::load_ratings_into(&dir.join(format!("u{i}.test")), log)?,
+                    train: data::entries_in(log, &train, &format!("u{i}.base"))?,
+                    test: data::entries_in(log, &test, &format!("u{i}.test"))?,
                 })
             })
             .collect();

@@ -27,7 +27,9 @@ use output::progress_enabled;
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     let data_dir = &cli.data_dir;
     match &cli.command {
-        Command::Datasets(command) => datasets_cmd::run(command, data_dir, out),
+        Command::Datasets(command) => {
+            datasets_cmd::run(command, data_dir, progress_enabled(datasets_cmd::format_of(command)), out)
+        }
         Command::Evaluate(args) => {
             let report = evaluate::evaluate(args, data_dir, progress_enabled(args.format))?;
             evaluate::print_evaluation(out, args.format, &report)

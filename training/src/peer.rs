@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use datasets::DatasetName;
 use engine::als::{ImplicitAlsModel, ImplicitAlsParams};
 use engine::eval::{evaluate_ranking, per_user_holdout};
 use engine::{Interactions, Params};
@@ -40,9 +41,11 @@ pub fn holdout_description() -> String {
 /// `cinerec peer prepare`: loads the dataset, splits its positives, writes the folder.
 pub fn prepare(args: &PeerPrepareArgs, data_dir: &Path) -> Result<ExchangeMeta> {
     let source = match args.dataset {
-        PeerDataset::Ml100k => Source::Dataset("ml-100k".into()),
-        PeerDataset::MlLatestSmall => Source::Dataset("ml-latest-small".into()),
-        PeerDataset::Synth => Source::Synth { scale: args.scale, seed: args.seed },
+        PeerDataset::Ml100k => Source::Dataset(DatasetName::Ml100k),
+        PeerDataset::MlLatestSmall => Source::Dataset(DatasetName::MlLatestSmall),
+        PeerDataset::Synth => {
+            Source::Synth { scale: args.scale, shape: data::synth_shape(args.scale, args.seed)? }
+        }
     };
     let loaded = data::load(&source, data_dir)?;
     let (n_users, n_items) = (loaded.log.n_users(), loaded.log.n_items());

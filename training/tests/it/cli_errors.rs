@@ -29,7 +29,7 @@ fn bad_flags_give_clear_errors() {
         ),
         (
             &["evaluate", "--dataset", "ml-100m", "--model", "popularity"],
-            "unknown dataset `ml-100m`: expected one of ml-100k",
+            "unknown dataset \"ml-100m\": expected one of ml-100k",
         ),
         (
             &["evaluate", "--dataset", "ml-100k", "--model", "popularity", "--factors", "8"],
