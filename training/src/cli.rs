@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use engine::als::{ImplicitAlsParams, Solver};
+use engine::knn::{ItemKnnParams, Similarity};
 
 /// cinerec: train, evaluate and benchmark movie recommenders.
 #[derive(Debug, Parser)]
@@ -199,9 +200,42 @@ pub struct ModelArgs {
         Solver::Cholesky => "cholesky".into(),
     }))]
     pub solver: Option<SolverArg>,
-    /// Neighbours per item (item-knn).
-    #[arg(long, help = "Neighbours per item (item-knn) [default: the model's]")]
-    pub neighbors: Option<usize>,
+    /// Neighbours kept per item (item-knn).
+    #[arg(long, visible_alias = "neighbors", help = knn_default_help("Neighbours kept per item (item-knn)", |p| p.neighbours.to_string()))]
+    pub neighbours: Option<usize>,
+    /// Item similarity of item-knn.
+    #[arg(long, value_enum, help = knn_default_help("Item similarity of item-knn", |p| match p.similarity {
+        Similarity::Cosine => "cosine".into(),
+        Similarity::Bm25 { .. } => "bm25".into(),
+    }))]
+    pub similarity: Option<SimilarityArg>,
+    /// Similarity shrinkage s of item-knn: sim · n / (n + s) for n co-raters.
+    #[arg(long, help = knn_default_help("Similarity shrinkage s of item-knn: sim · n / (n + s) for n co-raters", |p| p.shrinkage.to_string()))]
+    pub shrinkage: Option<f32>,
+}
+
+/// Item similarity of item-knn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SimilarityArg {
+    /// Cosine of the items' user vectors.
+    Cosine,
+    /// Dot product of BM25-weighted item rows (k1 = 100, b = 0.8, as `implicit`'s `bm25_weight`).
+    Bm25,
+}
+
+impl SimilarityArg {
+    /// The engine's similarity.
+    pub fn similarity(self) -> Similarity {
+        match self {
+            SimilarityArg::Cosine => Similarity::Cosine,
+            SimilarityArg::Bm25 => Similarity::Bm25 { k1: 100.0, b: 0.8 },
+        }
+    }
+}
+
+/// Help text naming item-knn's current default.
+fn knn_default_help(text: &str, value: impl Fn(&ItemKnnParams) -> String) -> String {
+    format!("{text} [default: {}]", value(&ItemKnnParams::default()))
 }
 
 /// Help text naming implicit ALS's current default, read from the engine so it never goes stale.

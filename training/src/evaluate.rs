@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use engine::als::{self, ImplicitAlsParams};
 use engine::eval::{self, RankingReport, RatingReport};
+use engine::knn::{self, ItemKnnParams};
 use engine::popularity::{self, PopularityParams};
 use engine::{FitContext, Interaction, Interactions, Params, Progress, Recommender};
 use indicatif::ProgressBar;
@@ -144,6 +145,7 @@ pub struct EvaluationReport {
 #[derive(Clone, Debug)]
 enum ModelSpec {
     ImplicitAls(engine::Valid<ImplicitAlsParams>),
+    ItemKnn(engine::Valid<ItemKnnParams>),
     Popularity(engine::Valid<PopularityParams>),
 }
 
@@ -151,6 +153,7 @@ impl ModelSpec {
     fn describe(&self) -> String {
         match self {
             ModelSpec::ImplicitAls(p) => format!("{:?}", **p),
+            ModelSpec::ItemKnn(p) => format!("{:?}", **p),
             ModelSpec::Popularity(p) => format!("{:?}", **p),
         }
     }
@@ -158,7 +161,7 @@ impl ModelSpec {
     fn iterations(&self) -> usize {
         match self {
             ModelSpec::ImplicitAls(p) => p.iterations,
-            ModelSpec::Popularity(_) => 1,
+            ModelSpec::ItemKnn(_) | ModelSpec::Popularity(_) => 1,
         }
     }
 }
@@ -171,7 +174,9 @@ fn reject_flags(kind: ModelKind, args: &ModelArgs, allowed: &[&str]) -> Result<(
         ("--regularization", args.regularization.is_some()),
         ("--alpha", args.alpha.is_some()),
         ("--solver", args.solver.is_some()),
-        ("--neighbors", args.neighbors.is_some()),
+        ("--neighbours", args.neighbours.is_some()),
+        ("--similarity", args.similarity.is_some()),
+        ("--shrinkage", args.shrinkage.is_some()),
     ];
     match given.iter().find(|(flag, set)| *set && !allowed.contains(flag)) {
         Some((flag, _)) => Err(Error::Usage(format!("{flag} does not apply to --model {}", kind.name()))),
@@ -199,11 +204,21 @@ fn model_spec(kind: ModelKind, args: &ModelArgs, seed: u64) -> Result<ModelSpec>
             };
             Ok(ModelSpec::ImplicitAls(params.check()?))
         }
+        ModelKind::ItemKnn => {
+            reject_flags(kind, args, &["--neighbours", "--similarity", "--shrinkage"])?;
+            let d = ItemKnnParams::default();
+            let params = ItemKnnParams {
+                neighbours: args.neighbours.unwrap_or(d.neighbours),
+                similarity: args.similarity.map_or(d.similarity, |s| s.similarity()),
+                shrinkage: args.shrinkage.unwrap_or(d.shrinkage),
+            };
+            Ok(ModelSpec::ItemKnn(params.check()?))
+        }
         ModelKind::Popularity => {
             reject_flags(kind, args, &[])?;
             Ok(ModelSpec::Popularity(PopularityParams::default().check()?))
         }
-        ModelKind::ExplicitAls | ModelKind::ItemKnn | ModelKind::Ease => {
+        ModelKind::ExplicitAls | ModelKind::Ease => {
             Err(Error::Unavailable(format!("--model {}", kind.name())))
         }
     }
@@ -220,6 +235,7 @@ fn fit_ranker(
     let ctx = FitContext::new().with_pool(pool).with_progress(&callback);
     Ok(match spec {
         ModelSpec::ImplicitAls(p) => Box::new(als::fit(p, train, &ctx)?),
+        ModelSpec::ItemKnn(p) => Box::new(knn::fit(p, train, &ctx)?),
         ModelSpec::Popularity(p) => Box::new(pool.install(|| popularity::fit(p, train))?),
     })
 }

@@ -38,8 +38,10 @@ fn official_folds_and_strong_generalization() {
 }
 
 #[test]
-fn implicit_als_beats_popularity_on_the_holdout() {
+fn learned_models_beat_popularity_on_the_holdout() {
     let als = check(&["--model", "implicit-als", "--iterations", "8", "--factors", "32"], 1, 0.2..0.5);
+    let knn = check(&["--model", "item-knn", "--neighbours", "50"], 1, 0.15..0.4);
     let pop = check(&["--model", "popularity"], 1, 0.1..0.25);
     assert!(f(&als["mean"]["ndcg"]) > f(&pop["mean"]["ndcg"]) + 0.05);
+    assert!(f(&knn["mean"]["ndcg"]) > f(&pop["mean"]["ndcg"]));
 }
