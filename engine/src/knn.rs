@@ -39,7 +39,11 @@ pub enum Similarity {
 
 /// Item-kNN hyperparameters.
 ///
-/// Defaults: cosine similarity, 100 neighbours, no shrinkage.
+/// Defaults: cosine similarity, 100 neighbours, no shrinkage: the best nDCG@10 on a validation
+/// split carved from the training part of the ml-100k implicit holdout (PROTOCOLS) over
+/// K ∈ {20, 50, 100, 200, 1000}, shrinkage ∈ {0, 10}, cosine vs BM25. BM25 with `implicit`'s
+/// `BM25Recommender` defaults (k1 1.2, b 0.75) scored slightly higher there but collapsed on
+/// ml-latest-small (its length normalisation favours items with one or two ratings).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ItemKnnParams {
     /// Similarity measure.
@@ -389,6 +393,33 @@ mod tests {
         let shrunk = fit(&params(Similarity::Cosine, 10, 1.0), &data, &FitContext::new()).unwrap();
         shrunk.item_similarities(1, &mut out).unwrap();
         assert!((out[0] - cosine / 2.0).abs() < 1e-6, "{out:?}");
+    }
+
+    #[test]
+    fn bm25_matches_a_hand_computed_value() {
+        // Items are documents, users are terms. Only user 1 has both items 0 and 1.
+        let e = |u, i, v| Interaction { user_idx: u, item_idx: i, value: v, timestamp: 0 };
+        let entries = [
+            e(0, 0, 1.0),
+            e(1, 0, 2.0),
+            e(1, 1, 3.0),
+            e(2, 1, 1.0),
+            e(3, 2, 1.0),
+            e(3, 3, 1.0),
+            e(2, 3, 1.0),
+        ];
+        let data = Interactions::from_entries(4, 4, &entries, Duplicates::Reject).unwrap();
+        let (k1, b) = (1.2f64, 0.75f64);
+        let idf_user1 = 4f64.ln() - 3f64.ln(); // 4 items; user 1 has 2.
+        let average_length = (3.0 + 4.0 + 1.0 + 2.0) / 4.0;
+        let weight =
+            |x: f64, length: f64| x * (k1 + 1.0) / (k1 * (1.0 - b + b * length / average_length) + x);
+        let want = weight(2.0, 3.0) * idf_user1 * weight(3.0, 4.0) * idf_user1;
+        let bm25 = Similarity::Bm25 { k1: k1 as f32, b: b as f32 };
+        let model = fit(&params(bm25, 10, 0.0), &data, &FitContext::new()).unwrap();
+        let mut out = [0f32; 4];
+        model.item_similarities(1, &mut out).unwrap();
+        assert!((out[0] as f64 - want).abs() < 1e-6, "{out:?} vs {want}");
     }
 
     #[test]
