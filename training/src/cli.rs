@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use engine::als::{ImplicitAlsParams, Solver};
+use engine::ease::EaseParams;
+use engine::explicit_als::ExplicitAlsParams;
 use engine::knn::{ItemKnnParams, Similarity};
 
 /// cinerec: train, evaluate and benchmark movie recommenders.
@@ -183,35 +185,62 @@ impl SolverArg {
 #[derive(Clone, Debug, Default, Args)]
 pub struct ModelArgs {
     /// Latent factors (ALS models).
-    #[arg(long, help = model_default_help("Latent factors (ALS models)", |p| p.factors.to_string()))]
+    #[arg(long, help = defaults_help("Latent factors (ALS models)", &[
+        ("implicit-als", ImplicitAlsParams::default().factors.to_string()),
+        ("explicit-als", ExplicitAlsParams::default().factors.to_string()),
+    ]))]
     pub factors: Option<usize>,
     /// Training iterations (ALS models).
-    #[arg(long, help = model_default_help("Training iterations (ALS models)", |p| p.iterations.to_string()))]
+    #[arg(long, help = defaults_help("Training iterations (ALS models)", &[
+        ("implicit-als", ImplicitAlsParams::default().iterations.to_string()),
+        ("explicit-als", ExplicitAlsParams::default().iterations.to_string()),
+    ]))]
     pub iterations: Option<usize>,
-    /// L2 regularization λ.
-    #[arg(long, help = model_default_help("L2 regularization λ", |p| p.regularization.to_string()))]
+    /// L2 regularization λ (ALS models, ease).
+    #[arg(long, help = defaults_help("L2 regularization λ (ALS models, ease)", &[
+        ("implicit-als", ImplicitAlsParams::default().regularization.to_string()),
+        ("explicit-als", ExplicitAlsParams::default().regularization.to_string()),
+        ("ease", EaseParams::default().regularization.to_string()),
+    ]))]
     pub regularization: Option<f32>,
     /// Confidence scale α of implicit ALS: c = 1 + α·r.
-    #[arg(long, help = model_default_help("Confidence scale α of implicit ALS: c = 1 + α·r", |p| p.alpha.to_string()))]
+    #[arg(long, help = defaults_help("Confidence scale α of implicit ALS: c = 1 + α·r", &[
+        ("implicit-als", ImplicitAlsParams::default().alpha.to_string()),
+    ]))]
     pub alpha: Option<f32>,
     /// Row solver of implicit ALS.
-    #[arg(long, value_enum, help = model_default_help("Row solver of implicit ALS", |p| match p.solver {
-        Solver::ConjugateGradient => "cg".into(),
-        Solver::Cholesky => "cholesky".into(),
-    }))]
+    #[arg(long, value_enum, help = defaults_help("Row solver of implicit ALS", &[
+        ("implicit-als", match ImplicitAlsParams::default().solver {
+            Solver::ConjugateGradient => "cg".into(),
+            Solver::Cholesky => "cholesky".into(),
+        }),
+    ]))]
     pub solver: Option<SolverArg>,
     /// Neighbours kept per item (item-knn).
-    #[arg(long, visible_alias = "neighbors", help = knn_default_help("Neighbours kept per item (item-knn)", |p| p.neighbours.to_string()))]
+    #[arg(long, visible_alias = "neighbors", help = defaults_help("Neighbours kept per item", &[
+        ("item-knn", ItemKnnParams::default().neighbours.to_string()),
+    ]))]
     pub neighbours: Option<usize>,
     /// Item similarity of item-knn.
-    #[arg(long, value_enum, help = knn_default_help("Item similarity of item-knn", |p| match p.similarity {
-        Similarity::Cosine => "cosine".into(),
-        Similarity::Bm25 { .. } => "bm25".into(),
-    }))]
+    #[arg(long, value_enum, help = defaults_help("Item similarity", &[
+        ("item-knn", match ItemKnnParams::default().similarity {
+            Similarity::Cosine => "cosine".into(),
+            Similarity::Bm25 { .. } => "bm25".into(),
+        }),
+    ]))]
     pub similarity: Option<SimilarityArg>,
     /// Similarity shrinkage s of item-knn: sim · n / (n + s) for n co-raters.
-    #[arg(long, help = knn_default_help("Similarity shrinkage s of item-knn: sim · n / (n + s) for n co-raters", |p| p.shrinkage.to_string()))]
+    #[arg(long, help = defaults_help("Similarity shrinkage s: sim · n / (n + s) for n co-raters", &[
+        ("item-knn", ItemKnnParams::default().shrinkage.to_string()),
+    ]))]
     pub shrinkage: Option<f32>,
+}
+
+/// Help text listing the models a flag applies to with their current defaults, read from the
+/// engine so it never goes stale; other models refuse the flag.
+fn defaults_help(text: &str, defaults: &[(&str, String)]) -> String {
+    let list: Vec<String> = defaults.iter().map(|(model, value)| format!("{model}: {value}")).collect();
+    format!("{text} [default: {}]", list.join(", "))
 }
 
 /// Item similarity of item-knn.
@@ -231,16 +260,6 @@ impl SimilarityArg {
             SimilarityArg::Bm25 => Similarity::Bm25 { k1: 100.0, b: 0.8 },
         }
     }
-}
-
-/// Help text naming item-knn's current default.
-fn knn_default_help(text: &str, value: impl Fn(&ItemKnnParams) -> String) -> String {
-    format!("{text} [default: {}]", value(&ItemKnnParams::default()))
-}
-
-/// Help text naming implicit ALS's current default, read from the engine so it never goes stale.
-fn model_default_help(text: &str, value: impl Fn(&ImplicitAlsParams) -> String) -> String {
-    format!("{text} [default: the model's own; implicit-als: {}]", value(&ImplicitAlsParams::default()))
 }
 
 /// `cinerec evaluate`.

@@ -9,15 +9,18 @@
 //! - `strong`: held-out users are removed from training, folded in from 80 % of their positives
 //!   and ranked against the other 20 %.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
 use engine::als::{self, ImplicitAlsParams};
+use engine::ease::{self, EaseParams};
 use engine::eval::{self, RankingReport, RatingReport};
+use engine::explicit_als::{self, ExplicitAlsModel, ExplicitAlsParams};
 use engine::knn::{self, ItemKnnParams};
 use engine::popularity::{self, PopularityParams};
-use engine::{FitContext, Interaction, Interactions, Params, Progress, Recommender};
+use engine::{Csr, FitContext, Interaction, Interactions, Params, Progress, Recommender};
 use indicatif::ProgressBar;
 use rayon::ThreadPool;
 use serde::Serialize;
@@ -145,7 +148,9 @@ pub struct EvaluationReport {
 #[derive(Clone, Debug)]
 enum ModelSpec {
     ImplicitAls(engine::Valid<ImplicitAlsParams>),
+    ExplicitAls(engine::Valid<ExplicitAlsParams>),
     ItemKnn(engine::Valid<ItemKnnParams>),
+    Ease(engine::Valid<EaseParams>),
     Popularity(engine::Valid<PopularityParams>),
 }
 
@@ -153,7 +158,9 @@ impl ModelSpec {
     fn describe(&self) -> String {
         match self {
             ModelSpec::ImplicitAls(p) => format!("{:?}", **p),
+            ModelSpec::ExplicitAls(p) => format!("{:?}", **p),
             ModelSpec::ItemKnn(p) => format!("{:?}", **p),
+            ModelSpec::Ease(p) => format!("{:?}", **p),
             ModelSpec::Popularity(p) => format!("{:?}", **p),
         }
     }
@@ -161,6 +168,9 @@ impl ModelSpec {
     fn iterations(&self) -> usize {
         match self {
             ModelSpec::ImplicitAls(p) => p.iterations,
+            ModelSpec::ExplicitAls(p) => p.iterations,
+            // EASE reports its four phases (Gram, Cholesky, inverse, weights) as iterations.
+            ModelSpec::Ease(_) => 4,
             ModelSpec::ItemKnn(_) | ModelSpec::Popularity(_) => 1,
         }
     }
@@ -218,25 +228,52 @@ fn model_spec(kind: ModelKind, args: &ModelArgs, seed: u64) -> Result<ModelSpec>
             reject_flags(kind, args, &[])?;
             Ok(ModelSpec::Popularity(PopularityParams::default().check()?))
         }
-        ModelKind::ExplicitAls | ModelKind::Ease => {
-            Err(Error::Unavailable(format!("--model {}", kind.name())))
+        ModelKind::Ease => {
+            reject_flags(kind, args, &["--regularization"])?;
+            let d = EaseParams::default();
+            let params = EaseParams { regularization: args.regularization.unwrap_or(d.regularization), ..d };
+            Ok(ModelSpec::Ease(params.check()?))
+        }
+        ModelKind::ExplicitAls => {
+            reject_flags(kind, args, &["--factors", "--iterations", "--regularization"])?;
+            let d = ExplicitAlsParams::default();
+            let params = ExplicitAlsParams {
+                factors: args.factors.unwrap_or(d.factors),
+                iterations: args.iterations.unwrap_or(d.iterations),
+                regularization: args.regularization.unwrap_or(d.regularization),
+                seed,
+                ..d
+            };
+            Ok(ModelSpec::ExplicitAls(params.check()?))
         }
     }
 }
 
-/// Fits a ranking model on `train`, advancing `bar` per iteration.
-fn fit_ranker(
-    spec: &ModelSpec,
-    train: &Interactions,
-    pool: &ThreadPool,
-    bar: &ProgressBar,
-) -> Result<Box<dyn Recommender>> {
+/// A fitted model: any ranker, or explicit ALS (which also predicts ratings).
+enum Fitted {
+    Ranker(Box<dyn Recommender>),
+    Explicit(Box<ExplicitAlsModel>),
+}
+
+impl Fitted {
+    fn recommender(&self) -> &dyn Recommender {
+        match self {
+            Fitted::Ranker(model) => &**model,
+            Fitted::Explicit(model) => &**model,
+        }
+    }
+}
+
+/// Fits the model on `train`, advancing `bar` per iteration.
+fn fit_model(spec: &ModelSpec, train: &Interactions, pool: &ThreadPool, bar: &ProgressBar) -> Result<Fitted> {
     let callback = |p: &Progress| bar.set_position(p.iteration as u64);
     let ctx = FitContext::new().with_pool(pool).with_progress(&callback);
     Ok(match spec {
-        ModelSpec::ImplicitAls(p) => Box::new(als::fit(p, train, &ctx)?),
-        ModelSpec::ItemKnn(p) => Box::new(knn::fit(p, train, &ctx)?),
-        ModelSpec::Popularity(p) => Box::new(pool.install(|| popularity::fit(p, train))?),
+        ModelSpec::ImplicitAls(p) => Fitted::Ranker(Box::new(als::fit(p, train, &ctx)?)),
+        ModelSpec::ExplicitAls(p) => Fitted::Explicit(Box::new(explicit_als::fit(p, train, &ctx)?)),
+        ModelSpec::ItemKnn(p) => Fitted::Ranker(Box::new(knn::fit(p, train, &ctx)?)),
+        ModelSpec::Ease(p) => Fitted::Ranker(Box::new(ease::fit(p, train, &ctx)?)),
+        ModelSpec::Popularity(p) => Fitted::Ranker(Box::new(pool.install(|| popularity::fit(p, train))?)),
     })
 }
 
@@ -273,7 +310,23 @@ fn fold_parts(
         .collect())
 }
 
+/// The entries of `all` whose (user, item) pair is not in `test` and whose user `keep`s.
+fn ratings_without(
+    all: &[Interaction],
+    test: &[Interaction],
+    keep: impl Fn(u32) -> bool,
+) -> Vec<Interaction> {
+    let held: HashSet<(u32, u32)> = test.iter().map(|e| (e.user_idx, e.item_idx)).collect();
+    all.iter().filter(|e| keep(e.user_idx) && !held.contains(&(e.user_idx, e.item_idx))).copied().collect()
+}
+
 /// Runs `cinerec evaluate`.
+///
+/// Implicit models train on positives (value 1.0). `explicit-als` trains on the ratings
+/// themselves: in `folds` on every rating of the base fold (RMSE/MAE on the test fold, plus
+/// ranking against the test fold's positives); in `holdout` and `strong` on every rating except
+/// the held-out positives (and, in `strong`, except the held-out users, whose other ratings are
+/// folded in), ranked against the same held-out positives as the implicit models.
 pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<EvaluationReport> {
     let spec = model_spec(args.model, &args.params, args.seed)?;
     if args.k == 0 {
@@ -283,41 +336,52 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
     let loaded = data::load(&source, data_dir)?;
     let log = &loaded.log;
     let (n_users, n_items) = (log.n_users(), log.n_items());
+    let explicit = matches!(spec, ModelSpec::ExplicitAls(_));
     let pool = thread_pool(args.threads)?;
     let mut parts = Vec::new();
-    let fit = |name: &str, train: &Interactions| -> Result<(Box<dyn Recommender>, f64)> {
+    let fit = |name: &str, train: &Interactions| -> Result<(Fitted, f64)> {
         let bar = output::bar(progress, spec.iterations() as u64, format!("{} {name}", args.model.name()));
         let start = Instant::now();
-        let model = fit_ranker(&spec, train, &pool, &bar)?;
+        let model = fit_model(&spec, train, &pool, &bar)?;
         bar.finish_and_clear();
         Ok((model, start.elapsed().as_secs_f64()))
+    };
+    let rank = |model: &Fitted, history: &Csr, test: &Csr| {
+        pool.install(|| eval::evaluate_ranking(model.recommender(), history, test, args.k))
     };
     match args.protocol {
         Protocol::Folds => {
             for part in fold_parts(&source, data_dir, log, args.seed)? {
-                let train = data::matrix(n_users, n_items, &data::binary_positives(&part.train))?;
+                let train_entries =
+                    if explicit { part.train.clone() } else { data::binary_positives(&part.train) };
+                let train = data::matrix(n_users, n_items, &train_entries)?;
                 let test = data::matrix(n_users, n_items, &data::binary_positives(&part.test))?;
                 let (model, fit_seconds) = fit(&part.name, &train)?;
-                let report = pool.install(|| {
-                    eval::evaluate_ranking(&*model, train.user_items(), test.user_items(), args.k)
-                })?;
+                let mut metrics = Metrics::from(&rank(&model, train.user_items(), test.user_items())?);
+                if let Fitted::Explicit(m) = &model {
+                    let predict = |u: u32, i: u32| m.predict(u, i).unwrap_or(f32::NAN);
+                    let ratings = pool.install(|| eval::evaluate_ratings(predict, &part.test))?;
+                    (metrics.rmse, metrics.mae) = (Some(ratings.rmse), Some(ratings.mae));
+                }
+                let n_test = if explicit { part.test.len() } else { test.nnz() };
                 parts.push(PartReport {
                     name: part.name,
                     n_train: train.nnz(),
-                    n_test: test.nnz(),
+                    n_test,
                     fit_seconds,
-                    metrics: Metrics::from(&report),
+                    metrics,
                 });
             }
         }
         Protocol::Holdout => {
             let positives = data::binary_positives(&log.entries);
             let split = eval::per_user_holdout(&positives, 0.2, 5, args.seed)?;
-            let train = data::matrix(n_users, n_items, &split.train)?;
+            let train_entries =
+                if explicit { ratings_without(&log.entries, &split.test, |_| true) } else { split.train };
+            let train = data::matrix(n_users, n_items, &train_entries)?;
             let test = data::matrix(n_users, n_items, &split.test)?;
             let (model, fit_seconds) = fit("holdout", &train)?;
-            let report = pool
-                .install(|| eval::evaluate_ranking(&*model, train.user_items(), test.user_items(), args.k))?;
+            let report = rank(&model, train.user_items(), test.user_items())?;
             parts.push(PartReport {
                 name: "holdout".into(),
                 n_train: train.nnz(),
@@ -335,11 +399,17 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
             };
             let heldout =
                 args.heldout_users.unwrap_or(((with_positives as f64) * 0.2).round() as usize).max(1);
-            let split = eval::strong_generalization(&positives, n_users, heldout, 0.8, args.seed)?;
+            let mut split = eval::strong_generalization(&positives, n_users, heldout, 0.8, args.seed)?;
+            if explicit {
+                let is_heldout = |u: u32| split.heldout_users.binary_search(&u).is_ok();
+                split.train = ratings_without(&log.entries, &[], |u| !is_heldout(u));
+                split.fold_in = ratings_without(&log.entries, &split.test, is_heldout);
+            }
             let train = data::matrix(n_users, n_items, &split.train)?;
             let (fold_in, test) = split.heldout_matrices(n_items)?;
             let (model, fit_seconds) = fit("strong", &train)?;
-            let report = pool.install(|| eval::evaluate_ranking_fold_in(&*model, &fold_in, &test, args.k))?;
+            let report = pool
+                .install(|| eval::evaluate_ranking_fold_in(model.recommender(), &fold_in, &test, args.k))?;
             parts.push(PartReport {
                 name: format!("strong ({heldout} users)"),
                 n_train: train.nnz(),
@@ -363,26 +433,29 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
     })
 }
 
-/// Prints an [`EvaluationReport`]: one row per part plus the mean.
+/// Prints an [`EvaluationReport`]: one row per part plus the mean; RMSE/MAE columns when the
+/// model predicts ratings, ranking columns when it was ranked.
 pub fn print_evaluation(out: &mut dyn Write, format: Format, report: &EvaluationReport) -> Result<()> {
     output::emit(out, format, report, || {
         let rating = report.mean.rmse.is_some();
+        let ranking = report.mean.ndcg.is_some();
         let k = report.k;
-        let header: Vec<String> = if rating {
-            ["part", "train", "test", "fit s", "RMSE", "MAE"].map(String::from).to_vec()
-        } else {
-            ["part".into(), "train".into(), "test".into(), "fit s".into(), "users".into()]
-                .into_iter()
-                .chain(["P", "R", "nDCG", "MAP"].map(|m| format!("{m}@{k}")))
-                .chain(["AUC".into(), format!("cov@{k}")])
-                .collect()
-        };
+        let mut header: Vec<String> = ["part", "train", "test", "fit s"].map(String::from).to_vec();
+        if rating {
+            header.extend(["RMSE", "MAE"].map(String::from));
+        }
+        if ranking {
+            header.push("users".into());
+            header.extend(["P", "R", "nDCG", "MAP"].map(|m| format!("{m}@{k}")));
+            header.extend(["AUC".into(), format!("cov@{k}")]);
+        }
         let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
         let row = |name: &str, train: String, test: String, fit: String, m: &Metrics| -> Vec<String> {
             let mut r = vec![name.to_owned(), train, test, fit];
             if rating {
                 r.extend([num(m.rmse, 4), num(m.mae, 4)]);
-            } else {
+            }
+            if ranking {
                 r.push(m.users.map_or("-".into(), |u| u.to_string()));
                 r.extend([m.precision, m.recall, m.ndcg, m.map, m.auc, m.coverage].map(|v| num(v, 4)));
             }
