@@ -8,8 +8,10 @@
 //! pool. `B` is stored dense, row-major, in `f32`. Peak memory is two dense `f64`
 //! `m × m` matrices over the `m` items that have interactions (items without any have zero
 //! rows and columns in `B` and are left out of the inverse), plus the `f32` weights:
-//! `16·m² + 4·n_items²` bytes, 1.8 GB for ml-latest-small's 9,724 items. Larger catalogues
-//! are refused up front (see [`EaseParams::max_memory_bytes`]).
+//! at most `16·m² + 4·n_items²` bytes (1.9 GB for ml-latest-small's 9,724 items; the measured
+//! peak RSS is 0.86 GB, as the upper triangles of the `f64` buffers are never touched). Larger
+//! catalogues are refused up front (see [`EaseParams::max_memory_bytes`]). Fit time on all of
+//! ml-latest-small (9,724 items): 11.7 s on 2 threads, 21 s on 1 (release build, shared host).
 
 use std::time::Instant;
 

@@ -1,0 +1,273 @@
+//! The hyperparameters of every model kind as they are written in an artifact's JSON header.
+//!
+//! The engine's params types carry no serde (the engine is a leaf); this module mirrors them
+//! field by field. Conversions destructure the engine structs exhaustively, so a field added in
+//! the engine fails to compile here until the header learns it.
+
+use engine::als::{Confidence, ImplicitAlsParams, Solver};
+use engine::ease::EaseParams;
+use engine::explicit_als::ExplicitAlsParams;
+use engine::knn::{ItemKnnParams, Similarity};
+use engine::popularity::{PopularityParams, PopularityWeighting};
+use serde::{Deserialize, Serialize};
+
+use crate::model::ModelKind;
+
+/// The hyperparameters of a trained model, one variant per model kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "ParamsRepr", from = "ParamsRepr")]
+pub enum ModelParams {
+    /// Implicit ALS.
+    ImplicitAls(ImplicitAlsParams),
+    /// Explicit (biased) ALS.
+    ExplicitAls(ExplicitAlsParams),
+    /// Item-kNN.
+    ItemKnn(ItemKnnParams),
+    /// EASE.
+    Ease(EaseParams),
+    /// Popularity.
+    Popularity(PopularityParams),
+}
+
+impl ModelParams {
+    /// The model kind these params belong to.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Self::ImplicitAls(_) => ModelKind::ImplicitAls,
+            Self::ExplicitAls(_) => ModelKind::ExplicitAls,
+            Self::ItemKnn(_) => ModelKind::ItemKnn,
+            Self::Ease(_) => ModelKind::Ease,
+            Self::Popularity(_) => ModelKind::Popularity,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum ParamsRepr {
+    ImplicitAls {
+        factors: usize,
+        iterations: usize,
+        regularization: f32,
+        alpha: f32,
+        confidence: ConfidenceRepr,
+        solver: SolverRepr,
+        cg_steps: usize,
+        unobserved_weight: f32,
+        regularization_exponent: f32,
+        init_scale: f32,
+        seed: u64,
+        compute_loss: bool,
+    },
+    ExplicitAls {
+        factors: usize,
+        iterations: usize,
+        regularization: f32,
+        bias_regularization: f32,
+        rating_min: Option<f32>,
+        rating_max: Option<f32>,
+        init_scale: f32,
+        seed: u64,
+    },
+    ItemKnn {
+        similarity: SimilarityRepr,
+        neighbours: usize,
+        shrinkage: f32,
+    },
+    Ease {
+        regularization: f32,
+        max_memory_bytes: u64,
+    },
+    Popularity {
+        weighting: WeightingRepr,
+    },
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum ConfidenceRepr {
+    Linear,
+    Log { epsilon: f32 },
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum SolverRepr {
+    ConjugateGradient,
+    Cholesky,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum SimilarityRepr {
+    Cosine,
+    Bm25 { k1: f32, b: f32 },
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum WeightingRepr {
+    Users,
+    SumOfValues,
+}
+
+impl From<ModelParams> for ParamsRepr {
+    fn from(params: ModelParams) -> Self {
+        match params {
+            ModelParams::ImplicitAls(p) => {
+                let ImplicitAlsParams {
+                    factors,
+                    iterations,
+                    regularization,
+                    alpha,
+                    confidence,
+                    solver,
+                    cg_steps,
+                    unobserved_weight,
+                    regularization_exponent,
+                    init_scale,
+                    seed,
+                    compute_loss,
+                } = p;
+                Self::ImplicitAls {
+                    factors,
+                    iterations,
+                    regularization,
+                    alpha,
+                    confidence: match confidence {
+                        Confidence::Linear => ConfidenceRepr::Linear,
+                        Confidence::Log { epsilon } => ConfidenceRepr::Log { epsilon },
+                    },
+                    solver: match solver {
+                        Solver::ConjugateGradient => SolverRepr::ConjugateGradient,
+                        Solver::Cholesky => SolverRepr::Cholesky,
+                    },
+                    cg_steps,
+                    unobserved_weight,
+                    regularization_exponent,
+                    init_scale,
+                    seed,
+                    compute_loss,
+                }
+            }
+            ModelParams::ExplicitAls(p) => {
+                let ExplicitAlsParams {
+                    factors,
+                    iterations,
+                    regularization,
+                    bias_regularization,
+                    rating_min,
+                    rating_max,
+                    init_scale,
+                    seed,
+                } = p;
+                Self::ExplicitAls {
+                    factors,
+                    iterations,
+                    regularization,
+                    bias_regularization,
+                    rating_min,
+                    rating_max,
+                    init_scale,
+                    seed,
+                }
+            }
+            ModelParams::ItemKnn(p) => {
+                let ItemKnnParams { similarity, neighbours, shrinkage } = p;
+                let similarity = match similarity {
+                    Similarity::Cosine => SimilarityRepr::Cosine,
+                    Similarity::Bm25 { k1, b } => SimilarityRepr::Bm25 { k1, b },
+                };
+                Self::ItemKnn { similarity, neighbours, shrinkage }
+            }
+            ModelParams::Ease(p) => {
+                let EaseParams { regularization, max_memory_bytes } = p;
+                Self::Ease { regularization, max_memory_bytes }
+            }
+            ModelParams::Popularity(p) => {
+                let PopularityParams { weighting } = p;
+                let weighting = match weighting {
+                    PopularityWeighting::Users => WeightingRepr::Users,
+                    PopularityWeighting::SumOfValues => WeightingRepr::SumOfValues,
+                };
+                Self::Popularity { weighting }
+            }
+        }
+    }
+}
+
+impl From<ParamsRepr> for ModelParams {
+    fn from(repr: ParamsRepr) -> Self {
+        match repr {
+            ParamsRepr::ImplicitAls {
+                factors,
+                iterations,
+                regularization,
+                alpha,
+                confidence,
+                solver,
+                cg_steps,
+                unobserved_weight,
+                regularization_exponent,
+                init_scale,
+                seed,
+                compute_loss,
+            } => Self::ImplicitAls(ImplicitAlsParams {
+                factors,
+                iterations,
+                regularization,
+                alpha,
+                confidence: match confidence {
+                    ConfidenceRepr::Linear => Confidence::Linear,
+                    ConfidenceRepr::Log { epsilon } => Confidence::Log { epsilon },
+                },
+                solver: match solver {
+                    SolverRepr::ConjugateGradient => Solver::ConjugateGradient,
+                    SolverRepr::Cholesky => Solver::Cholesky,
+                },
+                cg_steps,
+                unobserved_weight,
+                regularization_exponent,
+                init_scale,
+                seed,
+                compute_loss,
+            }),
+            ParamsRepr::ExplicitAls {
+                factors,
+                iterations,
+                regularization,
+                bias_regularization,
+                rating_min,
+                rating_max,
+                init_scale,
+                seed,
+            } => Self::ExplicitAls(ExplicitAlsParams {
+                factors,
+                iterations,
+                regularization,
+                bias_regularization,
+                rating_min,
+                rating_max,
+                init_scale,
+                seed,
+            }),
+            ParamsRepr::ItemKnn { similarity, neighbours, shrinkage } => Self::ItemKnn(ItemKnnParams {
+                similarity: match similarity {
+                    SimilarityRepr::Cosine => Similarity::Cosine,
+                    SimilarityRepr::Bm25 { k1, b } => Similarity::Bm25 { k1, b },
+                },
+                neighbours,
+                shrinkage,
+            }),
+            ParamsRepr::Ease { regularization, max_memory_bytes } => {
+                Self::Ease(EaseParams { regularization, max_memory_bytes })
+            }
+            ParamsRepr::Popularity { weighting } => Self::Popularity(PopularityParams {
+                weighting: match weighting {
+                    WeightingRepr::Users => PopularityWeighting::Users,
+                    WeightingRepr::SumOfValues => PopularityWeighting::SumOfValues,
+                },
+            }),
+        }
+    }
+}
