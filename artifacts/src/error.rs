@@ -193,7 +193,7 @@ pub enum StoreError {
         version: String,
         /// What is wrong with the bytes.
         #[source]
-        source: ArtifactError,
+        source: Box<ArtifactError>,
     },
     /// A local file operation failed (the message names the path).
     #[error(transparent)]

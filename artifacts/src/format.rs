@@ -450,7 +450,10 @@ fn preamble(bytes: &[u8]) -> Result<Preamble, ArtifactError> {
     }
     let flags = le_u32(bytes, 12);
     if flags != 0 {
-        return Err(ArtifactError::HeaderField { field: "flags", problem: format!("{flags:#x}, expected 0") });
+        return Err(ArtifactError::HeaderField {
+            field: "flags",
+            problem: format!("{flags:#x}, expected 0"),
+        });
     }
     let header_len = le_u64(bytes, 16);
     let file_len = le_u64(bytes, 24);
@@ -593,7 +596,12 @@ impl<'a> Sections<'a> {
         Ok(&self.data[s.offset as usize..][..s.bytes as usize])
     }
 
-    fn vec<T: bytemuck::Pod>(&self, name: &str, dtype: Dtype, shape: Option<&[u64]>) -> Result<Vec<T>, ArtifactError> {
+    fn vec<T: bytemuck::Pod>(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        shape: Option<&[u64]>,
+    ) -> Result<Vec<T>, ArtifactError> {
         Ok(bytemuck::pod_collect_to_vec(self.raw(name, dtype, shape)?))
     }
 
@@ -610,10 +618,9 @@ impl<'a> Sections<'a> {
         if std::mem::size_of::<usize>() == 8 {
             return Ok(bytemuck::allocation::cast_vec(raw));
         }
-        raw.into_iter()
-            .map(|o| usize::try_from(o))
-            .collect::<Result<_, _>>()
-            .map_err(|_| ArtifactError::SectionLayout { name: name.into(), problem: "offset overflows usize".into() })
+        raw.into_iter().map(usize::try_from).collect::<Result<_, _>>().map_err(|_| {
+            ArtifactError::SectionLayout { name: name.into(), problem: "offset overflows usize".into() }
+        })
     }
 
     /// A CSR stored as `prefix.indptr/indices/values`; the engine checks its invariants.
@@ -692,9 +699,12 @@ pub fn read_artifact(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
     let s = Sections { data, table: header.sections.iter().map(|s| (s.name.as_str(), s)).collect() };
     let (n_users, n_items) = (header.n_users, header.n_items);
 
-    let users = IdMap::from_external(s.u64s("users.ids", Some(&[n_users]))?).map_err(engine("user id map"))?;
-    let items = IdMap::from_external(s.u64s("items.ids", Some(&[n_items]))?).map_err(engine("item id map"))?;
-    let seen = s.csr(["seen.indptr", "seen.indices", "seen.values"], n_users, n_items, "training interactions")?;
+    let users =
+        IdMap::from_external(s.u64s("users.ids", Some(&[n_users]))?).map_err(engine("user id map"))?;
+    let items =
+        IdMap::from_external(s.u64s("items.ids", Some(&[n_items]))?).map_err(engine("item id map"))?;
+    let seen =
+        s.csr(["seen.indptr", "seen.indices", "seen.values"], n_users, n_items, "training interactions")?;
     if seen.nnz() as u64 != header.nnz {
         return Err(ArtifactError::SectionShape {
             name: "seen.indices".into(),

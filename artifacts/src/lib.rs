@@ -8,7 +8,9 @@
 //! shapes the engine refuses) is an [`ArtifactError`] variant that names it.
 
 #[cfg(not(target_endian = "little"))]
-compile_error!("the artifact format stores little-endian arrays and is copied in bulk: little-endian targets only");
+compile_error!(
+    "the artifact format stores little-endian arrays and is copied in bulk: little-endian targets only"
+);
 
 pub mod error;
 pub mod format;

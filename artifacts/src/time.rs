@@ -139,7 +139,8 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_795_511_700);
         assert_eq!(format_rfc3339(t), "2026-11-24T09:15:00Z");
         assert_eq!(parse_rfc3339("2026-11-24T09:15:00Z"), Some(t));
-        for bad in ["2026-11-24T09:15:00", "2026-02-30T00:00:00Z", "2026-11-24 09:15:00Z", "+026-11-24T09:15:00Z"]
+        for bad in
+            ["2026-11-24T09:15:00", "2026-02-30T00:00:00Z", "2026-11-24 09:15:00Z", "+026-11-24T09:15:00Z"]
         {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

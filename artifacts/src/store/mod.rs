@@ -149,14 +149,17 @@ pub enum StoreUri {
 impl StoreUri {
     /// Parses a store URI.
     pub fn parse(uri: &str) -> Result<Self, StoreError> {
-        let invalid = |problem: &str| StoreError::InvalidUri { uri: uri.to_string(), problem: problem.into() };
+        let invalid =
+            |problem: &str| StoreError::InvalidUri { uri: uri.to_string(), problem: problem.into() };
         if uri.trim().is_empty() {
             return Err(invalid("empty; give a folder such as ./models or s3://bucket/prefix"));
         }
         if let Some(rest) = uri.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             let valid_bucket = (3..=63).contains(&bucket.len())
-                && bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.');
+                && bucket
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.');
             if !valid_bucket {
                 return Err(invalid("the bucket name must be 3-63 characters of a-z, 0-9, '-' and '.'"));
             }
@@ -195,7 +198,9 @@ pub fn open_store(uri: &str) -> Result<ModelStore, StoreError> {
     match StoreUri::parse(uri)? {
         StoreUri::Local(root) => Ok(ModelStore::Local(LocalStore::new(root))),
         #[cfg(feature = "s3")]
-        StoreUri::S3 { bucket, prefix } => Ok(ModelStore::S3(S3Store::new(S3Settings::from_env(bucket, prefix)?)?)),
+        StoreUri::S3 { bucket, prefix } => {
+            Ok(ModelStore::S3(S3Store::new(S3Settings::from_env(bucket, prefix)?)?))
+        }
         #[cfg(not(feature = "s3"))]
         StoreUri::S3 { .. } => Err(StoreError::InvalidUri {
             uri: uri.to_string(),
@@ -219,7 +224,11 @@ impl ModelStore {
     pub async fn put(&self, bytes: Vec<u8>) -> Result<VersionId, StoreError> {
         let store = self.to_string();
         let bytes = blocking(move || {
-            check_bytes(&bytes).map_err(|source| StoreError::Artifact { store, version: "new".into(), source })?;
+            check_bytes(&bytes).map_err(|source| StoreError::Artifact {
+                store,
+                version: "new".into(),
+                source: Box::new(source),
+            })?;
             Ok(bytes)
         })
         .await?;
@@ -232,8 +241,11 @@ impl ModelStore {
 
     /// Serializes `artifact` (on the calling thread: a batch job's work) and stores it.
     pub async fn put_artifact(&self, artifact: &Artifact) -> Result<VersionId, StoreError> {
-        let bytes = to_bytes(artifact)
-            .map_err(|source| StoreError::Artifact { store: self.to_string(), version: "new".into(), source })?;
+        let bytes = to_bytes(artifact).map_err(|source| StoreError::Artifact {
+            store: self.to_string(),
+            version: "new".into(),
+            source: Box::new(source),
+        })?;
         self.put(bytes).await
     }
 
@@ -260,7 +272,11 @@ impl ModelStore {
         let bytes = self.get(version).await?;
         let (store, version) = (self.to_string(), version.to_string());
         blocking(move || {
-            read_artifact(&bytes).map_err(|source: ArtifactError| StoreError::Artifact { store, version, source })
+            read_artifact(&bytes).map_err(|source: ArtifactError| StoreError::Artifact {
+                store,
+                version,
+                source: Box::new(source),
+            })
         })
         .await
     }

@@ -84,9 +84,11 @@ impl S3Settings {
     pub fn from_env(bucket: String, prefix: String) -> Result<Self, StoreError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let store = format!("s3://{bucket}/{prefix}");
-        let required =
-            |name: &'static str| var(name).ok_or(StoreError::MissingSetting { store: store.clone(), var: name });
-        let mut res = Self::new(bucket, prefix, required("AWS_ACCESS_KEY_ID")?, required("AWS_SECRET_ACCESS_KEY")?);
+        let required = |name: &'static str| {
+            var(name).ok_or(StoreError::MissingSetting { store: store.clone(), var: name })
+        };
+        let mut res =
+            Self::new(bucket, prefix, required("AWS_ACCESS_KEY_ID")?, required("AWS_SECRET_ACCESS_KEY")?);
         res.endpoint = var("CINEREC_S3_ENDPOINT");
         res.session_token = var("AWS_SESSION_TOKEN");
         if let Some(region) = var("AWS_REGION") {
@@ -208,7 +210,11 @@ impl S3Store {
                 StoreError::BucketNotFound { bucket: self.bucket.clone(), endpoint: self.endpoint.clone() }
             }
             Some(
-                "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" | "InvalidToken" | "ExpiredToken",
+                "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "AccessDenied"
+                | "InvalidToken"
+                | "ExpiredToken",
             ) => self.access_denied(code.unwrap_or_default(), err.message()),
             _ if status == Some(403) => self.access_denied("HTTP 403".into(), err.message()),
             _ => StoreError::S3 {
@@ -269,7 +275,14 @@ impl S3Store {
         let res = self.upload_parts(key, &upload_id, &body).await;
         if res.is_err() {
             // Best effort: the upload never became an object, so nothing half-written is visible.
-            let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
         }
         res
     }
@@ -290,7 +303,12 @@ impl S3Store {
                 .send()
                 .await
                 .map_err(|e| self.error("UploadPart", key, e))?;
-            parts.push(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag().map(str::to_string)).build());
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .build(),
+            );
         }
         self.client
             .complete_multipart_upload()

@@ -58,7 +58,11 @@ pub fn movies() -> Vec<MovieInfo> {
             movie_id: 1 + 3 * i,
             title: format!("Movie {i} ({})", 1980 + i),
             year: Some(1980 + i as u16),
-            genres: ["Drama", "Comedy", "Sci-Fi"].iter().take(i as usize % 4).map(|g| g.to_string()).collect(),
+            genres: ["Drama", "Comedy", "Sci-Fi"]
+                .iter()
+                .take(i as usize % 4)
+                .map(|g| g.to_string())
+                .collect(),
         })
         .collect();
     res[1].title = "Amélie (Le Fabuleux Destin d'Amélie Poulain) (2001)".into();
@@ -80,11 +84,13 @@ pub fn model(kind: ModelKind, data: &Interactions) -> TrainedModel {
     let ctx = FitContext::new();
     match kind {
         ModelKind::ImplicitAls => {
-            let params = ImplicitAlsParams { factors: 8, iterations: 3, ..Default::default() }.check().unwrap();
+            let params =
+                ImplicitAlsParams { factors: 8, iterations: 3, ..Default::default() }.check().unwrap();
             TrainedModel::ImplicitAls(engine::als::fit(&params, data, &ctx).unwrap())
         }
         ModelKind::ExplicitAls => {
-            let params = ExplicitAlsParams { factors: 6, iterations: 3, ..Default::default() }.check().unwrap();
+            let params =
+                ExplicitAlsParams { factors: 6, iterations: 3, ..Default::default() }.check().unwrap();
             TrainedModel::ExplicitAls(engine::explicit_als::fit(&params, data, &ctx).unwrap())
         }
         ModelKind::ItemKnn => {
@@ -125,7 +131,8 @@ pub fn large_artifact(n_items: usize, k: usize) -> Artifact {
     let mut factors = |rows: usize| (0..rows * k).map(|_| rng.unit() - 0.5).collect::<Vec<f32>>();
     let (user_factors, item_factors) = (factors(n_users), factors(n_items));
     let params = ImplicitAlsParams { factors: k, ..Default::default() }.check().unwrap();
-    let model = ImplicitAlsModel::from_factors(&params, n_users, n_items, user_factors, item_factors).unwrap();
+    let model =
+        ImplicitAlsModel::from_factors(&params, n_users, n_items, user_factors, item_factors).unwrap();
     let entries: Vec<Interaction> = (0..n_users as u32)
         .flat_map(|u| (0..20u32).map(move |j| (u, (u * 37 + j * 101) % n_items as u32)))
         .map(|(user_idx, item_idx)| Interaction { user_idx, item_idx, value: 1.0, timestamp: 0 })

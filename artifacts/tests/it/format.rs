@@ -103,7 +103,8 @@ fn header_is_readable_json_naming_kind_params_and_provenance() {
     assert_eq!(header["created_at"], "2026-11-24T09:15:00Z");
     assert_eq!(header["dataset"], "synthetic 40x30, implicit-als");
     assert_eq!(header["metrics"]["ndcg@10"], 0.3125);
-    let names: Vec<&str> = header["sections"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        header["sections"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     for name in ["users.ids", "items.ids", "seen.indptr", "movies.titles.bytes", "als.user_factors"] {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
@@ -164,9 +165,12 @@ fn edit_section(bytes: &[u8], name: &str, at: usize, new: &[u8]) -> Vec<u8> {
     reseal(res)
 }
 
+/// Which error a refused file must produce.
+type Expected = fn(&ArtifactError) -> bool;
+
 /// Reading `bytes` fails with an error that `expected` accepts and whose message contains
 /// `message`.
-fn check_refused(case: &str, bytes: &[u8], expected: fn(&ArtifactError) -> bool, message: &str) {
+fn check_refused(case: &str, bytes: &[u8], expected: Expected, message: &str) {
     let err = match read_artifact(bytes) {
         Ok(_) => panic!("{case}: read_artifact accepted the file"),
         Err(err) => err,
@@ -238,8 +242,18 @@ fn foreign_files_and_future_versions_are_refused() {
     let bytes = als_bytes();
     let mut zip = bytes.clone();
     zip[..4].copy_from_slice(b"PK\x03\x04");
-    check_refused("zip file", &zip, |e| matches!(e, ArtifactError::BadMagic { .. }), "not a cinerec model artifact");
-    check_refused("text file", b"user,item\n1,2\n", |e| matches!(e, ArtifactError::BadMagic { .. }), "CINEREC");
+    check_refused(
+        "zip file",
+        &zip,
+        |e| matches!(e, ArtifactError::BadMagic { .. }),
+        "not a cinerec model artifact",
+    );
+    check_refused(
+        "text file",
+        b"user,item\n1,2\n",
+        |e| matches!(e, ArtifactError::BadMagic { .. }),
+        "CINEREC",
+    );
 
     let mut future = bytes.clone();
     future[8..12].copy_from_slice(&2u32.to_le_bytes());
@@ -250,11 +264,21 @@ fn foreign_files_and_future_versions_are_refused() {
         "unsupported artifact format version 2: this build reads versions [1]",
     );
     future[8..12].copy_from_slice(&0u32.to_le_bytes());
-    check_refused("version 0", &future, |e| matches!(e, ArtifactError::UnsupportedVersion { found: 0, .. }), "[1]");
+    check_refused(
+        "version 0",
+        &future,
+        |e| matches!(e, ArtifactError::UnsupportedVersion { found: 0, .. }),
+        "[1]",
+    );
 
     let mut longer = bytes.clone();
     longer.extend_from_slice(b"junk");
-    check_refused("trailing bytes", &longer, |e| matches!(e, ArtifactError::TrailingBytes { .. }), "trailing bytes");
+    check_refused(
+        "trailing bytes",
+        &longer,
+        |e| matches!(e, ArtifactError::TrailingBytes { .. }),
+        "trailing bytes",
+    );
 }
 
 #[test]
@@ -262,7 +286,7 @@ fn header_and_section_table_problems_are_named() {
     let bytes = als_bytes();
     let n_users = N_USERS as u64;
     type Edit = Box<dyn FnOnce(&mut Value)>;
-    let cases: Vec<(&str, Edit, fn(&ArtifactError) -> bool, &str)> = vec![
+    let cases: Vec<(&str, Edit, Expected, &str)> = vec![
         (
             "section missing",
             Box::new(|h| {
@@ -350,7 +374,7 @@ fn parts_the_engine_refuses_are_named_with_the_engine_error() {
     let repeated_id = 1000u64.to_le_bytes(); // user 0's external id, again for user 1
     let too_far = (N_ITEMS as u32 + 5).to_le_bytes();
     let backwards = 0u64.to_le_bytes();
-    let cases: [(&str, Vec<u8>, fn(&ArtifactError) -> bool, &str); 4] = [
+    let cases: [(&str, Vec<u8>, Expected, &str); 4] = [
         (
             "non-finite factor",
             edit_section(&bytes, "als.item_factors", 4 * 17, &nan),

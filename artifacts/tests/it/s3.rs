@@ -18,7 +18,7 @@ fn endpoint() -> String {
     std::env::var("CINEREC_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "CINEREC_TEST_S3_ENDPOINT is not set: the S3 tests need a running S3-protocol server. \
-             Run the suite through scripts/test, or start one with `eval \"$(scripts/start-s3)\"` \
+             Run the suite through scripts/test, or start one with `s3_env=\"$(scripts/start-s3)\" && eval \"$s3_env\"` \
              and export CINEREC_TEST_S3_ENDPOINT"
         )
     })
@@ -97,8 +97,14 @@ async fn s3_missing_bucket_is_named() {
         ("list", store.list().await.unwrap_err()),
         ("get", store.get(&VersionId::parse("20261124T091500.123Z-3fa9c2").unwrap()).await.unwrap_err()),
     ] {
-        assert!(matches!(&err, StoreError::BucketNotFound { bucket: b, .. } if *b == bucket), "{operation}: {err:?}");
-        assert!(err.to_string().contains(&format!("S3 bucket `{bucket}` does not exist at http://")), "{err}");
+        assert!(
+            matches!(&err, StoreError::BucketNotFound { bucket: b, .. } if *b == bucket),
+            "{operation}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains(&format!("S3 bucket `{bucket}` does not exist at http://")),
+            "{err}"
+        );
     }
 }
 
@@ -106,7 +112,8 @@ async fn s3_missing_bucket_is_named() {
 async fn s3_wrong_credentials_are_refused_with_a_clear_error() {
     let (bucket, _) = fresh_store("creds", settings).await;
     let artifact = to_bytes(&fixtures::artifact(ModelKind::Popularity)).unwrap();
-    for (case, access, secret) in [("wrong secret", ACCESS_KEY, "not-the-secret"), ("unknown key", "nobody", SECRET_KEY)]
+    for (case, access, secret) in
+        [("wrong secret", ACCESS_KEY, "not-the-secret"), ("unknown key", "nobody", SECRET_KEY)]
     {
         let mut s = settings(&bucket);
         (s.access_key_id, s.secret_access_key) = (access.into(), secret.into());
@@ -114,8 +121,14 @@ async fn s3_wrong_credentials_are_refused_with_a_clear_error() {
         for err in [store.put(artifact.clone()).await.unwrap_err(), store.latest().await.unwrap_err()] {
             assert!(matches!(err, StoreError::AccessDenied { .. }), "{case}: {err:?}");
             let message = err.to_string();
-            assert!(message.contains("refused access to bucket") && message.contains("AWS_SECRET_ACCESS_KEY"), "{message}");
-            assert!(!message.contains(SECRET_KEY) && !message.contains("not-the-secret"), "{case}: {message}");
+            assert!(
+                message.contains("refused access to bucket") && message.contains("AWS_SECRET_ACCESS_KEY"),
+                "{message}"
+            );
+            assert!(
+                !message.contains(SECRET_KEY) && !message.contains("not-the-secret"),
+                "{case}: {message}"
+            );
         }
     }
 }
@@ -134,7 +147,10 @@ async fn s3_unreachable_endpoint_fails_after_bounded_retries() {
     assert!(started.elapsed() < Duration::from_secs(30), "gave up after {:?}", started.elapsed());
     assert!(matches!(err, StoreError::S3 { operation: "GetObject", attempts: 3, .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains(&format!("127.0.0.1:{port}")) && message.contains("at most 3 attempts"), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}")) && message.contains("at most 3 attempts"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -142,7 +158,9 @@ fn s3_settings_never_print_the_secret() {
     let mut s = S3Settings::new("b", "p", "AKIDEXAMPLE", "wJalrXUtnFEMI");
     s.session_token = Some("FwoGZXIvYXdzE".into());
     let shown = format!("{s:?}");
-    assert!(shown.contains("AKIDEXAMPLE") && !shown.contains("wJalrXUtnFEMI") && !shown.contains("FwoGZXIvYXdzE"));
+    assert!(
+        shown.contains("AKIDEXAMPLE") && !shown.contains("wJalrXUtnFEMI") && !shown.contains("FwoGZXIvYXdzE")
+    );
     s.part_size = 1 << 20;
     let err = S3Store::new(s).unwrap_err();
     assert!(err.to_string().contains("below S3's minimum"), "{err}");

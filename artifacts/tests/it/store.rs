@@ -18,7 +18,10 @@ pub async fn check_store(store: &ModelStore, corrupt: impl AsyncFnOnce(&VersionI
 
     // Garbage is refused before anything is written.
     let err = store.put(b"CINEREC\0 but not really".to_vec()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Artifact { source: ArtifactError::UnsupportedVersion { .. }, .. }), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::Artifact { source, .. } if matches!(**source, ArtifactError::UnsupportedVersion { .. })),
+        "{err:?}"
+    );
     assert!(store.list().await.unwrap().is_empty(), "{store}: refused bytes left no version");
 
     // Round trip.
@@ -36,7 +39,10 @@ pub async fn check_store(store: &ModelStore, corrupt: impl AsyncFnOnce(&VersionI
     assert!(v1 < v2 && v2 < v3, "{v1} < {v2} < {v3}");
     assert_eq!(store.latest().await.unwrap(), Some(v3.clone()));
     let listed = store.list().await.unwrap();
-    assert_eq!(listed.iter().map(|v| v.version.clone()).collect::<Vec<_>>(), vec![v1.clone(), v2.clone(), v3.clone()]);
+    assert_eq!(
+        listed.iter().map(|v| v.version.clone()).collect::<Vec<_>>(),
+        vec![v1.clone(), v2.clone(), v3.clone()]
+    );
     assert_eq!(listed[1].size, second.len() as u64);
     assert!(listed.windows(2).all(|w| w[0].created <= w[1].created));
     let age = listed[2].created.elapsed().unwrap_or_default();
@@ -62,7 +68,8 @@ pub async fn check_store(store: &ModelStore, corrupt: impl AsyncFnOnce(&VersionI
     corrupt(&v3).await;
     let err = store.load(&v3).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::Artifact { source: ArtifactError::ChecksumMismatch { .. }, version, .. } if *version == v3.to_string()),
+        matches!(&err, StoreError::Artifact { source, version, .. }
+            if matches!(**source, ArtifactError::ChecksumMismatch { .. }) && *version == v3.to_string()),
         "{err:?}"
     );
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
@@ -140,7 +147,9 @@ fn version_ids_sort_by_time_and_parse_strictly() {
     let id = VersionId::parse("20261124T091500.123Z-3fa9c2").unwrap();
     let created = id.created().duration_since(std::time::UNIX_EPOCH).unwrap();
     assert_eq!(created, Duration::from_millis(1_795_511_700_123));
-    for bad in ["latest", "20261124T091500Z-3fa9c2", "20261124T091500.123Z-3FA9C2", "20261324T091500.123Z-3fa9c2"] {
+    for bad in
+        ["latest", "20261124T091500Z-3fa9c2", "20261124T091500.123Z-3FA9C2", "20261324T091500.123Z-3fa9c2"]
+    {
         assert!(matches!(VersionId::parse(bad), Err(StoreError::InvalidVersion { .. })), "{bad}");
     }
 }
