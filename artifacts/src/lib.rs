@@ -2,7 +2,7 @@
 //! ([`write_artifact`] / [`read_artifact`]) and the [`ModelStore`] that keeps versions of them in
 //! a local folder or (feature `s3`) an S3 bucket.
 //!
-//! The format is described in [`format`]; loading copies each section in bulk, so a
+//! The format is described in [`mod@format`]; loading copies each section in bulk, so a
 //! 20M-interaction model loads in a fraction of a second. Every problem a file can have (bad
 //! magic, unsupported version, checksum mismatch, truncation, missing or mis-sized sections,
 //! shapes the engine refuses) is an [`ArtifactError`] variant that names it.

@@ -422,3 +422,16 @@ fn inconsistent_or_unstorable_artifacts_are_not_written() {
     let err = to_bytes(&nan_metric).unwrap_err();
     assert_eq!(err.to_string(), "metric `rmse` is NaN: metrics must be finite");
 }
+
+#[test]
+fn a_multi_megabyte_artifact_round_trips_through_a_file() {
+    let artifact = fixtures::large_artifact(30_000, 64);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.cinerec");
+    let size =
+        write_artifact(&artifact, std::io::BufWriter::new(fs_err::File::create(&path).unwrap())).unwrap();
+    let bytes = fs_err::read(&path).unwrap();
+    assert_eq!(bytes.len() as u64, size);
+    assert!(size > 7_000_000, "{size} bytes");
+    assert_eq!(read_artifact(&bytes).unwrap(), artifact);
+}
