@@ -114,7 +114,7 @@ pub enum DatasetError {
     },
 
     /// A dataset that is not in the data directory.
-    #[error("dataset {name} is not in {dir}: download it first (`cinerec download {name}`)")]
+    #[error("dataset {name} is not in {dir}: download it first (`cinerec datasets download {name}`)")]
     NotPresent {
         /// The dataset.
         name: String,

@@ -302,7 +302,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = load_ratings(dir.path(), DatasetName::Ml1m).unwrap_err();
         assert!(matches!(&err, DatasetError::NotPresent { name, .. } if name == "ml-1m"));
-        assert!(err.to_string().contains("cinerec download ml-1m"));
+        assert!(err.to_string().contains("cinerec datasets download ml-1m"));
         let err = load_ml100k_fold(dir.path(), 6).unwrap_err();
         assert_eq!(err.to_string(), "invalid ml-100k fold 6: allowed 1..=5");
         // A hand-extracted ml-10m archive keeps its zip folder name.

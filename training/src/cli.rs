@@ -3,28 +3,110 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use engine::als::{ImplicitAlsParams, Solver};
 use engine::ease::EaseParams;
 use engine::explicit_als::ExplicitAlsParams;
 use engine::knn::{ItemKnnParams, Similarity};
 
-/// cinerec: train, evaluate and benchmark movie recommenders.
+/// cinerec: train movie recommenders into versioned model artifacts, query them, evaluate and
+/// benchmark them. Start with `cinerec quickstart`.
 #[derive(Debug, Parser)]
 #[command(name = "cinerec", version, max_term_width = 110)]
 pub struct Cli {
     /// Folder holding the MovieLens datasets, one sub-folder per dataset (`ml-100k/u.data`,
-    /// `ml-latest-small/ratings.csv`, ...).
-    #[arg(long, global = true, env = "CINEREC_DATA_DIR", default_value = "../shared/datasets")]
-    pub data_dir: PathBuf,
+    /// `ml-latest-small/ratings.csv`, ...) [default: $XDG_CACHE_HOME/cinerec/datasets, else
+    /// ~/.cache/cinerec/datasets].
+    #[arg(long, global = true, env = "CINEREC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The ids of the [`DataArgs`] flags.
+const DATA_FLAGS: [(&str, &str, &str); 3] = [
+    ("dataset", "--dataset", "CINEREC_DATASET"),
+    ("ratings", "--ratings", "CINEREC_RATINGS"),
+    ("synth_scale", "--synth-scale", "CINEREC_SYNTH_SCALE"),
+];
+
+impl Cli {
+    /// Parses a command line (`args[0]` is the program name), flags over environment: a
+    /// ratings source given as a flag replaces one from `CINEREC_DATASET`, `CINEREC_RATINGS` or
+    /// `CINEREC_SYNTH_SCALE`, so an exported variable never conflicts with a flag.
+    pub fn parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command().try_get_matches_from(args)?;
+        let mut cli = Self::from_arg_matches(&matches)?;
+        let Some(sub) = data_matches(&matches) else { return Ok(cli) };
+        let given = |from: ValueSource| -> Vec<&str> {
+            DATA_FLAGS
+                .iter()
+                .filter(|(id, ..)| sub.value_source(id) == Some(from))
+                .map(|(id, ..)| *id)
+                .collect()
+        };
+        let (flags, vars) = (given(ValueSource::CommandLine), given(ValueSource::EnvVariable));
+        let name = |id: &str, env: bool| {
+            let (_, flag, var) = DATA_FLAGS.iter().find(|(i, ..)| *i == id).expect("a data flag");
+            if env { format!("the variable {var}") } else { format!("the argument '{flag}'") }
+        };
+        let conflict = |a: &str, b: &str, env: bool| {
+            Self::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{} cannot be used with {}", name(a, env), name(b, env)),
+            )
+        };
+        match (flags.as_slice(), vars.as_slice()) {
+            ([a, b, ..], _) => return Err(conflict(b, a, false)),
+            ([], [a, b, ..]) => return Err(conflict(b, a, true)),
+            ([_], vars) if !vars.is_empty() => {
+                if let Some(data) = cli.command.data_args_mut() {
+                    for id in vars {
+                        match *id {
+                            "dataset" => data.dataset = None,
+                            "ratings" => data.ratings = None,
+                            _ => data.synth_scale = None,
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(cli)
+    }
+
+    /// The data directory: `--data-dir` / `CINEREC_DATA_DIR`, else the datasets crate's user
+    /// cache directory ([`datasets::data_dir`]).
+    pub fn data_dir(&self) -> Result<PathBuf, datasets::DatasetError> {
+        match &self.data_dir {
+            Some(dir) if !dir.as_os_str().is_empty() => Ok(dir.clone()),
+            _ => datasets::data_dir(),
+        }
+    }
+}
+
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The first run: get ml-latest-small, train and evaluate the implicit ALS, save it to the
+    /// model store, and show recommendations and similar movies.
+    Quickstart(QuickstartArgs),
+    /// Train a model and write it to the model store as a new version (a batch job: every
+    /// flag can be set through its CINEREC_* variable).
+    Train(TrainArgs),
+    /// Top-N movies for a user of the training data, or for a list of movies (fold-in).
+    Recommend(RecommendArgs),
+    /// Movies similar to one movie, by id or title.
+    Similar(SimilarArgs),
+    /// List, inspect and prune the versions in a model store.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// List, verify and download MovieLens datasets; write the synthetic ML-20M-shaped set.
     #[command(subcommand)]
     Datasets(DatasetsCommand),
@@ -36,6 +118,26 @@ pub enum Command {
     /// Compare cinerec with the `implicit` library on identical data (see scripts/compare-implicit).
     #[command(subcommand)]
     Peer(PeerCommand),
+}
+
+/// The matches of the (sub)command that holds the [`DataArgs`] flags, if any.
+fn data_matches(matches: &ArgMatches) -> Option<&ArgMatches> {
+    if DATA_FLAGS.iter().all(|(id, ..)| matches.try_contains_id(id).is_ok()) {
+        return Some(matches);
+    }
+    matches.subcommand().and_then(|(_, sub)| data_matches(sub))
+}
+
+impl Command {
+    /// The ratings-source flags of the commands that take them.
+    fn data_args_mut(&mut self) -> Option<&mut DataArgs> {
+        match self {
+            Command::Train(args) => Some(&mut args.data),
+            Command::Evaluate(args) => Some(&mut args.data),
+            Command::Bench(BenchCommand::Als(args)) => Some(&mut args.data),
+            _ => None,
+        }
+    }
 }
 
 /// `cinerec datasets ...`.
@@ -74,20 +176,21 @@ pub enum DatasetsCommand {
     },
 }
 
-/// Where ratings come from: exactly one of the three.
+/// Where ratings come from: exactly one of the three. Each also has a variable; a flag given on
+/// the command line replaces a variable of the others ([`Cli::parse_args`]).
 #[derive(Clone, Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(required = true, multiple = true)]
 pub struct DataArgs {
     /// A dataset in the data directory (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-latest,
     /// ml-latest-small).
-    #[arg(long)]
+    #[arg(long, env = "CINEREC_DATASET")]
     pub dataset: Option<String>,
     /// A MovieLens ratings file; its name tells the format (`u.data`, `*.base`, `*.test`: tabs;
     /// `*.dat`: `::`; `*.csv`: CSV with a header).
-    #[arg(long)]
+    #[arg(long, env = "CINEREC_RATINGS")]
     pub ratings: Option<PathBuf>,
     /// The seeded synthetic ML-20M-shaped ratings at this scale (1.0 = full size).
-    #[arg(long)]
+    #[arg(long, env = "CINEREC_SYNTH_SCALE")]
     pub synth_scale: Option<f64>,
 }
 
@@ -185,31 +288,31 @@ impl SolverArg {
 #[derive(Clone, Debug, Default, Args)]
 pub struct ModelArgs {
     /// Latent factors (ALS models).
-    #[arg(long, help = defaults_help("Latent factors (ALS models)", &[
+    #[arg(long, env = "CINEREC_FACTORS", help = defaults_help("Latent factors (ALS models)", &[
         ("implicit-als", ImplicitAlsParams::default().factors.to_string()),
         ("explicit-als", ExplicitAlsParams::default().factors.to_string()),
     ]))]
     pub factors: Option<usize>,
     /// Training iterations (ALS models).
-    #[arg(long, help = defaults_help("Training iterations (ALS models)", &[
+    #[arg(long, env = "CINEREC_ITERATIONS", help = defaults_help("Training iterations (ALS models)", &[
         ("implicit-als", ImplicitAlsParams::default().iterations.to_string()),
         ("explicit-als", ExplicitAlsParams::default().iterations.to_string()),
     ]))]
     pub iterations: Option<usize>,
     /// L2 regularization λ (ALS models, ease).
-    #[arg(long, help = defaults_help("L2 regularization λ (ALS models, ease)", &[
+    #[arg(long, env = "CINEREC_REGULARIZATION", help = defaults_help("L2 regularization λ (ALS models, ease)", &[
         ("implicit-als", ImplicitAlsParams::default().regularization.to_string()),
         ("explicit-als", ExplicitAlsParams::default().regularization.to_string()),
         ("ease", EaseParams::default().regularization.to_string()),
     ]))]
     pub regularization: Option<f32>,
     /// Confidence scale α of implicit ALS: c = 1 + α·r.
-    #[arg(long, help = defaults_help("Confidence scale α of implicit ALS: c = 1 + α·r", &[
+    #[arg(long, env = "CINEREC_ALPHA", help = defaults_help("Confidence scale α of implicit ALS: c = 1 + α·r", &[
         ("implicit-als", ImplicitAlsParams::default().alpha.to_string()),
     ]))]
     pub alpha: Option<f32>,
     /// Row solver of implicit ALS.
-    #[arg(long, value_enum, help = defaults_help("Row solver of implicit ALS", &[
+    #[arg(long, env = "CINEREC_SOLVER", value_enum, help = defaults_help("Row solver of implicit ALS", &[
         ("implicit-als", match ImplicitAlsParams::default().solver {
             Solver::ConjugateGradient => "cg".into(),
             Solver::Cholesky => "cholesky".into(),
@@ -217,12 +320,12 @@ pub struct ModelArgs {
     ]))]
     pub solver: Option<SolverArg>,
     /// Neighbours kept per item (item-knn).
-    #[arg(long, visible_alias = "neighbors", help = defaults_help("Neighbours kept per item", &[
+    #[arg(long, env = "CINEREC_NEIGHBOURS", visible_alias = "neighbors", help = defaults_help("Neighbours kept per item", &[
         ("item-knn", ItemKnnParams::default().neighbours.to_string()),
     ]))]
     pub neighbours: Option<usize>,
     /// Item similarity of item-knn.
-    #[arg(long, value_enum, help = defaults_help("Item similarity", &[
+    #[arg(long, env = "CINEREC_SIMILARITY", value_enum, help = defaults_help("Item similarity", &[
         ("item-knn", match ItemKnnParams::default().similarity {
             Similarity::Cosine => "cosine".into(),
             Similarity::Bm25 { .. } => "bm25".into(),
@@ -230,7 +333,7 @@ pub struct ModelArgs {
     ]))]
     pub similarity: Option<SimilarityArg>,
     /// Similarity shrinkage s of item-knn: sim · n / (n + s) for n co-raters.
-    #[arg(long, help = defaults_help("Similarity shrinkage s: sim · n / (n + s) for n co-raters", &[
+    #[arg(long, env = "CINEREC_SHRINKAGE", help = defaults_help("Similarity shrinkage s: sim · n / (n + s) for n co-raters", &[
         ("item-knn", ItemKnnParams::default().shrinkage.to_string()),
     ]))]
     pub shrinkage: Option<f32>,
@@ -427,4 +530,191 @@ pub struct PeerTableArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// Where models are kept.
+#[derive(Clone, Debug, Args)]
+pub struct StoreArgs {
+    /// The model store: a folder (`./models`, `file:///srv/models`) or `s3://bucket/prefix`
+    /// (S3 settings from CINEREC_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION).
+    #[arg(long = "store", env = "CINEREC_MODEL_STORE", default_value = "./models")]
+    pub uri: String,
+}
+
+/// Whether `cinerec train` evaluates the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EvaluateWith {
+    /// No evaluation: the model trains on all of the data.
+    #[default]
+    None,
+    /// Hold out 20 % of the positives of each user with ≥ 5 (seeded), train on the rest and
+    /// store that model with its ranking metrics.
+    Holdout,
+}
+
+/// `cinerec train`. Every flag has a CINEREC_* variable, so a CronJob can run it unchanged.
+#[derive(Clone, Debug, Args)]
+pub struct TrainArgs {
+    /// The ratings.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The model to train. Implicit models learn from positives (ratings ≥ 4), explicit-als
+    /// from every rating.
+    #[arg(long, value_enum, env = "CINEREC_MODEL", default_value_t = ModelKind::ImplicitAls)]
+    pub model: ModelKind,
+    /// Hyperparameters.
+    #[command(flatten)]
+    pub params: ModelArgs,
+    /// Evaluate on a holdout before storing (metrics go into the artifact).
+    #[arg(long, value_enum, env = "CINEREC_EVALUATE", default_value_t = EvaluateWith::None)]
+    pub evaluate: EvaluateWith,
+    /// Cut-off K of the ranking metrics.
+    #[arg(long, env = "CINEREC_EVAL_K", default_value_t = 10)]
+    pub k: usize,
+    /// Training threads (a rayon pool of this size); 0 = every core.
+    #[arg(long, env = "CINEREC_THREADS", default_value_t = 0)]
+    pub threads: usize,
+    /// Seed of the split, of the model's initialisation and of the synthetic generator.
+    #[arg(long, env = "CINEREC_SEED", default_value_t = 42)]
+    pub seed: u64,
+    /// Where the artifact goes.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output format.
+    #[arg(long, value_enum, env = "CINEREC_FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// One movie of a `--history`: `MOVIE_ID` or `MOVIE_ID:RATING`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HistoryItem {
+    /// MovieLens movie id.
+    pub movie_id: u64,
+    /// The rating, when given (explicit-als folds it in; implicit models count the movie as a
+    /// positive either way).
+    pub rating: Option<f32>,
+}
+
+impl std::str::FromStr for HistoryItem {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, rating) = match s.trim().split_once(':') {
+            Some((id, rating)) => (id, Some(rating)),
+            None => (s.trim(), None),
+        };
+        let movie_id =
+            id.trim().parse().map_err(|_| format!("`{s}`: expected MOVIE_ID or MOVIE_ID:RATING"))?;
+        let rating = match rating {
+            Some(r) => match r.trim().parse::<f32>() {
+                Ok(r) if r.is_finite() => Some(r),
+                _ => return Err(format!("`{s}`: the rating after ':' must be a number")),
+            },
+            None => None,
+        };
+        Ok(Self { movie_id, rating })
+    }
+}
+
+/// `cinerec recommend`.
+#[derive(Clone, Debug, Args)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["user", "history"])))]
+pub struct RecommendArgs {
+    /// The model store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Model version [default: the latest].
+    #[arg(long, env = "CINEREC_MODEL_VERSION")]
+    pub version: Option<String>,
+    /// A user id of the training data (an unknown user gets the most popular movies, labelled
+    /// as a fallback).
+    #[arg(long)]
+    pub user: Option<u64>,
+    /// Someone not in the training data, by the movies they liked: `MOVIE_ID[:RATING],...`.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub history: Option<Vec<HistoryItem>>,
+    /// How many movies.
+    #[arg(short, long, default_value_t = 10)]
+    pub n: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `cinerec similar`.
+#[derive(Clone, Debug, Args)]
+#[command(group(clap::ArgGroup::new("movie_query").required(true).args(["movie", "title"])))]
+pub struct SimilarArgs {
+    /// The model store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Model version [default: the latest].
+    #[arg(long, env = "CINEREC_MODEL_VERSION")]
+    pub version: Option<String>,
+    /// A movie id.
+    #[arg(long)]
+    pub movie: Option<u64>,
+    /// A title, or part of one (case-insensitive; an exact title, with or without its year,
+    /// wins; several matches are listed).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// How many movies.
+    #[arg(short, long, default_value_t = 10)]
+    pub n: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `cinerec models ...`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// The stored versions, oldest first.
+    List {
+        /// The model store.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One version's kind, hyperparameters, metrics, sizes and load time.
+    Inspect {
+        /// The version (`latest` for the newest).
+        #[arg(default_value = "latest")]
+        version: String,
+        /// The model store.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Delete all but the newest versions (the latest is always kept).
+    Prune {
+        /// Versions to keep.
+        #[arg(long, env = "CINEREC_KEEP_MODELS")]
+        keep: usize,
+        /// The model store.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// `cinerec quickstart`.
+#[derive(Clone, Debug, Args)]
+pub struct QuickstartArgs {
+    /// Where the model goes.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The sample user whose recommendations are shown.
+    #[arg(long, default_value_t = 1)]
+    pub user: u64,
+    /// Training threads; 0 = every core.
+    #[arg(long, env = "CINEREC_THREADS", default_value_t = 0)]
+    pub threads: usize,
 }

@@ -1,15 +1,16 @@
-//! Where the commands' ratings come from (a named MovieLens dataset in the data directory, a
-//! ratings file, or the seeded synthetic generator, all through the `datasets` crate), and the
-//! implicit-feedback matrices built from them.
+//! Which ratings the command line names (a MovieLens dataset in the data directory, a ratings
+//! file, or the seeded synthetic generator; loaded through [`crate::source::RatingsSource`]),
+//! and the implicit-feedback matrices built from them.
 
 use std::path::{Path, PathBuf};
 
-use datasets::synth::{self, SynthShape};
-use datasets::{DatasetName, Rating, SynthParams};
+use datasets::synth::SynthShape;
+use datasets::{DatasetName, Movie, Rating, SynthParams};
 use engine::{Duplicates, Interaction, InteractionLog, Interactions};
 
 use crate::cli::DataArgs;
 use crate::error::{Error, Result};
+use crate::source::{MovieLensDataset, RatingsFile, RatingsSource, Synthetic};
 
 /// Ratings at or above this value are positive interactions (PROTOCOLS: ≥ 4).
 pub const POSITIVE_THRESHOLD: f32 = 4.0;
@@ -21,6 +22,8 @@ pub struct Loaded {
     pub name: String,
     /// The ratings.
     pub log: InteractionLog,
+    /// The movie catalogue (empty when the source has none).
+    pub movies: Vec<Movie>,
 }
 
 /// A source of ratings.
@@ -59,21 +62,22 @@ pub fn source(args: &DataArgs, seed: u64) -> Result<Source> {
     }
 }
 
-/// Loads every rating of `source`.
-pub fn load(source: &Source, data_dir: &Path) -> Result<Loaded> {
-    match source {
-        Source::Dataset(name) => {
-            Ok(Loaded { name: name.to_string(), log: datasets::load_ratings_log(data_dir, *name)? })
-        }
-        Source::Ratings(path) => {
-            let name =
-                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
-            Ok(Loaded { name, log: datasets::ratings_to_log(&datasets::load_ratings_file(path)?) })
-        }
-        Source::Synth { scale, shape } => {
-            Ok(Loaded { name: synth_name(*scale), log: synth::generate_log(shape)? })
+impl Source {
+    /// The [`RatingsSource`] that loads this source (named datasets are read from `data_dir`).
+    pub fn open(&self, data_dir: &Path) -> Box<dyn RatingsSource> {
+        match self {
+            Source::Dataset(name) => {
+                Box::new(MovieLensDataset { data_dir: data_dir.to_owned(), name: *name })
+            }
+            Source::Ratings(path) => Box::new(RatingsFile { path: path.clone() }),
+            Source::Synth { scale, shape } => Box::new(Synthetic { scale: *scale, shape: *shape }),
         }
     }
+}
+
+/// Loads every rating of `source`, and its catalogue.
+pub fn load(source: &Source, data_dir: &Path) -> Result<Loaded> {
+    source.open(data_dir).load()
 }
 
 /// `synth-<scale>`, the display name of the synthetic set.

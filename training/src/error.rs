@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use artifacts::{ArtifactError, StoreError};
 use datasets::DatasetError;
 use engine::EngineError;
 use thiserror::Error;
@@ -41,6 +42,72 @@ pub enum Error {
     /// A model or feature whose engine part has not landed.
     #[error("{0} is not available in this build")]
     Unavailable(String),
+    /// The model store refused or failed (bad URI, unknown version, corrupt artifact, S3).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A trained model could not be turned into an artifact.
+    #[error("cannot write the model artifact: {0}")]
+    Artifact(#[from] ArtifactError),
+    /// A dataset is missing and could not be downloaded.
+    #[error(
+        "{name} is not in {} and downloading it failed: {source}\n\
+         Point CINEREC_DATA_DIR (or --data-dir) at a folder that holds {name}/, or retry later",
+        dir.display()
+    )]
+    DatasetUnavailable {
+        /// The dataset.
+        name: String,
+        /// The data directory.
+        dir: PathBuf,
+        /// Why the download failed.
+        source: Box<DatasetError>,
+    },
+    /// The store holds no model yet.
+    #[error(
+        "no model in {store} yet: train one with `cinerec train --store {store} ...` or `cinerec quickstart`"
+    )]
+    EmptyStore {
+        /// The store.
+        store: String,
+    },
+    /// Movie ids the model was not trained on.
+    #[error(
+        "model {version} does not know movie id{} {}: it was trained on {n_items} movies (`cinerec similar --title` finds ids)",
+        if ids.len() == 1 { "" } else { "s" },
+        ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownMovies {
+        /// The model version.
+        version: String,
+        /// The unknown ids, in the order given.
+        ids: Vec<u64>,
+        /// Movies the model knows.
+        n_items: usize,
+    },
+    /// No movie of the model's catalogue matches a title.
+    #[error("no movie of model {version} has a title containing \"{query}\"{hint}")]
+    NoSuchTitle {
+        /// The model version.
+        version: String,
+        /// The title searched for.
+        query: String,
+        /// Why, when the catalogue is empty.
+        hint: String,
+    },
+    /// A title matches several movies.
+    #[error(
+        "\"{query}\" matches {total} movies; pick one with --movie ID:\n{}{}",
+        candidates.iter().map(|(id, title)| format!("  {id:>7}  {title}")).collect::<Vec<_>>().join("\n"),
+        if *total > candidates.len() { format!("\n  ... and {} more", total - candidates.len()) } else { String::new() }
+    )]
+    AmbiguousTitle {
+        /// The title searched for.
+        query: String,
+        /// The first matches: (movie id, title).
+        candidates: Vec<(u64, String)>,
+        /// How many movies match.
+        total: usize,
+    },
 }
 
 /// Shorthand for results carrying [`Error`].
@@ -60,6 +127,16 @@ impl Error {
                         | DatasetError::InvalidParam { .. }
                 )
                 | Error::Engine(EngineError::InvalidParam { .. })
+                | Error::EmptyStore { .. }
+                | Error::UnknownMovies { .. }
+                | Error::NoSuchTitle { .. }
+                | Error::AmbiguousTitle { .. }
+                | Error::Store(
+                    StoreError::InvalidUri { .. }
+                        | StoreError::InvalidVersion { .. }
+                        | StoreError::VersionNotFound { .. }
+                        | StoreError::MissingSetting { .. }
+                )
         )
     }
 }

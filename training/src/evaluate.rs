@@ -14,23 +14,18 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use engine::als::{self, ImplicitAlsParams};
-use engine::ease::{self, EaseParams};
+use artifacts::TrainedModel;
 use engine::eval::{self, RankingReport, RatingReport};
-use engine::explicit_als::{self, ExplicitAlsModel, ExplicitAlsParams};
-use engine::knn::{self, ItemKnnParams};
-use engine::popularity::{self, PopularityParams};
-use engine::{Csr, FitContext, Interaction, Interactions, Params, Progress, Recommender};
-use indicatif::ProgressBar;
-use rayon::ThreadPool;
+use engine::{Csr, Interaction, Interactions};
 use serde::Serialize;
 
 use datasets::DatasetName;
 
 use crate::bench::thread_pool;
-use crate::cli::{EvaluateArgs, Format, ModelArgs, ModelKind, Protocol};
+use crate::cli::{EvaluateArgs, Format, Protocol};
 use crate::data::{self, Source};
 use crate::error::{Error, Result};
+use crate::fit::{self, model_spec};
 use crate::output::{self, Table, num};
 
 /// Folds of the `folds` protocol.
@@ -144,139 +139,6 @@ pub struct EvaluationReport {
     pub mean: Metrics,
 }
 
-/// A model's hyperparameters, resolved from the flags over the model's defaults.
-#[derive(Clone, Debug)]
-enum ModelSpec {
-    ImplicitAls(engine::Valid<ImplicitAlsParams>),
-    ExplicitAls(engine::Valid<ExplicitAlsParams>),
-    ItemKnn(engine::Valid<ItemKnnParams>),
-    Ease(engine::Valid<EaseParams>),
-    Popularity(engine::Valid<PopularityParams>),
-}
-
-impl ModelSpec {
-    fn describe(&self) -> String {
-        match self {
-            ModelSpec::ImplicitAls(p) => format!("{:?}", **p),
-            ModelSpec::ExplicitAls(p) => format!("{:?}", **p),
-            ModelSpec::ItemKnn(p) => format!("{:?}", **p),
-            ModelSpec::Ease(p) => format!("{:?}", **p),
-            ModelSpec::Popularity(p) => format!("{:?}", **p),
-        }
-    }
-
-    fn iterations(&self) -> usize {
-        match self {
-            ModelSpec::ImplicitAls(p) => p.iterations,
-            ModelSpec::ExplicitAls(p) => p.iterations,
-            // EASE reports its four phases (Gram, Cholesky, inverse, weights) as iterations.
-            ModelSpec::Ease(_) => 4,
-            ModelSpec::ItemKnn(_) | ModelSpec::Popularity(_) => 1,
-        }
-    }
-}
-
-/// Rejects flags that the chosen model does not take, so nothing is silently ignored.
-fn reject_flags(kind: ModelKind, args: &ModelArgs, allowed: &[&str]) -> Result<()> {
-    let given = [
-        ("--factors", args.factors.is_some()),
-        ("--iterations", args.iterations.is_some()),
-        ("--regularization", args.regularization.is_some()),
-        ("--alpha", args.alpha.is_some()),
-        ("--solver", args.solver.is_some()),
-        ("--neighbours", args.neighbours.is_some()),
-        ("--similarity", args.similarity.is_some()),
-        ("--shrinkage", args.shrinkage.is_some()),
-    ];
-    match given.iter().find(|(flag, set)| *set && !allowed.contains(flag)) {
-        Some((flag, _)) => Err(Error::Usage(format!("{flag} does not apply to --model {}", kind.name()))),
-        None => Ok(()),
-    }
-}
-
-fn model_spec(kind: ModelKind, args: &ModelArgs, seed: u64) -> Result<ModelSpec> {
-    match kind {
-        ModelKind::ImplicitAls => {
-            reject_flags(
-                kind,
-                args,
-                &["--factors", "--iterations", "--regularization", "--alpha", "--solver"],
-            )?;
-            let d = ImplicitAlsParams::default();
-            let params = ImplicitAlsParams {
-                factors: args.factors.unwrap_or(d.factors),
-                iterations: args.iterations.unwrap_or(d.iterations),
-                regularization: args.regularization.unwrap_or(d.regularization),
-                alpha: args.alpha.unwrap_or(d.alpha),
-                solver: args.solver.map_or(d.solver, |s| s.solver()),
-                seed,
-                ..d
-            };
-            Ok(ModelSpec::ImplicitAls(params.check()?))
-        }
-        ModelKind::ItemKnn => {
-            reject_flags(kind, args, &["--neighbours", "--similarity", "--shrinkage"])?;
-            let d = ItemKnnParams::default();
-            let params = ItemKnnParams {
-                neighbours: args.neighbours.unwrap_or(d.neighbours),
-                similarity: args.similarity.map_or(d.similarity, |s| s.similarity()),
-                shrinkage: args.shrinkage.unwrap_or(d.shrinkage),
-            };
-            Ok(ModelSpec::ItemKnn(params.check()?))
-        }
-        ModelKind::Popularity => {
-            reject_flags(kind, args, &[])?;
-            Ok(ModelSpec::Popularity(PopularityParams::default().check()?))
-        }
-        ModelKind::Ease => {
-            reject_flags(kind, args, &["--regularization"])?;
-            let d = EaseParams::default();
-            let params = EaseParams { regularization: args.regularization.unwrap_or(d.regularization), ..d };
-            Ok(ModelSpec::Ease(params.check()?))
-        }
-        ModelKind::ExplicitAls => {
-            reject_flags(kind, args, &["--factors", "--iterations", "--regularization"])?;
-            let d = ExplicitAlsParams::default();
-            let params = ExplicitAlsParams {
-                factors: args.factors.unwrap_or(d.factors),
-                iterations: args.iterations.unwrap_or(d.iterations),
-                regularization: args.regularization.unwrap_or(d.regularization),
-                seed,
-                ..d
-            };
-            Ok(ModelSpec::ExplicitAls(params.check()?))
-        }
-    }
-}
-
-/// A fitted model: any ranker, or explicit ALS (which also predicts ratings).
-enum Fitted {
-    Ranker(Box<dyn Recommender>),
-    Explicit(Box<ExplicitAlsModel>),
-}
-
-impl Fitted {
-    fn recommender(&self) -> &dyn Recommender {
-        match self {
-            Fitted::Ranker(model) => &**model,
-            Fitted::Explicit(model) => &**model,
-        }
-    }
-}
-
-/// Fits the model on `train`, advancing `bar` per iteration.
-fn fit_model(spec: &ModelSpec, train: &Interactions, pool: &ThreadPool, bar: &ProgressBar) -> Result<Fitted> {
-    let callback = |p: &Progress| bar.set_position(p.iteration as u64);
-    let ctx = FitContext::new().with_pool(pool).with_progress(&callback);
-    Ok(match spec {
-        ModelSpec::ImplicitAls(p) => Fitted::Ranker(Box::new(als::fit(p, train, &ctx)?)),
-        ModelSpec::ExplicitAls(p) => Fitted::Explicit(Box::new(explicit_als::fit(p, train, &ctx)?)),
-        ModelSpec::ItemKnn(p) => Fitted::Ranker(Box::new(knn::fit(p, train, &ctx)?)),
-        ModelSpec::Ease(p) => Fitted::Ranker(Box::new(ease::fit(p, train, &ctx)?)),
-        ModelSpec::Popularity(p) => Fitted::Ranker(Box::new(pool.install(|| popularity::fit(p, train))?)),
-    })
-}
-
 /// Train and test entries of one part.
 struct Part {
     name: String,
@@ -311,7 +173,7 @@ fn fold_parts(
 }
 
 /// The entries of `all` whose (user, item) pair is not in `test` and whose user `keep`s.
-fn ratings_without(
+pub(crate) fn ratings_without(
     all: &[Interaction],
     test: &[Interaction],
     keep: impl Fn(u32) -> bool,
@@ -336,18 +198,18 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
     let loaded = data::load(&source, data_dir)?;
     let log = &loaded.log;
     let (n_users, n_items) = (log.n_users(), log.n_items());
-    let explicit = matches!(spec, ModelSpec::ExplicitAls(_));
+    let explicit = spec.is_explicit();
     let pool = thread_pool(args.threads)?;
     let mut parts = Vec::new();
-    let fit = |name: &str, train: &Interactions| -> Result<(Fitted, f64)> {
+    let fit = |name: &str, train: &Interactions| -> Result<(TrainedModel, f64)> {
         let bar = output::bar(progress, spec.iterations() as u64, format!("{} {name}", args.model.name()));
         let start = Instant::now();
-        let model = fit_model(&spec, train, &pool, &bar)?;
+        let model = fit::fit(&spec, train, &pool, &bar)?;
         bar.finish_and_clear();
         Ok((model, start.elapsed().as_secs_f64()))
     };
-    let rank = |model: &Fitted, history: &Csr, test: &Csr| {
-        pool.install(|| eval::evaluate_ranking(model.recommender(), history, test, args.k))
+    let rank = |model: &TrainedModel, history: &Csr, test: &Csr| {
+        pool.install(|| eval::evaluate_ranking(model.as_recommender(), history, test, args.k))
     };
     match args.protocol {
         Protocol::Folds => {
@@ -358,7 +220,7 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
                 let test = data::matrix(n_users, n_items, &data::binary_positives(&part.test))?;
                 let (model, fit_seconds) = fit(&part.name, &train)?;
                 let mut metrics = Metrics::from(&rank(&model, train.user_items(), test.user_items())?);
-                if let Fitted::Explicit(m) = &model {
+                if let TrainedModel::ExplicitAls(m) = &model {
                     let predict = |u: u32, i: u32| m.predict(u, i).unwrap_or(f32::NAN);
                     let ratings = pool.install(|| eval::evaluate_ratings(predict, &part.test))?;
                     (metrics.rmse, metrics.mae) = (Some(ratings.rmse), Some(ratings.mae));
@@ -408,8 +270,9 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
             let train = data::matrix(n_users, n_items, &split.train)?;
             let (fold_in, test) = split.heldout_matrices(n_items)?;
             let (model, fit_seconds) = fit("strong", &train)?;
-            let report = pool
-                .install(|| eval::evaluate_ranking_fold_in(model.recommender(), &fold_in, &test, args.k))?;
+            let report = pool.install(|| {
+                eval::evaluate_ranking_fold_in(model.as_recommender(), &fold_in, &test, args.k)
+            })?;
             parts.push(PartReport {
                 name: format!("strong ({heldout} users)"),
                 n_train: train.nnz(),

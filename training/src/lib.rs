@@ -1,9 +1,12 @@
 //! Library behind the `cinerec` CLI: every command is a function from parsed arguments to a
 //! report, so tests call them without a process; `main.rs` only parses, runs and prints.
 //!
-//! Modules: [`cli`] (clap types), [`data`] (ratings sources and matrices), [`evaluate`],
-//! [`bench`], [`peer`] and [`exchange`] (the comparison with the `implicit` library),
-//! [`datasets_cmd`], [`output`] (tables, JSON, progress bars), [`error`].
+//! Modules: [`cli`] (clap types), [`source`] (the [`source::RatingsSource`] trait and its
+//! MovieLens, file and synthetic implementations), [`data`] (which source the flags name, and
+//! matrices), [`fit`] (hyperparameters from flags, fitting), [`train`], [`store`] (a blocking
+//! face over the async model store), [`query`] (`recommend`, `similar`), [`models_cmd`],
+//! [`quickstart`], [`evaluate`], [`bench`], [`peer`] and [`exchange`] (the comparison with the
+//! `implicit` library), [`datasets_cmd`], [`output`] (tables, JSON, progress bars), [`error`].
 
 pub mod bench;
 pub mod cli;
@@ -12,21 +15,60 @@ pub mod datasets_cmd;
 pub mod error;
 pub mod evaluate;
 pub mod exchange;
+pub mod fit;
+pub mod models_cmd;
 pub mod output;
 pub mod peer;
+pub mod query;
+pub mod quickstart;
+pub mod source;
+pub mod store;
+pub mod train;
 
 use std::io::Write;
 
 pub use error::{Error, Result};
 
-use cli::{BenchCommand, Cli, Command, PeerCommand};
+use cli::{BenchCommand, Cli, Command, Format, PeerCommand};
 use output::progress_enabled;
+use store::Store;
 
 /// Runs a parsed command line, writing its result to `out` (progress bars go to stderr when
 /// it is a terminal and the format is not JSON).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
-    let data_dir = &cli.data_dir;
+    let data_dir = &cli.data_dir()?;
     match &cli.command {
+        Command::Quickstart(args) => {
+            quickstart::quickstart(args, data_dir, progress_enabled(Format::Table), out)
+        }
+        Command::Train(args) => {
+            let report = train::train(args, data_dir, progress_enabled(args.format))?;
+            train::print_train(out, args.format, &report)
+        }
+        Command::Recommend(args) => {
+            let store = Store::open(&args.store.uri)?;
+            let loaded = store.load(args.version.as_deref())?;
+            let version = loaded.version.to_string();
+            let recs = match (&args.history, args.user) {
+                (Some(history), _) => query::for_history(&loaded.artifact, &version, history, args.n)?,
+                (None, Some(user)) => query::for_user(&loaded.artifact, &version, user, args.n)?,
+                (None, None) => return Err(Error::Usage("give --user ID or --history MOVIE_ID,...".into())),
+            };
+            query::print_recommendations(out, args.format, &recs)
+        }
+        Command::Similar(args) => {
+            let store = Store::open(&args.store.uri)?;
+            let loaded = store.load(args.version.as_deref())?;
+            let version = loaded.version.to_string();
+            let movie_id = match (args.movie, &args.title) {
+                (Some(id), _) => id,
+                (None, Some(title)) => query::find_title(&loaded.artifact, &version, title)?,
+                (None, None) => return Err(Error::Usage("give --movie ID or --title TEXT".into())),
+            };
+            let similar = query::similar(&loaded.artifact, &version, movie_id, args.n)?;
+            query::print_similar(out, args.format, &similar)
+        }
+        Command::Models(command) => models_cmd::run(command, out),
         Command::Datasets(command) => {
             datasets_cmd::run(command, data_dir, progress_enabled(datasets_cmd::format_of(command)), out)
         }

@@ -5,11 +5,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use training::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let res = training::run(&cli, &mut out).and_then(|()| Ok(out.flush()?));

@@ -2,6 +2,7 @@
 //! a terminal.
 
 use std::io::{IsTerminal, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -94,6 +95,106 @@ pub fn num(value: Option<f64>, digits: usize) -> String {
     }
 }
 
+/// Writes `label  value` lines with the labels padded to one width (a record, not a table).
+pub fn pairs(out: &mut dyn Write, pairs: &[(&str, String)]) -> Result<()> {
+    let width = pairs.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0);
+    for (label, value) in pairs {
+        writeln!(out, "{label:<width$}  {value}")?;
+    }
+    Ok(())
+}
+
+/// A byte count for people: `812 B`, `3.1 MB`, `247.0 MB`, `1.20 GB` (powers of 1000).
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
+
+/// A count with thousands separators: `100,836`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut res = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            res.push(',');
+        }
+        res.push(c);
+    }
+    res
+}
+
+/// Hyperparameters as a JSON object, with the `f32` values written as `f32`s (`0.01`, not
+/// `0.009999999776482582`).
+pub fn params_json(params: &artifacts::ModelParams) -> serde_json::Value {
+    serde_json::to_string(params)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Two columns side by side: `left` padded to `width` characters, then `right`.
+pub fn columns(out: &mut dyn Write, width: usize, left: &[String], right: &[String]) -> Result<()> {
+    for row in 0..left.len().max(right.len()) {
+        let l = left.get(row).map_or("", String::as_str);
+        let r = right.get(row).map_or("", String::as_str);
+        let line = format!("{l:<width$}  {r}");
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// A stored metric for display: counts as integers, the rest with 4 decimals.
+pub fn metric(name: &str, value: f64) -> String {
+    if name.ends_with("users") { format!("{value:.0}") } else { format!("{value:.4}") }
+}
+
+/// Hyperparameters (the JSON object an artifact stores) as `name=value` pairs, `kind` left out.
+pub fn params_text(params: &serde_json::Value) -> String {
+    match params.as_object() {
+        Some(fields) => fields
+            .iter()
+            .filter(|(name, _)| name.as_str() != "kind")
+            .map(|(name, value)| match value {
+                serde_json::Value::String(s) => format!("{name}={s}"),
+                other => format!("{name}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => params.to_string(),
+    }
+}
+
+/// `text` cut to at most `width` characters, ending in `…` when cut.
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut res: String = text.chars().take(width.saturating_sub(1)).collect();
+    res.push('…');
+    res
+}
+
+/// `2026-11-24T09:15:00Z`: a time in UTC to the second (RFC 3339).
+pub fn rfc3339(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Whether progress bars may be drawn: stderr is a terminal and the output is not JSON.
 pub fn progress_enabled(format: Format) -> bool {
     format == Format::Table && std::io::stderr().is_terminal()
@@ -134,5 +235,25 @@ mod tests {
         assert_eq!(t.render(), "name       value\n---------  -----\na            1.5\nlong name  12.25\n");
         assert_eq!(num(Some(f64::NAN), 2), "-");
         assert_eq!(num(Some(0.12345), 3), "0.123");
+    }
+
+    #[test]
+    fn people_friendly_values() {
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(3_149_000), "3.1 MB");
+        assert_eq!(bytes(1_204_000_000), "1.20 GB");
+        assert_eq!(truncate("Star Wars: Episode IV", 10), "Star Wars…");
+        assert_eq!(truncate("Heat", 10), "Heat");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_511_700)),
+            "2026-11-24T09:15:00Z"
+        );
+        assert_eq!(rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        let params = serde_json::json!({"kind": "ease", "regularization": 500.0});
+        assert_eq!(params_text(&params), "regularization=500.0");
+        assert_eq!(metric("eval_users", 596.0), "596");
+        assert_eq!(count(100_836), "100,836");
+        assert_eq!(count(610), "610");
+        assert_eq!(count(20_000_263), "20,000,263");
     }
 }

@@ -55,3 +55,14 @@ fn bad_flags_give_clear_errors() {
         check(args, expected);
     }
 }
+
+#[test]
+fn the_data_directory_defaults_to_the_datasets_crate_choice() {
+    use training::cli::Cli;
+    let cli = Cli::parse_args(["cinerec", "--data-dir", "/srv/movielens", "datasets", "list"]).unwrap();
+    assert_eq!(cli.data_dir().unwrap(), std::path::Path::new("/srv/movielens"));
+    // Without the flag: CINEREC_DATA_DIR (clap reads it) or the user cache directory, exactly
+    // as the datasets crate decides.
+    let cli = Cli::parse_args(["cinerec", "datasets", "list"]).unwrap();
+    assert_eq!(cli.data_dir().unwrap(), datasets::data_dir().unwrap());
+}

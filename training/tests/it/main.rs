@@ -1,9 +1,9 @@
-//! Integration tests of the `cinerec` commands, run as library calls on ml-100k (from
-//! `CINEREC_DATA_DIR`, else `../shared/datasets` beside the workspace).
+//! Integration tests of the `cinerec` commands, run as library calls (and, for environment
+//! configuration, as a process) on ml-100k and ml-latest-small (from `CINEREC_DATA_DIR`, else
+//! `../shared/datasets` beside the workspace).
 
 use std::path::PathBuf;
 
-use clap::Parser;
 use training::cli::Cli;
 use training::exchange::{self, ExchangeDir};
 
@@ -18,7 +18,7 @@ fn data_dir() -> PathBuf {
 fn cinerec(args: &[&str]) -> Result<String, String> {
     let dir = data_dir();
     let argv = ["cinerec", "--data-dir", dir.to_str().unwrap()].into_iter().chain(args.iter().copied());
-    let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let cli = Cli::parse_args(argv).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     training::run(&cli, &mut out).map_err(|e| e.to_string())?;
     Ok(String::from_utf8(out).unwrap())
@@ -36,6 +36,10 @@ fn f(v: &serde_json::Value) -> f64 {
 }
 
 mod cli_errors;
+mod env_config;
 mod evaluate;
 mod exchange_format;
+mod models;
 mod peer;
+mod quickstart;
+mod train_query;

@@ -1,0 +1,303 @@
+//! `cinerec train`: load ratings from a [`RatingsSource`], fit a model (implicit models on the
+//! positives, ratings ≥ 4, as the holdout protocol does; explicit ALS on every rating),
+//! optionally evaluate it on a holdout, and store it as a new artifact version.
+//!
+//! With `--evaluate holdout`, 20 % of the positives of each user with at least 5 are held out
+//! (seeded), the model trains on the rest and *that* model is stored, so its metrics describe
+//! exactly the stored model.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use artifacts::{Artifact, Metadata, MovieInfo};
+use engine::eval;
+use engine::{Csr, InteractionLog};
+use indicatif::ProgressBar;
+use rayon::ThreadPool;
+use serde::Serialize;
+
+use crate::bench::thread_pool;
+use crate::cli::{EvaluateWith, Format, TrainArgs};
+use crate::data::{self, Loaded};
+use crate::error::{Error, Result};
+use crate::evaluate::{Metrics, ratings_without};
+use crate::fit::{self, ModelSpec, model_spec};
+use crate::output::{self, bytes, count, num};
+use crate::store::Store;
+
+/// Share of each user's positives held out by `--evaluate holdout`.
+pub const HOLDOUT_FRACTION: f64 = 0.2;
+/// Users with fewer positives keep them all for training.
+pub const HOLDOUT_MIN_POSITIVES: usize = 5;
+
+/// The commit this binary was built from, when the build knew it (see `build.rs`).
+pub const GIT_HASH: Option<&str> = option_env!("CINEREC_GIT_HASH");
+
+/// How to train.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// The model and its checked hyperparameters.
+    pub spec: ModelSpec,
+    /// Whether to evaluate on a holdout first.
+    pub evaluate: EvaluateWith,
+    /// Cut-off K of the ranking metrics.
+    pub k: usize,
+    /// Seed of the holdout split (the model's seed is in `spec`).
+    pub seed: u64,
+}
+
+/// The holdout evaluation of a trained model.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The figures.
+    pub metrics: Metrics,
+    /// The held-out positives (user × item, the model's index space).
+    pub test: Csr,
+    /// Seconds spent evaluating.
+    pub seconds: f64,
+}
+
+/// A trained model, ready to store.
+#[derive(Debug)]
+pub struct Trained {
+    /// The artifact: model, id maps, training matrix, catalogue, metadata (metrics included).
+    pub artifact: Artifact,
+    /// The holdout evaluation, when asked for.
+    pub evaluation: Option<Evaluation>,
+    /// Ratings the source gave.
+    pub n_ratings: usize,
+    /// Seconds spent fitting.
+    pub fit_seconds: f64,
+}
+
+/// The metrics of `m` under the names stored in artifacts (`ndcg@10`, `auc`, ...).
+pub fn metric_map(m: &Metrics, k: usize) -> BTreeMap<String, f64> {
+    let named = [
+        (format!("precision@{k}"), m.precision),
+        (format!("recall@{k}"), m.recall),
+        (format!("ndcg@{k}"), m.ndcg),
+        (format!("map@{k}"), m.map),
+        ("auc".to_owned(), m.auc),
+        (format!("coverage@{k}"), m.coverage),
+        ("eval_users".to_owned(), m.users.map(|u| u as f64)),
+        ("rmse".to_owned(), m.rmse),
+        ("mae".to_owned(), m.mae),
+    ];
+    named.into_iter().filter_map(|(name, v)| v.filter(|v| v.is_finite()).map(|v| (name, v))).collect()
+}
+
+/// Fits `options.spec` on `loaded` in `pool` (advancing `bar` per iteration), evaluates it when
+/// asked, and assembles the artifact. Consumes the ratings so that their memory is freed as
+/// soon as the training matrix is built.
+pub fn train_model(
+    loaded: Loaded,
+    options: &TrainOptions,
+    pool: &ThreadPool,
+    bar: &ProgressBar,
+) -> Result<Trained> {
+    if options.k == 0 {
+        return Err(Error::Usage("--k must be at least 1".into()));
+    }
+    let Loaded { name, log, movies } = loaded;
+    let InteractionLog { users, items, entries } = log;
+    let (n_users, n_items, n_ratings) = (users.len(), items.len(), entries.len());
+    let explicit = options.spec.is_explicit();
+    let (train_entries, test_entries) = match options.evaluate {
+        EvaluateWith::None if explicit => (entries, None),
+        EvaluateWith::None => (data::binary_positives(&entries), None),
+        EvaluateWith::Holdout => {
+            let positives = data::binary_positives(&entries);
+            let split =
+                eval::per_user_holdout(&positives, HOLDOUT_FRACTION, HOLDOUT_MIN_POSITIVES, options.seed)?;
+            let train = if explicit { ratings_without(&entries, &split.test, |_| true) } else { split.train };
+            (train, Some(split.test))
+        }
+    };
+    let train = data::matrix(n_users, n_items, &train_entries)?;
+    drop(train_entries);
+    let start = Instant::now();
+    let model = fit::fit(&options.spec, &train, pool, bar)?;
+    let fit_seconds = start.elapsed().as_secs_f64();
+    let evaluation = match test_entries {
+        Some(test) => {
+            let start = Instant::now();
+            let test = data::matrix(n_users, n_items, &test)?;
+            let report = pool.install(|| {
+                eval::evaluate_ranking(
+                    model.as_recommender(),
+                    train.user_items(),
+                    test.user_items(),
+                    options.k,
+                )
+            })?;
+            let seconds = start.elapsed().as_secs_f64();
+            Some(Evaluation { metrics: Metrics::from(&report), test: test.user_items().clone(), seconds })
+        }
+        None => None,
+    };
+    let seen = train.user_items().clone();
+    drop(train);
+    let what = if explicit { "all ratings" } else { "positives (ratings >= 4)" };
+    let mut dataset = format!("{name}, {what}");
+    if evaluation.is_some() {
+        dataset.push_str(&format!(
+            ", minus a holdout of {:.0} % of the positives of users with >= {HOLDOUT_MIN_POSITIVES} (seed {})",
+            HOLDOUT_FRACTION * 100.0,
+            options.seed
+        ));
+    }
+    let mut meta = Metadata::new(dataset, GIT_HASH);
+    if let Some(e) = &evaluation {
+        meta.metrics = metric_map(&e.metrics, options.k);
+    }
+    let movies = movies
+        .into_iter()
+        .map(|m| MovieInfo { movie_id: m.movie_id, title: m.title, year: m.year, genres: m.genres })
+        .collect();
+    let artifact = Artifact { model, users, items, seen, movies, meta };
+    Ok(Trained { artifact, evaluation, n_ratings, fit_seconds })
+}
+
+/// The result of `cinerec train`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainReport {
+    /// The new version.
+    pub version: String,
+    /// The store it went to.
+    pub store: String,
+    /// Model kind.
+    pub model: &'static str,
+    /// Hyperparameters as written in the artifact.
+    pub params: serde_json::Value,
+    /// What it was trained on.
+    pub dataset: String,
+    /// Ratings the source gave.
+    pub n_ratings: usize,
+    /// Users of the model.
+    pub n_users: usize,
+    /// Movies of the model.
+    pub n_items: usize,
+    /// Training interactions.
+    pub n_train: usize,
+    /// Movies in the catalogue.
+    pub n_movies: usize,
+    /// Holdout metrics (empty without `--evaluate`).
+    pub metrics: BTreeMap<String, f64>,
+    /// Artifact size in bytes.
+    pub size_bytes: u64,
+    /// Training threads.
+    pub threads: usize,
+    /// Seconds reading the ratings.
+    pub load_seconds: f64,
+    /// Seconds fitting.
+    pub fit_seconds: f64,
+    /// Seconds evaluating.
+    pub evaluate_seconds: f64,
+    /// Seconds serializing and storing the artifact.
+    pub write_seconds: f64,
+    /// Wall time of the whole command.
+    pub wall_seconds: f64,
+    /// The code version written into the artifact.
+    pub code_version: String,
+}
+
+/// Runs `cinerec train` (ratings named by `args.data`, datasets read from `data_dir`).
+pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainReport> {
+    let started = Instant::now();
+    let spec = model_spec(args.model, &args.params, args.seed)?;
+    let options = TrainOptions { spec, evaluate: args.evaluate, k: args.k, seed: args.seed };
+    if args.k == 0 {
+        return Err(Error::Usage("--k must be at least 1".into()));
+    }
+    let store = Store::open(&args.store.uri)?;
+    // Fail before a long training run when the store is unreachable (S3 credentials, bucket).
+    store.latest()?;
+    let source = data::source(&args.data, args.seed)?.open(data_dir);
+    let pool = thread_pool(args.threads)?;
+    let start = Instant::now();
+    let loaded = source.load()?;
+    let load_seconds = start.elapsed().as_secs_f64();
+    let bar =
+        output::bar(progress, options.spec.iterations() as u64, format!("training {}", args.model.name()));
+    let trained = train_model(loaded, &options, &pool, &bar)?;
+    bar.finish_and_clear();
+    let start = Instant::now();
+    let a = &trained.artifact;
+    let mut report = TrainReport {
+        version: String::new(),
+        store: store.uri(),
+        model: args.model.name(),
+        params: output::params_json(&a.model.params()),
+        dataset: a.meta.dataset.clone(),
+        n_ratings: trained.n_ratings,
+        n_users: a.users.len(),
+        n_items: a.items.len(),
+        n_train: a.seen.nnz(),
+        n_movies: a.movies.len(),
+        metrics: a.meta.metrics.clone(),
+        size_bytes: 0,
+        threads: pool.current_num_threads(),
+        load_seconds,
+        fit_seconds: trained.fit_seconds,
+        evaluate_seconds: trained.evaluation.as_ref().map_or(0.0, |e| e.seconds),
+        write_seconds: 0.0,
+        wall_seconds: 0.0,
+        code_version: a.meta.code_version.clone(),
+    };
+    let bytes = artifacts::to_bytes(&trained.artifact)?;
+    drop(trained);
+    report.size_bytes = bytes.len() as u64;
+    report.version = store.put(bytes)?.to_string();
+    report.write_seconds = start.elapsed().as_secs_f64();
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Prints a [`TrainReport`].
+pub fn print_train(out: &mut dyn Write, format: Format, r: &TrainReport) -> Result<()> {
+    if format == Format::Json {
+        return output::emit(out, format, r, output::Table::default);
+    }
+    let metrics = if r.metrics.is_empty() {
+        "- (no --evaluate)".to_owned()
+    } else {
+        r.metrics.iter().map(|(k, v)| format!("{k} {}", output::metric(k, *v))).collect::<Vec<_>>().join("  ")
+    };
+    output::pairs(
+        out,
+        &[
+            ("version", r.version.clone()),
+            ("store", r.store.clone()),
+            ("model", format!("{} {}", r.model, output::params_text(&r.params))),
+            ("data", r.dataset.clone()),
+            (
+                "shape",
+                format!(
+                    "{} users × {} movies, {} training interactions (of {} ratings), {} movies in the catalogue",
+                    count(r.n_users as u64),
+                    count(r.n_items as u64),
+                    count(r.n_train as u64),
+                    count(r.n_ratings as u64),
+                    count(r.n_movies as u64)
+                ),
+            ),
+            ("metrics", metrics),
+            ("size", bytes(r.size_bytes)),
+            (
+                "time",
+                format!(
+                    "{} s wall: load {} s, fit {} s, evaluate {} s, write {} s ({} threads)",
+                    num(Some(r.wall_seconds), 2),
+                    num(Some(r.load_seconds), 2),
+                    num(Some(r.fit_seconds), 2),
+                    num(Some(r.evaluate_seconds), 2),
+                    num(Some(r.write_seconds), 2),
+                    r.threads
+                ),
+            ),
+            ("code", r.code_version.clone()),
+        ],
+    )
+}
