@@ -48,10 +48,10 @@ pub enum Error {
     /// A trained model could not be turned into an artifact.
     #[error("cannot write the model artifact: {0}")]
     Artifact(#[from] ArtifactError),
-    /// A dataset is missing and could not be downloaded.
+    /// A dataset is missing and could not be downloaded (the cause follows in the chain).
     #[error(
-        "{name} is not in {} and downloading it failed: {source}\n\
-         Point CINEREC_DATA_DIR (or --data-dir) at a folder that holds {name}/, or retry later",
+        "{name} is not in {} and could not be downloaded (point CINEREC_DATA_DIR or --data-dir at \
+         a folder that holds {name}/, or retry later)",
         dir.display()
     )]
     DatasetUnavailable {

@@ -167,7 +167,13 @@ pub fn quickstart(args: &QuickstartArgs, data_dir: &Path, progress: bool, out: &
         "{next} cinerec recommend --user 42 · cinerec recommend --history 1,260,1196\n         \
          cinerec similar --title heat · cinerec models list · cinerec --help"
     )?;
-    writeln!(out, "done in {:.1} s", started.elapsed().as_secs_f64())?;
+    let exe = std::env::current_exe().ok().filter(|p| p.file_stem().is_some_and(|s| s == "cinerec"));
+    match exe {
+        Some(exe) => {
+            writeln!(out, "done in {:.1} s (cinerec is {})", started.elapsed().as_secs_f64(), exe.display())?
+        }
+        None => writeln!(out, "done in {:.1} s", started.elapsed().as_secs_f64())?,
+    }
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use artifacts::{Artifact, Metadata, MovieInfo};
 use engine::eval;
-use engine::{Csr, InteractionLog};
+use engine::{Csr, Interaction, InteractionLog};
 use indicatif::ProgressBar;
 use rayon::ThreadPool;
 use serde::Serialize;
@@ -88,6 +88,26 @@ pub fn metric_map(m: &Metrics, k: usize) -> BTreeMap<String, f64> {
     named.into_iter().filter_map(|(name, v)| v.filter(|v| v.is_finite()).map(|v| (name, v))).collect()
 }
 
+/// The training entries (ratings for explicit ALS, positives as 1.0 otherwise) and, with a
+/// holdout, the held-out positives. Takes the ratings by value so they are freed on return.
+fn training_entries(
+    entries: Vec<Interaction>,
+    explicit: bool,
+    options: &TrainOptions,
+) -> Result<(Vec<Interaction>, Option<Vec<Interaction>>)> {
+    Ok(match options.evaluate {
+        EvaluateWith::None if explicit => (entries, None),
+        EvaluateWith::None => (data::binary_positives(&entries), None),
+        EvaluateWith::Holdout => {
+            let positives = data::binary_positives(&entries);
+            let split =
+                eval::per_user_holdout(&positives, HOLDOUT_FRACTION, HOLDOUT_MIN_POSITIVES, options.seed)?;
+            let train = if explicit { ratings_without(&entries, &split.test, |_| true) } else { split.train };
+            (train, Some(split.test))
+        }
+    })
+}
+
 /// Fits `options.spec` on `loaded` in `pool` (advancing `bar` per iteration), evaluates it when
 /// asked, and assembles the artifact. Consumes the ratings so that their memory is freed as
 /// soon as the training matrix is built.
@@ -104,17 +124,7 @@ pub fn train_model(
     let InteractionLog { users, items, entries } = log;
     let (n_users, n_items, n_ratings) = (users.len(), items.len(), entries.len());
     let explicit = options.spec.is_explicit();
-    let (train_entries, test_entries) = match options.evaluate {
-        EvaluateWith::None if explicit => (entries, None),
-        EvaluateWith::None => (data::binary_positives(&entries), None),
-        EvaluateWith::Holdout => {
-            let positives = data::binary_positives(&entries);
-            let split =
-                eval::per_user_holdout(&positives, HOLDOUT_FRACTION, HOLDOUT_MIN_POSITIVES, options.seed)?;
-            let train = if explicit { ratings_without(&entries, &split.test, |_| true) } else { split.train };
-            (train, Some(split.test))
-        }
-    };
+    let (train_entries, test_entries) = training_entries(entries, explicit, options)?;
     let train = data::matrix(n_users, n_items, &train_entries)?;
     drop(train_entries);
     let start = Instant::now();
