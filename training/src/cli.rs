@@ -691,6 +691,22 @@ pub enum ModelsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Copy a version to another store (e.g. a local model to S3), where it becomes the
+    /// latest under a new version id.
+    Copy {
+        /// The version (`latest` for the newest).
+        #[arg(default_value = "latest")]
+        version: String,
+        /// The model store to copy from.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The model store to copy to.
+        #[arg(long)]
+        to: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Delete all but the newest versions (the latest is always kept).
     Prune {
         /// Versions to keep.

@@ -1,4 +1,4 @@
-//! `cinerec models list | inspect | prune`: the versions in a model store.
+//! `cinerec models list | inspect | copy | prune`: the versions in a model store.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -76,6 +76,46 @@ pub struct Inspection {
     pub fetch_seconds: f64,
     /// Seconds validating and decoding them into a model.
     pub decode_seconds: f64,
+}
+
+/// The result of `cinerec models copy`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Copied {
+    /// The version read.
+    pub from_version: String,
+    /// The store read.
+    pub from: String,
+    /// The new version written.
+    pub to_version: String,
+    /// The store written.
+    pub to: String,
+    /// Bytes copied.
+    pub size_bytes: u64,
+    /// Seconds reading.
+    pub fetch_seconds: f64,
+    /// Seconds writing (checksum check, upload, `LATEST` update).
+    pub put_seconds: f64,
+}
+
+/// Copies `version` of `from` into `to` as a new version (the bytes are checked before the
+/// upload, as every `put` does).
+pub fn copy(from: &Store, version: &str, to: &Store) -> Result<Copied> {
+    let version = from.resolve(Some(version))?;
+    let start = Instant::now();
+    let raw = from.fetch(&version)?;
+    let fetch_seconds = start.elapsed().as_secs_f64();
+    let size_bytes = raw.len() as u64;
+    let start = Instant::now();
+    let to_version = to.put(raw)?;
+    Ok(Copied {
+        from_version: version.to_string(),
+        from: from.uri(),
+        to_version: to_version.to_string(),
+        to: to.uri(),
+        size_bytes,
+        fetch_seconds,
+        put_seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// The versions of `store`, oldest first.
@@ -215,6 +255,24 @@ pub fn run(command: &ModelsCommand, out: &mut dyn Write) -> Result<()> {
                     ),
                 ],
             )
+        }
+        ModelsCommand::Copy { version, store, to, format } => {
+            let c = copy(&Store::open(&store.uri)?, version, &Store::open(to)?)?;
+            if *format == Format::Json {
+                return output::emit(out, *format, &c, Table::default);
+            }
+            writeln!(
+                out,
+                "copied {} ({}) from {} to {} as {}: read {} s, write {} s",
+                c.from_version,
+                bytes(c.size_bytes),
+                c.from,
+                c.to,
+                c.to_version,
+                num(Some(c.fetch_seconds), 2),
+                num(Some(c.put_seconds), 2)
+            )?;
+            Ok(())
         }
         ModelsCommand::Prune { keep, store, format } => {
             let store = Store::open(&store.uri)?;

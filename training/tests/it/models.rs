@@ -37,6 +37,14 @@ fn versions_are_listed_inspected_and_pruned() {
     assert!(text.contains(&format!("{} (LATEST)", versions[2])), "{text}");
     assert!(text.contains("943 users × 1,682 movies, 55,375 training interactions"), "{text}");
 
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copied =
+        json(&["models", "copy", &versions[1], "--store", store, "--to", elsewhere.path().to_str().unwrap()]);
+    assert_eq!(copied["from_version"], versions[1].as_str());
+    let there = json(&["models", "inspect", "--store", elsewhere.path().to_str().unwrap()]);
+    assert_eq!(there["version"], copied["to_version"]);
+    assert_eq!(there["size_bytes"], inspected["size_bytes"]);
+
     let out = cinerec(&["models", "prune", "--keep", "1", "--store", store]).unwrap();
     assert!(out.starts_with("removed 2 version(s)"), "{out}");
     let list = json(&["models", "list", "--store", store]);
