@@ -31,57 +31,39 @@ pub use error::{Error, Result};
 
 use cli::{BenchCommand, Cli, Command, Format, PeerCommand};
 use output::progress_enabled;
-use store::Store;
 
 /// Runs a parsed command line, writing its result to `out` (progress bars go to stderr when
 /// it is a terminal and the format is not JSON).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
-    let data_dir = &cli.data_dir()?;
+    // Resolved only by the commands that read datasets.
+    let data_dir = || cli.data_dir().map_err(Error::from);
     match &cli.command {
         Command::Quickstart(args) => {
-            quickstart::quickstart(args, data_dir, progress_enabled(Format::Table), out)
+            quickstart::quickstart(args, &data_dir()?, progress_enabled(Format::Table), out)
         }
         Command::Train(args) => {
-            let report = train::train(args, data_dir, progress_enabled(args.format))?;
+            // A ratings file or the generator needs no data directory (a container may have no
+            // HOME to derive one from).
+            let dir = if args.data.dataset.is_some() { data_dir()? } else { std::path::PathBuf::new() };
+            let report = train::train(args, &dir, progress_enabled(args.format))?;
             train::print_train(out, args.format, &report)
         }
-        Command::Recommend(args) => {
-            let store = Store::open(&args.store.uri)?;
-            let loaded = store.load(args.version.as_deref())?;
-            let version = loaded.version.to_string();
-            let recs = match (&args.history, args.user) {
-                (Some(history), _) => query::for_history(&loaded.artifact, &version, history, args.n)?,
-                (None, Some(user)) => query::for_user(&loaded.artifact, &version, user, args.n)?,
-                (None, None) => return Err(Error::Usage("give --user ID or --history MOVIE_ID,...".into())),
-            };
-            query::print_recommendations(out, args.format, &recs)
-        }
-        Command::Similar(args) => {
-            let store = Store::open(&args.store.uri)?;
-            let loaded = store.load(args.version.as_deref())?;
-            let version = loaded.version.to_string();
-            let movie_id = match (args.movie, &args.title) {
-                (Some(id), _) => id,
-                (None, Some(title)) => query::find_title(&loaded.artifact, &version, title)?,
-                (None, None) => return Err(Error::Usage("give --movie ID or --title TEXT".into())),
-            };
-            let similar = query::similar(&loaded.artifact, &version, movie_id, args.n)?;
-            query::print_similar(out, args.format, &similar)
-        }
+        Command::Recommend(args) => query::print_recommendations(out, args.format, &query::recommend(args)?),
+        Command::Similar(args) => query::print_similar(out, args.format, &query::similar_to(args)?),
         Command::Models(command) => models_cmd::run(command, out),
         Command::Datasets(command) => {
-            datasets_cmd::run(command, data_dir, progress_enabled(datasets_cmd::format_of(command)), out)
+            datasets_cmd::run(command, &data_dir()?, progress_enabled(datasets_cmd::format_of(command)), out)
         }
         Command::Evaluate(args) => {
-            let report = evaluate::evaluate(args, data_dir, progress_enabled(args.format))?;
+            let report = evaluate::evaluate(args, &data_dir()?, progress_enabled(args.format))?;
             evaluate::print_evaluation(out, args.format, &report)
         }
         Command::Bench(BenchCommand::Als(args)) => {
-            let report = bench::bench_als(args, data_dir, progress_enabled(args.format))?;
+            let report = bench::bench_als(args, &data_dir()?, progress_enabled(args.format))?;
             bench::print_bench(out, args.format, &report)
         }
         Command::Peer(PeerCommand::Prepare(args)) => {
-            let meta = peer::prepare(args, data_dir)?;
+            let meta = peer::prepare(args, &data_dir()?)?;
             writeln!(
                 out,
                 "{}: {} users × {} items, {} train / {} test positives -> {}",

@@ -11,9 +11,10 @@ use engine::recommend::{self, RecommendOptions};
 use engine::{Row, ScoredItem};
 use serde::Serialize;
 
-use crate::cli::{Format, HistoryItem};
+use crate::cli::{Format, HistoryItem, RecommendArgs, SimilarArgs};
 use crate::error::{Error, Result};
 use crate::output::{self, Table, truncate};
+use crate::store::Store;
 
 /// Where a list of movies came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +75,31 @@ pub struct SimilarMovies {
     pub title: Option<String>,
     /// The most similar movies, best first.
     pub movies: Vec<MovieScore>,
+}
+
+/// Runs `cinerec recommend`: loads the model version asked for (default: the latest) and
+/// answers for `--user` or `--history`.
+pub fn recommend(args: &RecommendArgs) -> Result<Recommendations> {
+    let loaded = Store::open(&args.store.uri)?.load(args.version.as_deref())?;
+    let version = loaded.version.to_string();
+    match (&args.history, args.user) {
+        (Some(history), _) => for_history(&loaded.artifact, &version, history, args.n),
+        (None, Some(user)) => for_user(&loaded.artifact, &version, user, args.n),
+        (None, None) => Err(Error::Usage("give --user ID or --history MOVIE_ID,...".into())),
+    }
+}
+
+/// Runs `cinerec similar`: loads the model version asked for and answers for `--movie` or
+/// `--title`.
+pub fn similar_to(args: &SimilarArgs) -> Result<SimilarMovies> {
+    let loaded = Store::open(&args.store.uri)?.load(args.version.as_deref())?;
+    let version = loaded.version.to_string();
+    let movie_id = match (args.movie, &args.title) {
+        (Some(id), _) => id,
+        (None, Some(title)) => find_title(&loaded.artifact, &version, title)?,
+        (None, None) => return Err(Error::Usage("give --movie ID or --title TEXT".into())),
+    };
+    similar(&loaded.artifact, &version, movie_id, args.n)
 }
 
 /// The catalogue of an artifact by movie id.
