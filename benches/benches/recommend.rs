@@ -1,4 +1,4 @@
-//! Top-10 recommendation, single user and a batch of 256, for a model of the ML-20M shape
+//! Top-10 recommendation, single user and batches of 64 and 256, for a model of the ML-20M shape
 //! (26,744 items) at 128 factors; plus similar items.
 //!
 //! Run: `cargo bench -p benches --bench recommend`
@@ -52,7 +52,7 @@ fn top10(c: &mut Criterion) {
             recommend(&model, seen.user_items(), user, &options).expect("recommend")
         })
     });
-    for batch in [256usize] {
+    for batch in [64usize, 256] {
         let users: Vec<u32> = (0..batch as u32).collect();
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("batch", batch), &users, |b, users| {

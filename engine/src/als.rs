@@ -430,19 +430,20 @@ impl HalfStep<'_> {
     fn sparse_times<K: Kernels>(
         &self,
         kern: K,
-        indices: &[u32],
-        confidence: &[f32],
+        (indices, confidence): (&[u32], &[f32]),
         v: &[f32],
         out: &mut [f32],
+        prefetch: bool,
         coef: impl Fn(f32, f32) -> f32,
     ) {
         let k = self.k;
         let y = |col: u32| &self.fixed[col as usize * k..][..k];
         let mut quads = indices.chunks_exact(4).zip(confidence.chunks_exact(4)).enumerate();
         for (quad, (cols, conf)) in &mut quads {
-            // The fixed side's rows are gathered in no order the hardware can predict: ask for
-            // the next quad's rows while this one computes.
-            if let Some(next) = indices.get(4 * quad + 4..4 * quad + 8) {
+            // The fixed side's rows are gathered in no order the hardware can predict: on the
+            // first pass over a row (later passes find them in cache), ask for the next quad's
+            // rows while this one computes.
+            if let Some(next) = indices.get(4 * quad + 4..4 * quad + 8).filter(|_| prefetch) {
                 next.iter().for_each(|&col| kern.prefetch(y(col)));
             }
             let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
@@ -474,7 +475,7 @@ impl HalfStep<'_> {
         // r = b − A·x
         self.dense_times(kern, reg, x, r);
         r.iter_mut().for_each(|v| *v = -*v);
-        self.sparse_times(kern, entries.indices, confidence, x, r, |signed, dot| {
+        self.sparse_times(kern, (entries.indices, confidence), x, r, true, |signed, dot| {
             let c = signed.abs();
             let target = if signed > 0.0 { c } else { 0.0 };
             target - (c - w0) * dot
@@ -487,7 +488,7 @@ impl HalfStep<'_> {
         for _ in 0..self.params.cg_steps {
             // ap = A·p
             self.dense_times(kern, reg, p, ap);
-            self.sparse_times(kern, entries.indices, confidence, p, ap, |signed, dot| {
+            self.sparse_times(kern, (entries.indices, confidence), p, ap, false, |signed, dot| {
                 (signed.abs() - w0) * dot
             });
             let step = rs_old / kern.dot(p, ap);
