@@ -1026,8 +1026,17 @@ mod tests {
         for (a, b) in folded.iter().zip(model.user_vector(4).unwrap()) {
             assert!((a - b).abs() < 0.05, "{folded:?}");
         }
-        let by_history =
-            recommend_for_history(&model, history, &RecommendOptions { n: 1, ..Default::default() }).unwrap();
+        let options = RecommendOptions { n: 5, exclude_seen: false, ..Default::default() };
+        let by_history = recommend_for_history(&model, history, &options).unwrap();
+        let trained = recommend(&model, data.user_items(), 4, &options).unwrap();
+        // The same five items, the same best one; near-ties among the seen items may swap.
+        let ids = |v: &[crate::ScoredItem]| v.iter().map(|s| s.item_idx).collect::<Vec<_>>();
+        let sorted = |mut v: Vec<u32>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(sorted(ids(&by_history)), sorted(ids(&trained)), "{by_history:?} vs {trained:?}");
+        assert_eq!(by_history[0].item_idx, trained[0].item_idx);
         assert_eq!(by_history[0].item_idx, 4);
         let why = explain(&model, data.user_items(), 4, 4).unwrap();
         let dot = crate::simd::dot(&folded, model.item_vector(4).unwrap());
