@@ -760,29 +760,16 @@ pub fn fit(
         let item_conf = signed_confidences(params, data.item_users());
         let mut user_factors = init_factors(n_users, k, params.init_scale, params.seed, 0);
         let mut item_factors = init_factors(n_items, k, params.init_scale, params.seed, 1);
+        // One half-step: solve every row of `matrix` against the fixed side's factors.
+        let solve_side = |matrix: &Csr, confidence: &[f32], fixed: &[f32], solve: &mut [f32]| {
+            let gram = gram(fixed, k, params.unobserved_weight);
+            HalfStep { params, matrix, confidence, fixed, gram: &gram, k }.solve_all(solve)
+        };
         for iteration in 0..params.iterations {
             ctx.check_cancel(iteration)?;
-            let item_gram = gram(&item_factors, k, params.unobserved_weight);
-            let users = HalfStep {
-                params,
-                matrix: data.user_items(),
-                confidence: &user_conf,
-                fixed: &item_factors,
-                gram: &item_gram,
-                k,
-            };
-            users.solve_all(&mut user_factors)?;
+            solve_side(data.user_items(), &user_conf, &item_factors, &mut user_factors)?;
             ctx.check_cancel(iteration)?;
-            let user_gram = gram(&user_factors, k, params.unobserved_weight);
-            let items = HalfStep {
-                params,
-                matrix: data.item_users(),
-                confidence: &item_conf,
-                fixed: &user_factors,
-                gram: &user_gram,
-                k,
-            };
-            items.solve_all(&mut item_factors)?;
+            solve_side(data.item_users(), &item_conf, &user_factors, &mut item_factors)?;
             let loss = (params.compute_loss && ctx.wants_progress()).then(|| {
                 // The user side's sum covers every cell once; add the item rows' λ|y|² terms.
                 let item_reg: f64 = item_factors
