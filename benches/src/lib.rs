@@ -1,19 +1,13 @@
 //! Shared data loading for the criterion benchmarks: MovieLens from `CINEREC_DATA_DIR` (falling
 //! back to `../shared/datasets` beside the repository) and the seeded synthetic ML-20M-shaped set.
 
-use std::path::PathBuf;
-
 use datasets::{DatasetName, SynthParams};
 use engine::eval::positives;
 use engine::{Duplicates, InteractionLog, Interactions};
 
-/// The data directory of the benchmarks.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("CINEREC_DATA_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"))
-}
+/// The data directory of the benchmarks: `CINEREC_DATA_DIR`, else `shared/datasets` beside the
+/// repository.
+pub use datasets::checkout_data_dir as data_dir;
 
 /// The PROTOCOLS implicit matrix of a log: ratings ≥ 4 as interactions of value 1.
 pub fn positives_matrix(log: &InteractionLog) -> Interactions {

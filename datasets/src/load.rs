@@ -37,6 +37,17 @@ fn data_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
         .ok_or(DatasetError::NoDataDir)
 }
 
+/// The data directory for code run from a source checkout (tests, benches, examples):
+/// `$CINEREC_DATA_DIR` (a relative value is taken from the workspace root, as CI sets it), else
+/// `shared/datasets` beside the repository.
+pub fn checkout_data_dir() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    match std::env::var_os(DATA_DIR_ENV).filter(|dir| !dir.is_empty()) {
+        Some(dir) => workspace.join(dir), // `join` keeps an absolute path as is
+        None => workspace.join("../shared/datasets"),
+    }
+}
+
 /// The folder of `name` in `data_dir`: `<data_dir>/<name>`, or the zip's own folder name
 /// (`ml-10M100K`) for a hand-extracted archive; [`DatasetError::NotPresent`] if neither exists.
 pub fn dataset_dir(data_dir: &Path, name: DatasetName) -> Result<PathBuf> {

@@ -27,12 +27,7 @@ pub const SPLIT_SEED: u64 = 42;
 pub const K: usize = 10;
 
 /// The MovieLens folder: `CINEREC_DATA_DIR`, else `shared/datasets` beside the repository.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("CINEREC_DATA_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"))
-}
+pub use datasets::checkout_data_dir as data_dir;
 
 /// `notebooks-rs/out/` (git-ignored), created if missing.
 pub fn out_dir() -> Result<PathBuf> {

@@ -2,17 +2,11 @@
 //! configuration, as a process) on ml-100k and ml-latest-small (from `CINEREC_DATA_DIR`, else
 //! `../shared/datasets` beside the workspace).
 
-use std::path::PathBuf;
-
 use training::cli::Cli;
 use training::exchange::{self, ExchangeDir};
 
 /// The shared datasets folder.
-fn data_dir() -> PathBuf {
-    std::env::var_os("CINEREC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"))
-}
+use datasets::checkout_data_dir as data_dir;
 
 /// Runs `cinerec ARGS` (with `--data-dir` set) as a library call; returns stdout or the error text.
 fn cinerec(args: &[&str]) -> Result<String, String> {
