@@ -1,5 +1,5 @@
 //! The S3 store against a real S3-protocol server (`s3s-fs`, started by `scripts/test` through
-//! `scripts/start-s3`), one fresh bucket per test.
+//! `scripts/start-server s3`), one fresh bucket per test.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use crate::fixtures;
 use crate::store::check_store;
 
-/// The credentials `scripts/start-s3` gives the local test server.
+/// The credentials `scripts/start-server s3` gives the local test server.
 const ACCESS_KEY: &str = "minioadmin";
 const SECRET_KEY: &str = "minioadmin-secret";
 

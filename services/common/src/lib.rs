@@ -1,0 +1,17 @@
+//! Plumbing shared by every cinerec service binary (serving and `services/*`): the common
+//! command-line/env settings, logging set-up (JSON in production), a Prometheus `/metrics`
+//! endpoint, gRPC health and reflection, graceful shutdown on SIGTERM, and retry with backoff.
+//! Storage and RPC logic stay in each service's own crate.
+
+pub mod grpc;
+pub mod metrics;
+pub mod retry;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use retry::{Backoff, retry};
+pub use settings::{LogFormat, ServiceSettings};
+pub use shutdown::shutdown_signal;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,118 @@
+//! Test support (feature `testing`): a server process a test owns, so that it can stop and
+//! restart it on the same port to exercise outages (Redis, the Kafka broker). Binaries come
+//! from the variables `scripts/start-server` prints (`CINEREC_REDIS_SERVER_BIN`,
+//! `CINEREC_TANSU_BIN`).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server child process on a fixed 127.0.0.1 port; killed on drop.
+#[derive(Debug)]
+pub struct TestServer {
+    program: PathBuf,
+    args: Vec<String>,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// Starts a private Redis (no persistence) on a free port.
+    pub fn redis() -> Self {
+        let program = binary("CINEREC_REDIS_SERVER_BIN", "redis-server");
+        let port = free_port();
+        let args = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        Self::start(program, args.iter().map(|a| a.to_string()).collect(), port)
+    }
+
+    /// Starts a private Tansu Kafka-protocol broker (in-memory storage) on a free port.
+    pub fn kafka() -> Self {
+        let program = binary("CINEREC_TANSU_BIN", "tansu");
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let args = vec![
+            "broker".into(),
+            "--listener-url".into(),
+            url.clone(),
+            "--advertised-listener-url".into(),
+            url,
+            "--storage-engine".into(),
+            "memory://tansu/".into(),
+        ];
+        Self::start(program, args, port)
+    }
+
+    fn start(program: PathBuf, args: Vec<String>, port: u16) -> Self {
+        let mut server = Self { program, args, port, child: None };
+        server.restart();
+        server
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `redis://127.0.0.1:port` (for Redis servers).
+    pub fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the process and waits until the port is closed.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(self.addr()).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// (Re)starts the process on the same port and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.program.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(self.addr()).is_err() {
+            assert!(Instant::now() < deadline, "{} did not open port {}", self.program.display(), self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn binary(variable: &str, name: &str) -> PathBuf {
+    std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{variable} is not set: run the tests through scripts/test, which installs {name} and sets it")
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free local port").port()
+}
+
+/// The value of a `CINEREC_TEST_*` variable naming a server `scripts/test` started; panics with
+/// instructions when it is not set.
+pub fn server_url(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: these tests need the servers that scripts/test starts (see scripts/start-server)")
+    })
+}

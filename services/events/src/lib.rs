@@ -1,0 +1,122 @@
+//! Domain events between services: the [`EventPublisher`] trait every producer codes against,
+//! an in-memory [`MemoryPublisher`] for unit tests, and (module `kafka`) the Kafka
+//! implementation with a de-duplicating consumer. Payloads are protobuf messages from
+//! `proto::events::v1`; topic names are in `proto::events::topics`.
+
+use std::sync::Mutex;
+
+/// Why an event could not be published.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The broker did not accept the message (down, timed out, refused).
+    #[error("publishing to topic `{topic}` failed: {reason}")]
+    Publish {
+        /// Topic the message was for.
+        topic: String,
+        /// What the client reported.
+        reason: String,
+    },
+}
+
+/// Sends one event to a topic. Implementations return only after the broker acknowledged it
+/// (at-least-once); callers that must not lose events keep them in an outbox until then.
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `payload` (an encoded protobuf event) to `topic` under `key` (the user id, or the
+    /// movie id for movie events, as decimal text).
+    fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Result<(), EventError>> + Send;
+}
+
+/// One message kept by [`MemoryPublisher`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedEvent {
+    /// Topic.
+    pub topic: String,
+    /// Message key.
+    pub key: String,
+    /// Encoded event.
+    pub payload: Vec<u8>,
+}
+
+/// Keeps published events in memory, for unit tests; can be switched to fail like a broker
+/// that is down.
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    events: Mutex<Vec<PublishedEvent>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryPublisher {
+    /// An empty, working publisher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every event published so far, oldest first.
+    pub fn events(&self) -> Vec<PublishedEvent> {
+        self.events.lock().expect("publisher lock").clone()
+    }
+
+    /// While `down`, every publish fails with [`EventError::Publish`].
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl EventPublisher for MemoryPublisher {
+    async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), EventError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(EventError::Publish {
+                topic: topic.to_string(),
+                reason: "broker down (test)".into(),
+            });
+        }
+        let event = PublishedEvent { topic: topic.to_string(), key: key.to_string(), payload };
+        self.events.lock().expect("publisher lock").push(event);
+        Ok(())
+    }
+}
+
+impl<P: EventPublisher> EventPublisher for std::sync::Arc<P> {
+    fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        (**self).publish(topic, key, payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_publisher_keeps_events_and_fails_while_down() {
+        let publisher = MemoryPublisher::new();
+        let run = block_on;
+        run(publisher.publish("t", "1", vec![1])).unwrap();
+        publisher.set_down(true);
+        let err = run(publisher.publish("t", "2", vec![2])).unwrap_err();
+        assert!(err.to_string().contains("topic `t`"), "{err}");
+        publisher.set_down(false);
+        run(publisher.publish("t", "3", vec![3])).unwrap();
+        let keys: Vec<_> = publisher.events().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["1", "3"]);
+    }
+
+    /// Polls a future that never waits (the memory publisher) to completion.
+    fn block_on<T>(fut: impl Future<Output = T>) -> T {
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => panic!("memory publisher never waits"),
+        }
+    }
+}
