@@ -3,7 +3,10 @@
 //! implementation with a de-duplicating consumer. Payloads are protobuf messages from
 //! `proto::events::v1`; topic names are in `proto::events::topics`.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
+
+pub mod kafka;
 
 /// Why an event could not be published.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +19,61 @@ pub enum EventError {
         /// What the client reported.
         reason: String,
     },
+    /// A Kafka client could not be created (bad settings).
+    #[error("Kafka client for `{brokers}`: {reason}")]
+    Client {
+        /// The bootstrap servers.
+        brokers: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Creating or inspecting topics failed.
+    #[error("Kafka admin request to `{brokers}` failed: {reason}")]
+    Admin {
+        /// The bootstrap servers.
+        brokers: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Receiving or committing failed.
+    #[error("consuming events failed: {reason}")]
+    Consume {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Remembers the last `capacity` event ids so that a consumer handles each event once even
+/// though delivery is at-least-once.
+#[derive(Debug)]
+pub struct Deduplicator {
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl Deduplicator {
+    /// Remembers up to `capacity` ids (at least 1); the oldest are forgotten first.
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self { seen: HashSet::with_capacity(capacity), order: VecDeque::with_capacity(capacity), capacity }
+    }
+
+    /// True the first time `event_id` is offered (within the remembered window), false for a
+    /// duplicate.
+    pub fn first_time(&mut self, event_id: &str) -> bool {
+        if self.seen.contains(event_id) {
+            return false;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        self.seen.insert(event_id.to_string());
+        self.order.push_back(event_id.to_string());
+        true
+    }
 }
 
 /// Sends one event to a topic. Implementations return only after the broker acknowledged it
@@ -95,6 +153,17 @@ impl<P: EventPublisher> EventPublisher for std::sync::Arc<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deduplicator_drops_repeats_within_its_window() {
+        let mut dedup = Deduplicator::new(2);
+        assert!(dedup.first_time("a"));
+        assert!(!dedup.first_time("a"));
+        assert!(dedup.first_time("b"));
+        assert!(dedup.first_time("c")); // forgets "a"
+        assert!(!dedup.first_time("b"));
+        assert!(dedup.first_time("a"));
+    }
 
     #[test]
     fn memory_publisher_keeps_events_and_fails_while_down() {
