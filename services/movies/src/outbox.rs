@@ -1,0 +1,164 @@
+//! `MovieEvent`s: encoding them for the outbox, and the relay that publishes the outbox to Kafka
+//! in order, keyed by movie id, deleting each event only after the broker acknowledged it
+//! (at-least-once; consumers de-duplicate by `event_id`). While the broker is down events wait
+//! in PostgreSQL and the relay retries with backoff.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use events::EventPublisher;
+use prometheus_client::metrics::counter::Counter;
+use prost::Message;
+use proto::events::v1::{MovieChange, MovieEvent};
+use service_common::Backoff;
+use tokio::sync::Notify;
+
+use crate::domain::MovieId;
+use crate::store::MovieStore;
+
+/// Events published per outbox read.
+pub const RELAY_BATCH: u32 = 200;
+
+/// An encoded `MovieEvent` with a fresh event id and the current time.
+pub fn encode_event(movie_id: MovieId, change: MovieChange, title: &str) -> Vec<u8> {
+    let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    MovieEvent {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        movie_id: movie_id.as_u64(),
+        change: change as i32,
+        title: if change == MovieChange::Deleted { String::new() } else { title.to_string() },
+        timestamp_ms,
+    }
+    .encode_to_vec()
+}
+
+/// Counters of the relay, registered by the application.
+#[derive(Clone, Debug, Default)]
+pub struct RelayMetrics {
+    /// Events the broker acknowledged.
+    pub published: Counter,
+    /// Failed publish attempts (each is retried).
+    pub failures: Counter,
+}
+
+/// How the relay runs.
+#[derive(Clone, Debug)]
+pub struct RelaySettings {
+    /// Topic of `MovieEvent`s.
+    pub topic: String,
+    /// How often to look for events written by other processes (the importer) when nothing
+    /// woke the relay.
+    pub poll: Duration,
+    /// Waits between failed attempts (only `initial` and `max` are used: the relay never gives
+    /// up).
+    pub backoff: Backoff,
+}
+
+impl Default for RelaySettings {
+    /// [`proto::events::topics::MOVIES`], a 1 s poll, 100 ms to 5 s between failures.
+    fn default() -> Self {
+        Self {
+            topic: proto::events::topics::MOVIES.to_string(),
+            poll: Duration::from_secs(1),
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(5),
+                attempts: u32::MAX,
+            },
+        }
+    }
+}
+
+/// Publishes the outbox until `shutdown` completes; `wake` is notified after each change.
+pub async fn run_relay<S: MovieStore, P: EventPublisher>(
+    store: Arc<S>,
+    publisher: P,
+    settings: RelaySettings,
+    wake: Arc<Notify>,
+    metrics: RelayMetrics,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut failures = 0u32;
+    loop {
+        let wait = match drain_once(&*store, &publisher, &settings.topic, &metrics).await {
+            Ok(n) if n == RELAY_BATCH as usize => {
+                failures = 0;
+                continue;
+            }
+            Ok(_) => {
+                failures = 0;
+                settings.poll
+            }
+            Err(err) => {
+                failures = failures.saturating_add(1);
+                metrics.failures.inc();
+                let delay = settings.backoff.delay(failures);
+                tracing::warn!(%err, failures, delay_ms = delay.as_millis() as u64, "publishing movie events failed; will retry");
+                delay
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = wake.notified(), if failures == 0 => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Why one relay round stopped.
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Publish(#[from] events::EventError),
+}
+
+/// Publishes up to one batch; returns how many events were published.
+async fn drain_once<S: MovieStore, P: EventPublisher>(
+    store: &S,
+    publisher: &P,
+    topic: &str,
+    metrics: &RelayMetrics,
+) -> Result<usize, RelayError> {
+    let pending = store.pending_events(RELAY_BATCH).await?;
+    let mut done = Vec::with_capacity(pending.len());
+    let mut failure = None;
+    for event in pending {
+        match publisher.publish(topic, &event.movie_id.to_string(), event.payload).await {
+            Ok(()) => {
+                metrics.published.inc();
+                done.push(event.seq);
+            }
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    if !done.is_empty() {
+        store.remove_events(&done).await?;
+        tracing::debug!(events = done.len(), topic, "published movie events");
+    }
+    match failure {
+        Some(err) => Err(err.into()),
+        None => Ok(done.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_carry_id_change_title_and_a_fresh_event_id() {
+        let id = MovieId::parse(42, "movie_id").unwrap();
+        let a = MovieEvent::decode(&*encode_event(id, MovieChange::Created, "Heat")).unwrap();
+        let b = MovieEvent::decode(&*encode_event(id, MovieChange::Deleted, "Heat")).unwrap();
+        assert_eq!((a.movie_id, a.change(), a.title.as_str()), (42, MovieChange::Created, "Heat"));
+        assert_eq!((b.change(), b.title.as_str()), (MovieChange::Deleted, ""));
+        assert_ne!(a.event_id, b.event_id);
+        assert!(a.timestamp_ms > 1_500_000_000_000);
+    }
+}
