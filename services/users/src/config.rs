@@ -1,0 +1,216 @@
+//! Settings of the `cinerec-users` binary (clap derive; every flag also reads a `CINEREC_*`
+//! variable) and the wrappers that keep secrets out of `Debug` output, logs and `--help`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use service_common::{Backoff, ServiceSettings};
+
+/// Everything the users service needs to start.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "cinerec-users", version, about = "cinerec users service (gRPC over MongoDB)")]
+pub struct Config {
+    /// Listen addresses and log format.
+    #[command(flatten)]
+    pub service: ServiceSettings,
+    /// MongoDB connection string (may hold credentials: never printed).
+    #[arg(
+        long,
+        env = "CINEREC_MONGO_URL",
+        default_value = "mongodb://127.0.0.1:27017/",
+        hide_env_values = true
+    )]
+    pub mongo_url: Secret<String>,
+    /// MongoDB database holding the `users` and `counters` collections.
+    #[arg(long, env = "CINEREC_MONGO_DATABASE", default_value = "cinerec_users")]
+    pub mongo_database: String,
+    /// How long to wait for MongoDB to answer before a call counts as failed (server selection
+    /// and connect timeout), e.g. `2s`, `500ms`.
+    #[arg(long, env = "CINEREC_MONGO_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub mongo_timeout: Duration,
+    /// Attempts per storage call (the first included) before answering UNAVAILABLE; retries wait
+    /// about 50, 100, 200 ms, ... (at most 1 s).
+    #[arg(long, env = "CINEREC_STORAGE_ATTEMPTS", default_value_t = 4)]
+    pub storage_attempts: u32,
+    /// Secret that signs login tokens (HS256), at least 32 bytes. Required; never printed.
+    #[arg(long, env = "CINEREC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: JwtSecret,
+    /// Lifetime of a login token, e.g. `1h`, `30m`, `3600s`.
+    #[arg(long, env = "CINEREC_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub token_ttl: Duration,
+    /// Kafka bootstrap servers (comma-separated `host:port`).
+    #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// How long a request waits for its events to be delivered before leaving them to the outbox
+    /// drainer (the request succeeds either way).
+    #[arg(long, env = "CINEREC_PUBLISH_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
+    pub publish_timeout: Duration,
+    /// How often the outbox drainer looks for undelivered events.
+    #[arg(long, env = "CINEREC_OUTBOX_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub outbox_interval: Duration,
+}
+
+impl Config {
+    /// Retry policy for storage and publish calls: `storage_attempts` attempts, waits from 50 ms
+    /// doubling up to 1 s.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_secs(1),
+            attempts: self.storage_attempts.max(1),
+        }
+    }
+}
+
+/// A value that never shows itself in `Debug` or `Display` output; read it with
+/// [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps `value`.
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The wrapped value; do not log it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl FromStr for Secret<String> {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// The HMAC key for login tokens: at least [`JwtSecret::MIN_LEN`] bytes; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSecret(Secret<Vec<u8>>);
+
+/// Why a token secret was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("CINEREC_JWT_SECRET must be at least {min} bytes long, got {len}")]
+pub struct WeakSecretError {
+    /// Minimum length.
+    pub min: usize,
+    /// Length given.
+    pub len: usize,
+}
+
+impl JwtSecret {
+    /// Shortest accepted secret, in bytes (HS256's key size).
+    pub const MIN_LEN: usize = 32;
+
+    /// Checks the length of `bytes`.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, WeakSecretError> {
+        let bytes = bytes.into();
+        if bytes.len() < Self::MIN_LEN {
+            return Err(WeakSecretError { min: Self::MIN_LEN, len: bytes.len() });
+        }
+        Ok(Self(Secret::new(bytes)))
+    }
+
+    /// The key bytes; do not log them.
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret([redacted])")
+    }
+}
+
+impl FromStr for JwtSecret {
+    type Err = WeakSecretError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s.as_bytes())
+    }
+}
+
+/// Why a duration setting was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not a duration: use a whole number with a unit (ms, s, m, h, d), e.g. `1h`")]
+pub struct DurationError {
+    /// The text given.
+    pub text: String,
+}
+
+/// Parses `500ms`, `30s`, `15m`, `1h`, `7d` or bare seconds (`3600`).
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let err = || DurationError { text: text.to_string() };
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: u64 = number.parse().map_err(|_| err())?;
+    let seconds_per = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(value)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(err()),
+    };
+    value.checked_mul(seconds_per).map(Duration::from_secs).ok_or_else(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        for (text, expected) in [
+            ("500ms", Duration::from_millis(500)),
+            ("30s", Duration::from_secs(30)),
+            ("15m", Duration::from_secs(900)),
+            ("1h", Duration::from_secs(3600)),
+            ("7d", Duration::from_secs(7 * 86_400)),
+            ("3600", Duration::from_secs(3600)),
+        ] {
+            assert_eq!(parse_duration(text).unwrap(), expected, "{text}");
+        }
+        for bad in ["", "h", "1 week", "-1s", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused_and_secrets_never_print() {
+        let err = JwtSecret::new(b"short".to_vec()).unwrap_err();
+        assert_eq!(err.to_string(), "CINEREC_JWT_SECRET must be at least 32 bytes long, got 5");
+        let config = Config::parse_from([
+            "cinerec-users",
+            "--jwt-secret",
+            "a-very-secret-key-of-at-least-32-bytes",
+            "--mongo-url",
+            "mongodb://admin:hunter2-password@db:27017/",
+        ]);
+        assert_eq!(config.token_ttl, Duration::from_secs(3600));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("a-very-secret"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(config.mongo_url.expose(), "mongodb://admin:hunter2-password@db:27017/");
+    }
+}
