@@ -1,13 +1,14 @@
 //! Top-10 recommendation, single user and batches of 64 and 256, for a model of the ML-20M shape
-//! (26,744 items) at 128 factors; plus similar items.
+//! (26,744 items) at 128 factors, exact and through the int8 candidate index
+//! (`QuantizedIndex`, `quantized-*` ids); plus similar items.
 //!
-//! Run: `cargo bench -p benches --bench recommend`
+//! Run: `cargo bench -p benches --bench recommend` (filter e.g. `-- recommend_top10`)
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use engine::als::{ImplicitAlsModel, ImplicitAlsParams};
 use engine::recommend::{RecommendOptions, recommend, recommend_batch, similar_items};
 use engine::rng::Rng;
-use engine::{Duplicates, Interaction, Interactions, Params};
+use engine::{Duplicates, Interaction, Interactions, Params, QuantizedIndex};
 
 const N_ITEMS: usize = 26_744;
 const N_USERS: usize = 4_096;
@@ -43,6 +44,7 @@ fn model_and_history(factors: usize) -> (ImplicitAlsModel, Interactions) {
 
 fn top10(c: &mut Criterion) {
     let (model, seen) = model_and_history(128);
+    let index = QuantizedIndex::build(&model).expect("factor model");
     let options = RecommendOptions { n: 10, ..Default::default() };
     let mut group = c.benchmark_group("recommend_top10/26744items/128factors");
     let mut user = 0u32;
@@ -52,11 +54,20 @@ fn top10(c: &mut Criterion) {
             recommend(&model, seen.user_items(), user, &options).expect("recommend")
         })
     });
+    group.bench_function("quantized-single", |b| {
+        b.iter(|| {
+            user = (user + 1) % N_USERS as u32;
+            index.recommend(&model, seen.user_items(), user, &options).expect("recommend")
+        })
+    });
     for batch in [64usize, 256] {
         let users: Vec<u32> = (0..batch as u32).collect();
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("batch", batch), &users, |b, users| {
             b.iter(|| recommend_batch(&model, seen.user_items(), users, &options).expect("batch"))
+        });
+        group.bench_with_input(BenchmarkId::new("quantized-batch", batch), &users, |b, users| {
+            b.iter(|| index.recommend_batch(&model, seen.user_items(), users, &options).expect("batch"))
         });
     }
     group.finish();

@@ -77,6 +77,15 @@ pub enum EngineError {
         /// The query that was asked.
         operation: &'static str,
     },
+    /// A prebuilt index (e.g. [`crate::quantized::QuantizedIndex`]) is queried with a model it
+    /// was not built from.
+    #[error("index does not match the {model} model: {detail}")]
+    IndexMismatch {
+        /// Model kind.
+        model: &'static str,
+        /// What differs (sizes, or the factors themselves).
+        detail: String,
+    },
     /// A numeric routine failed (e.g. a matrix that should be positive definite is not).
     #[error("numerical failure: {0}")]
     Numerical(String),

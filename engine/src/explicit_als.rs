@@ -23,6 +23,7 @@ use crate::error::{EngineError, Result};
 use crate::interactions::{Csr, Interactions, Row};
 use crate::linalg::cholesky_solve_lower;
 use crate::params::{Params, Valid, in_range};
+use crate::quantized::FactorView;
 use crate::recommend::{Explanation, Recommender, check_history, check_item, check_scores_len, check_user};
 use crate::rng::Rng;
 use crate::simd::{Kernels, matvec_rows};
@@ -614,6 +615,10 @@ impl Recommender for ExplicitAlsModel {
         let score = baseline + contributions.iter().map(|c| c.1).sum::<f32>();
         contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(Explanation { score, contributions })
+    }
+
+    fn factors(&self) -> Option<FactorView<'_>> {
+        Some(FactorView::explicit(self))
     }
 }
 

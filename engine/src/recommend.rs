@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
 use crate::interactions::{Csr, Row};
+use crate::quantized::FactorView;
 use crate::topk::{ScoredItem, TopK, top_k};
 
 /// What a top-N query returns and which items it may return.
@@ -67,6 +68,12 @@ pub trait Recommender: Sync {
 
     /// Why `item_idx` scores as it does given `history` (the user's interactions).
     fn explain(&self, user_idx: Option<u32>, history: Row<'_>, item_idx: u32) -> Result<Explanation>;
+
+    /// The factor matrices behind the scores, for factor models (implicit and explicit ALS);
+    /// `None` (the default) for the others. [`crate::quantized::QuantizedIndex`] builds on it.
+    fn factors(&self) -> Option<FactorView<'_>> {
+        None
+    }
 }
 
 pub(crate) fn check_item(item_idx: u32, n_items: usize) -> Result<()> {

@@ -330,6 +330,49 @@ pub fn matvec_rows(rows: &[f32], x: &[f32], out: &mut [f32]) {
     })
 }
 
+/// `out[j] = rows[at[j]] · x`: the values [`matvec_rows`] would write at rows `at`, bit for bit
+/// (rows inside its 4-row blocks go through `dot4`, the rows after the last block through `dot`;
+/// a row's `dot4` result does not depend on the other three rows).
+pub fn matvec_rows_at(rows: &[f32], x: &[f32], at: &[u32], out: &mut [f32]) {
+    let dim = x.len();
+    assert_eq!(at.len(), out.len(), "matvec_rows_at: one output per row index");
+    if dim == 0 {
+        out.fill(0.0);
+        return;
+    }
+    let in_blocks = rows.len() / dim / 4 * 4;
+    let row = |r: u32| &rows[r as usize * dim..][..dim];
+    with_kernels!(|k| {
+        // Up to four pending rows inside the blocks: (output slot, row index).
+        let mut pending = [(0usize, 0u32); 4];
+        let mut n_pending = 0;
+        for (slot, &r) in at.iter().enumerate() {
+            if (r as usize) < in_blocks {
+                pending[n_pending] = (slot, r);
+                n_pending += 1;
+                if n_pending == 4 {
+                    let res = k.dot4(pending.map(|(_, r)| row(r)), x);
+                    for ((slot, _), v) in pending.iter().zip(res) {
+                        out[*slot] = v;
+                    }
+                    n_pending = 0;
+                }
+            } else {
+                out[slot] = k.dot(row(r), x);
+            }
+        }
+        if n_pending > 0 {
+            // Repeat the first pending row in the unused lanes; their results are dropped.
+            let rows4: [&[f32]; 4] =
+                std::array::from_fn(|i| row(pending[if i < n_pending { i } else { 0 }].1));
+            let res = k.dot4(rows4, x);
+            for ((slot, _), v) in pending[..n_pending].iter().zip(res) {
+                out[*slot] = v;
+            }
+        }
+    })
+}
+
 /// `a · b` with the best kernel for this CPU (for cold paths; hot loops use [`with_kernels!`]).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     with_kernels!(|k| k.dot(a, b))
@@ -373,6 +416,28 @@ mod tests {
             with_kernels!(|k| k.axpy(0.3, &a, &mut y2));
             for (p, q) in y1.iter().zip(&y2) {
                 assert!((p - q).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn matvec_rows_at_is_bit_identical_to_matvec_rows() {
+        let mut rng = crate::rng::Rng::new(5);
+        for (n_rows, dim) in [(1usize, 3usize), (4, 8), (9, 13), (26, 128), (103, 33)] {
+            let rows: Vec<f32> = (0..n_rows * dim).map(|_| rng.next_f32() - 0.5).collect();
+            let x: Vec<f32> = (0..dim).map(|_| rng.next_f32() - 0.5).collect();
+            let mut all = vec![0f32; n_rows];
+            matvec_rows(&rows, &x, &mut all);
+            // Every row, a shuffled subset with repeats, and odd counts (partial quads).
+            let mut at: Vec<u32> = (0..n_rows as u32).rev().collect();
+            at.extend((0..7).map(|_| rng.below(n_rows as u64) as u32));
+            for len in [at.len(), 1, 3, 5] {
+                let at = &at[..len.min(at.len())];
+                let mut out = vec![f32::NAN; at.len()];
+                matvec_rows_at(&rows, &x, at, &mut out);
+                for (&r, o) in at.iter().zip(&out) {
+                    assert_eq!(o.to_bits(), all[r as usize].to_bits(), "rows={n_rows} dim={dim} row={r}");
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
 //! The engine's integration tests: one binary, one module per feature.
 
 mod models;
+mod quantized;

@@ -1,0 +1,963 @@
+//! Fast top-N for factor models: an int8 candidate index, then exact f32 re-ranking.
+//!
+//! [`QuantizedIndex`] keeps one symmetric int8 code per item factor (a per-item f32 scale,
+//! rows padded to a multiple of 32 codes), about `n_items × k` bytes instead of the
+//! `4 · n_items × k` the exact scan reads. A query
+//!
+//! 1. quantizes the user vector to 7-bit codes (`−63..=63`, one f32 scale),
+//! 2. computes integer dot products with every item (AVX2 `vpmaddubsw` on the user code shifted
+//!    to `1..=127`, corrected by each item's precomputed code sum; a portable loop elsewhere;
+//!    both give the same integers, so the same approximate scores bit for bit),
+//! 3. keeps the best [`QuantizedIndex::candidate_count`] items by approximate score; seen and
+//!    denied items are set to −∞ first, so they never take a candidate slot,
+//! 4. scores those candidates exactly, as the model's `score_user`/`score_history` would (same
+//!    kernels, same operation order), and returns the best `n` sorted like
+//!    [`crate::recommend::recommend`].
+//!
+//! Returned scores are therefore exact; only *which* items are returned can differ from the exact
+//! scan, when a true top-`n` item falls outside the candidates. With an `allow` list the allowed
+//! items are simply scored exactly.
+//!
+//! Saturation: `vpmaddubsw` adds two `u8 × i8` products into an `i16`; with user codes ≤ 127 and
+//! item codes in `−127..=127` a pair is at most `2 · 127 · 127 = 32258 < 32767`. Row sums are
+//! `i32` (exact for any k below ~130,000).
+//!
+//! Explicit ALS item biases are not folded into a quantized dimension: the approximate score adds
+//! the f32 bias after scaling (one add per item), which keeps the factors' full code range.
+
+use rayon::prelude::*;
+
+use crate::als::ImplicitAlsModel;
+use crate::error::{EngineError, Result};
+use crate::explicit_als::ExplicitAlsModel;
+use crate::interactions::{Csr, Row};
+use crate::recommend::{RecommendOptions, Recommender, check_history, check_item, check_user};
+use crate::simd::matvec_rows_at;
+use crate::topk::{ScoredItem, TopK};
+
+/// Item codes per SIMD step; rows are padded to a multiple of this.
+const LANE_CODES: usize = 32;
+/// Items per kernel block; the item count is padded to a multiple of this.
+const BLOCK_ITEMS: usize = 8;
+/// Largest magnitude of an item code.
+const ITEM_LEVELS: f32 = 127.0;
+/// Largest magnitude of a user code (7 bits, so that `code + USER_OFFSET` fits `1..=127`).
+const USER_LEVELS: f32 = 63.0;
+/// Added to user codes to make them unsigned for `vpmaddubsw`.
+const USER_OFFSET: i32 = 64;
+
+/// A factor model's matrices, borrowed, and how its scores are formed from them. Returned by
+/// [`Recommender::factors`] for implicit and explicit ALS.
+#[derive(Clone, Copy, Debug)]
+pub struct FactorView<'a> {
+    source: Source<'a>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Source<'a> {
+    Implicit(&'a ImplicitAlsModel),
+    Explicit(&'a ExplicitAlsModel),
+}
+
+/// The biases of an explicit model: `score = u·v + ((global_mean + user[u]) + item[i])`.
+#[derive(Clone, Copy, Debug)]
+pub struct FactorBiases<'a> {
+    /// μ, the mean training rating.
+    pub global_mean: f32,
+    /// One bias per user.
+    pub user: &'a [f32],
+    /// One bias per item.
+    pub item: &'a [f32],
+}
+
+impl<'a> FactorView<'a> {
+    pub(crate) fn implicit(model: &'a ImplicitAlsModel) -> Self {
+        Self { source: Source::Implicit(model) }
+    }
+
+    pub(crate) fn explicit(model: &'a ExplicitAlsModel) -> Self {
+        Self { source: Source::Explicit(model) }
+    }
+
+    /// Latent dimension k.
+    pub fn n_factors(&self) -> usize {
+        match self.source {
+            Source::Implicit(m) => m.n_factors(),
+            Source::Explicit(m) => m.n_factors(),
+        }
+    }
+
+    /// User factors, row-major `n_users × k`.
+    pub fn user_factors(&self) -> &'a [f32] {
+        match self.source {
+            Source::Implicit(m) => m.user_factors(),
+            Source::Explicit(m) => &m.parts().user_factors,
+        }
+    }
+
+    /// Item factors, row-major `n_items × k`.
+    pub fn item_factors(&self) -> &'a [f32] {
+        match self.source {
+            Source::Implicit(m) => m.item_factors(),
+            Source::Explicit(m) => &m.parts().item_factors,
+        }
+    }
+
+    /// The biases added to `u·v`, for explicit (biased) models; `None` when a score is `u·v`.
+    pub fn biases(&self) -> Option<FactorBiases<'a>> {
+        match self.source {
+            Source::Implicit(_) => None,
+            Source::Explicit(m) => Some(FactorBiases {
+                global_mean: m.global_mean(),
+                user: &m.parts().user_biases,
+                item: &m.parts().item_biases,
+            }),
+        }
+    }
+
+    /// The user vector and user bias (0 without biases) of someone known by `history`, from
+    /// the model's own fold-in (the one `score_history` uses).
+    pub fn fold_in(&self, history: Row<'_>) -> Result<(Vec<f32>, f32)> {
+        match self.source {
+            Source::Implicit(m) => Ok((m.fold_in(history)?, 0.0)),
+            Source::Explicit(m) => m.fold_in(history),
+        }
+    }
+
+    fn n_items(&self) -> usize {
+        self.item_factors().len() / self.n_factors().max(1)
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.source {
+            Source::Implicit(m) => m.kind(),
+            Source::Explicit(m) => m.kind(),
+        }
+    }
+
+    /// A cheap fingerprint of the item side: sizes and the first and last item rows (a few
+    /// cache lines), enough to catch an index queried with another model.
+    fn fingerprint(&self) -> u64 {
+        let items = self.item_factors();
+        let head = &items[..items.len().min(16)];
+        let tail = &items[items.len().saturating_sub(16)..];
+        let biases = self.biases().map_or(&[][..], |b| b.item);
+        let bias_ends = biases.first().into_iter().chain(biases.last());
+        let mut h = (self.n_items() as u64) << 32 ^ self.n_factors() as u64;
+        for v in head.iter().chain(tail).chain(bias_ends) {
+            h = (h.rotate_left(5) ^ u64::from(v.to_bits())).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        h
+    }
+}
+
+/// Which integer kernel computes approximate scores.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kernel {
+    Portable,
+    /// Holds the proof that the CPU has AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(crate::simd::Avx2Fma),
+}
+
+impl Kernel {
+    /// The fastest kernel the running CPU supports.
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(proof) = crate::simd::Avx2Fma::detect() {
+            return Self::Avx2(proof);
+        }
+        Self::Portable
+    }
+}
+
+/// An int8 candidate index over a factor model's items; see the [module docs](self).
+///
+/// Build it once per model ([`QuantizedIndex::build`]) and query it with that same model: the
+/// model supplies the user vectors and the exact re-ranking scores.
+#[derive(Clone, Debug)]
+pub struct QuantizedIndex {
+    n_items: usize,
+    n_factors: usize,
+    /// Codes per row: `n_factors` rounded up to a multiple of [`LANE_CODES`].
+    stride: usize,
+    /// `n_padded × stride` item codes (padding rows and columns are 0).
+    codes: Vec<i8>,
+    /// Per padded row: `USER_OFFSET · Σ codes`, the shift of the unsigned user code.
+    offsets: Vec<i32>,
+    /// Per padded row: the f32 value of one code step.
+    scales: Vec<f32>,
+    /// Per padded row: the item bias (0 for models without biases and for padding).
+    biases: Vec<f32>,
+    fingerprint: u64,
+}
+
+/// A user's side of a query: the factor vector and, for biased models, `μ + b_u`.
+#[derive(Clone, Copy)]
+struct UserQuery<'u> {
+    vector: &'u [f32],
+    base: Option<f32>,
+}
+
+/// Per-query buffers, reused across the users of a batch.
+struct Scratch {
+    user_codes: Vec<u8>,
+    approx: Vec<f32>,
+    shortlist: Vec<ScoredItem>,
+    candidates: Vec<u32>,
+    exact: Vec<f32>,
+}
+
+impl QuantizedIndex {
+    /// The index of a factor model, or `None` for models without factors (kNN, EASE,
+    /// popularity), which serve through the exact path.
+    pub fn build(model: &dyn Recommender) -> Option<Self> {
+        model.factors().map(Self::from_view)
+    }
+
+    /// The index of the items of `view`.
+    pub fn from_view(view: FactorView<'_>) -> Self {
+        let (k, n_items) = (view.n_factors(), view.n_items());
+        let stride = k.div_ceil(LANE_CODES).max(1) * LANE_CODES;
+        let n_padded = n_items.div_ceil(BLOCK_ITEMS) * BLOCK_ITEMS;
+        let mut codes = vec![0i8; n_padded * stride];
+        let mut offsets = vec![0i32; n_padded];
+        let mut scales = vec![0f32; n_padded];
+        let mut biases = vec![0f32; n_padded];
+        if k > 0 {
+            for (item, factors) in view.item_factors().chunks_exact(k).enumerate() {
+                let max = factors.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let scale = if max > 0.0 && max.is_finite() { max / ITEM_LEVELS } else { 0.0 };
+                let row = &mut codes[item * stride..][..k];
+                if scale > 0.0 {
+                    for (c, v) in row.iter_mut().zip(factors) {
+                        *c = (v / scale).round().clamp(-ITEM_LEVELS, ITEM_LEVELS) as i8;
+                    }
+                }
+                offsets[item] = USER_OFFSET * row.iter().map(|&c| i32::from(c)).sum::<i32>();
+                scales[item] = scale;
+            }
+        }
+        if let Some(b) = view.biases() {
+            biases[..n_items].copy_from_slice(b.item);
+        }
+        Self {
+            n_items,
+            n_factors: k,
+            stride,
+            codes,
+            offsets,
+            scales,
+            biases,
+            fingerprint: view.fingerprint(),
+        }
+    }
+
+    /// Items in the index.
+    pub fn n_items(&self) -> usize {
+        self.n_items
+    }
+
+    /// Latent dimension k of the indexed model.
+    pub fn n_factors(&self) -> usize {
+        self.n_factors
+    }
+
+    /// Heap bytes held by the index.
+    pub fn memory_bytes(&self) -> usize {
+        self.codes.len() + 4 * (self.offsets.len() + self.scales.len() + self.biases.len())
+    }
+
+    /// How many approximate-best items are re-scored exactly for a top-`n` query:
+    /// `max(4n, n + 64)`.
+    pub fn candidate_count(n: usize) -> usize {
+        n.saturating_mul(4).max(n.saturating_add(64))
+    }
+
+    /// Top-N for a training user, like [`crate::recommend::recommend`] (same errors, same
+    /// filters, exact scores); `seen` is the training matrix.
+    pub fn recommend(
+        &self,
+        model: &dyn Recommender,
+        seen: &Csr,
+        user_idx: u32,
+        options: &RecommendOptions<'_>,
+    ) -> Result<Vec<ScoredItem>> {
+        let view = self.view_of(model)?;
+        check_user(user_idx, model.n_users())?;
+        check_options(options, self.n_items)?;
+        let history = seen.checked_row(user_idx)?;
+        Ok(self.query_user(Kernel::detect(), view, user_idx, history, options, &mut self.scratch()))
+    }
+
+    /// Top-N for many training users in parallel, like [`crate::recommend::recommend_batch`];
+    /// results in the order of `users`.
+    pub fn recommend_batch(
+        &self,
+        model: &dyn Recommender,
+        seen: &Csr,
+        users: &[u32],
+        options: &RecommendOptions<'_>,
+    ) -> Result<Vec<Vec<ScoredItem>>> {
+        let view = self.view_of(model)?;
+        check_options(options, self.n_items)?;
+        for &user in users {
+            check_user(user, model.n_users())?;
+            seen.checked_row(user)?;
+        }
+        let kernel = Kernel::detect();
+        Ok(users
+            .par_iter()
+            .map_init(
+                || self.scratch(),
+                |scratch, &user| {
+                    self.query_user(kernel, view, user, seen.row(user as usize), options, scratch)
+                },
+            )
+            .collect())
+    }
+
+    /// Top-N for someone known only by `history`, like
+    /// [`crate::recommend::recommend_for_history`]: the model folds the history in.
+    pub fn recommend_for_history(
+        &self,
+        model: &dyn Recommender,
+        history: Row<'_>,
+        options: &RecommendOptions<'_>,
+    ) -> Result<Vec<ScoredItem>> {
+        let view = self.view_of(model)?;
+        check_history(history, self.n_items)?;
+        check_options(options, self.n_items)?;
+        let (user, bias) = view.fold_in(history)?;
+        let user = UserQuery { vector: &user, base: view.biases().map(|b| b.global_mean + bias) };
+        Ok(self.query(Kernel::detect(), view, user, history, options, &mut self.scratch()))
+    }
+
+    /// The model's factors, checked against the ones the index was built from.
+    fn view_of<'m>(&self, model: &'m dyn Recommender) -> Result<FactorView<'m>> {
+        let view = model
+            .factors()
+            .ok_or(EngineError::Unsupported { model: model.kind(), operation: "quantized top-N" })?;
+        let detail = if (view.n_items(), view.n_factors()) != (self.n_items, self.n_factors) {
+            format!(
+                "index has {} items × {} factors, model has {} × {}",
+                self.n_items,
+                self.n_factors,
+                view.n_items(),
+                view.n_factors()
+            )
+        } else if view.fingerprint() != self.fingerprint {
+            "same shape, different item factors".to_owned()
+        } else {
+            return Ok(view);
+        };
+        Err(EngineError::IndexMismatch { model: view.kind(), detail })
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            user_codes: vec![0; self.stride],
+            approx: vec![0.0; self.scales.len()],
+            shortlist: Vec::new(),
+            candidates: Vec::new(),
+            exact: Vec::new(),
+        }
+    }
+
+    /// A checked training user's query.
+    fn query_user(
+        &self,
+        kernel: Kernel,
+        view: FactorView<'_>,
+        user_idx: u32,
+        history: Row<'_>,
+        options: &RecommendOptions<'_>,
+        scratch: &mut Scratch,
+    ) -> Vec<ScoredItem> {
+        let k = self.n_factors;
+        let user = &view.user_factors()[user_idx as usize * k..][..k];
+        let base = view.biases().map(|b| b.global_mean + b.user[user_idx as usize]);
+        self.query(kernel, view, UserQuery { vector: user, base }, history, options, scratch)
+    }
+
+    /// Shortlists by approximate score, then re-ranks exactly; `history` is what `exclude_seen`
+    /// excludes.
+    fn query(
+        &self,
+        kernel: Kernel,
+        view: FactorView<'_>,
+        user: UserQuery<'_>,
+        history: Row<'_>,
+        options: &RecommendOptions<'_>,
+        scratch: &mut Scratch,
+    ) -> Vec<ScoredItem> {
+        let denied =
+            |item: u32| options.deny.contains(&item) || (options.exclude_seen && history.contains(item));
+        let exact_at = |items: &[u32], out: &mut Vec<f32>| {
+            out.clear();
+            out.resize(items.len(), 0.0);
+            matvec_rows_at(view.item_factors(), user.vector, items, out);
+            if let (Some(base), Some(b)) = (user.base, view.biases()) {
+                // The same additions as `ExplicitAlsModel::score_all`.
+                for (s, &item) in out.iter_mut().zip(items) {
+                    *s += base + b.item[item as usize];
+                }
+            }
+        };
+        if let Some(allow) = options.allow {
+            // As the exact path's `select`: the allowed items, scored exactly.
+            scratch.candidates.clear();
+            scratch.candidates.extend(allow.iter().copied().filter(|&item| !denied(item)));
+            exact_at(&scratch.candidates, &mut scratch.exact);
+            let mut top = TopK::new(options.n);
+            for (&item, &score) in scratch.candidates.iter().zip(&scratch.exact) {
+                top.push(item, score);
+            }
+            let mut res = top.into_sorted_vec();
+            res.dedup_by_key(|s| s.item_idx);
+            return res;
+        }
+        if options.n == 0 {
+            return Vec::new();
+        }
+        let user_scale = quantize_user(user.vector, &mut scratch.user_codes);
+        self.approx_scores(kernel, &scratch.user_codes, user_scale, &mut scratch.approx);
+        // Excluded items sink to −∞ so that they never take a slot from an allowed item; the
+        // few that still come through (when fewer than C items remain) are dropped below.
+        let approx = &mut scratch.approx[..self.n_items];
+        for &item in options.deny.iter().chain(if options.exclude_seen { history.indices } else { &[] }) {
+            if let Some(score) = approx.get_mut(item as usize) {
+                *score = f32::NEG_INFINITY;
+            }
+        }
+        shortlist(approx, Self::candidate_count(options.n), &mut scratch.shortlist);
+        scratch.candidates.clear();
+        scratch.candidates.extend(scratch.shortlist.iter().map(|s| s.item_idx).filter(|&item| !denied(item)));
+        exact_at(&scratch.candidates, &mut scratch.exact);
+        let mut top = TopK::new(options.n);
+        for (&item, &score) in scratch.candidates.iter().zip(&scratch.exact) {
+            top.push(item, score);
+        }
+        top.into_sorted_vec()
+    }
+
+    /// `out[i] ≈ (user · item_i)` for every padded row, as
+    /// `((dot as f32 · scale_i) · user_scale) + bias_i` over the integer dot of the codes.
+    pub(crate) fn approx_scores(&self, kernel: Kernel, user_codes: &[u8], user_scale: f32, out: &mut [f32]) {
+        let args = KernelArgs {
+            codes: &self.codes,
+            stride: self.stride,
+            offsets: &self.offsets,
+            scales: &self.scales,
+            biases: &self.biases,
+            user_codes,
+            user_scale,
+        };
+        args.check(out);
+        match kernel {
+            Kernel::Portable => approx_portable(&args, out),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: an `Avx2Fma` value exists only on CPUs with AVX2 and FMA, and `check`
+            // validated every length the kernel relies on.
+            Kernel::Avx2(_) => unsafe { x86::approx_avx2(&args, out) },
+        }
+    }
+}
+
+/// Leaves in `res` the best `c` entries of `scores` (higher score, then lower index, first;
+/// NaN never), in no particular order.
+///
+/// Entries at or above the running threshold are appended to a buffer; when it holds `2c + 64`
+/// the best `c` are kept (`select_nth_unstable`) and the threshold rises to the worst of them.
+/// The scan compares 16 scores at a time with the threshold (a few vector compares and a
+/// bit mask) and visits only the entries above it, well under a cycle per item.
+fn shortlist(scores: &[f32], c: usize, res: &mut Vec<ScoredItem>) {
+    const CHUNK: usize = 16;
+    let order =
+        |a: &ScoredItem, b: &ScoredItem| b.score.total_cmp(&a.score).then(a.item_idx.cmp(&b.item_idx));
+    let keep_best = |res: &mut Vec<ScoredItem>| {
+        if res.len() > c {
+            res.select_nth_unstable_by(c, order);
+            res.truncate(c);
+        }
+    };
+    res.clear();
+    if c == 0 {
+        return;
+    }
+    let capacity = c.saturating_mul(2).saturating_add(64);
+    let mut threshold = f32::NEG_INFINITY;
+    for (chunk_idx, chunk) in scores.chunks(CHUNK).enumerate() {
+        let mut above =
+            chunk.iter().enumerate().fold(0u32, |mask, (j, &s)| mask | (u32::from(s >= threshold) << j));
+        while above != 0 {
+            let j = above.trailing_zeros() as usize;
+            above &= above - 1;
+            // Entries below a threshold raised mid-chunk may still be pushed; the next
+            // `keep_best` drops them.
+            res.push(ScoredItem { item_idx: (chunk_idx * CHUNK + j) as u32, score: chunk[j] });
+            if res.len() == capacity {
+                keep_best(res);
+                threshold = res.iter().map(|s| s.score).fold(f32::INFINITY, f32::min);
+            }
+        }
+    }
+    keep_best(res);
+}
+
+fn check_options(options: &RecommendOptions<'_>, n_items: usize) -> Result<()> {
+    for &item in options.allow.unwrap_or(&[]).iter().chain(options.deny) {
+        check_item(item, n_items)?;
+    }
+    Ok(())
+}
+
+/// Writes the unsigned 7-bit codes of `user` (`code + 64`, padding columns at 64 i.e. zero) and
+/// returns the f32 value of one code step.
+pub(crate) fn quantize_user(user: &[f32], codes: &mut [u8]) -> f32 {
+    let max = user.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let scale = if max > 0.0 && max.is_finite() { max / USER_LEVELS } else { 0.0 };
+    codes.fill(USER_OFFSET as u8);
+    if scale > 0.0 {
+        for (c, v) in codes.iter_mut().zip(user) {
+            *c = ((v / scale).round().clamp(-USER_LEVELS, USER_LEVELS) as i32 + USER_OFFSET) as u8;
+        }
+    }
+    scale
+}
+
+/// The slices a kernel reads, checked once so the SIMD kernel can index without bounds checks.
+struct KernelArgs<'a> {
+    codes: &'a [i8],
+    stride: usize,
+    offsets: &'a [i32],
+    scales: &'a [f32],
+    biases: &'a [f32],
+    user_codes: &'a [u8],
+    user_scale: f32,
+}
+
+impl KernelArgs<'_> {
+    fn check(&self, out: &[f32]) {
+        let rows = out.len();
+        assert!(rows.is_multiple_of(BLOCK_ITEMS) && self.stride.is_multiple_of(LANE_CODES));
+        assert_eq!(self.codes.len(), rows * self.stride);
+        assert_eq!(self.user_codes.len(), self.stride);
+        assert!(self.offsets.len() == rows && self.scales.len() == rows && self.biases.len() == rows);
+    }
+}
+
+/// The reference kernel: signed codes multiplied directly, `i32` sums.
+fn approx_portable(args: &KernelArgs<'_>, out: &mut [f32]) {
+    let user: Vec<i32> = args.user_codes.iter().map(|&c| i32::from(c) - USER_OFFSET).collect();
+    for (item, (o, row)) in out.iter_mut().zip(args.codes.chunks_exact(args.stride)).enumerate() {
+        let mut acc = [0i32; 16];
+        for (c, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
+            for j in 0..16 {
+                acc[j] += i32::from(c[j]) * u[j];
+            }
+        }
+        let dot: i32 = acc.iter().sum();
+        *o = ((dot as f32) * args.scales[item]) * args.user_scale + args.biases[item];
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{BLOCK_ITEMS, KernelArgs, LANE_CODES};
+
+    /// Sums each of eight `i32x8` vectors horizontally: `[Σa₀, …, Σa₇]`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum8(a: [__m256i; 8]) -> __m256i {
+        let ab = _mm256_hadd_epi32(a[0], a[1]);
+        let cd = _mm256_hadd_epi32(a[2], a[3]);
+        let ef = _mm256_hadd_epi32(a[4], a[5]);
+        let gh = _mm256_hadd_epi32(a[6], a[7]);
+        // Per 128-bit half: [Σa Σb Σc Σd] of that half's lanes.
+        let abcd = _mm256_hadd_epi32(ab, cd);
+        let efgh = _mm256_hadd_epi32(ef, gh);
+        let lo = _mm256_permute2x128_si256::<0x20>(abcd, efgh);
+        let hi = _mm256_permute2x128_si256::<0x31>(abcd, efgh);
+        _mm256_add_epi32(lo, hi)
+    }
+
+    /// Eight items per block: for each 32-code column step, one user load and eight
+    /// `vpmaddubsw` + `vpmaddwd` into per-item `i32x8` accumulators.
+    ///
+    /// Callers must have run `args.check(out)` (lengths) and detected AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn approx_avx2(args: &KernelArgs<'_>, out: &mut [f32]) {
+        let stride = args.stride;
+        let ones = _mm256_set1_epi16(1);
+        let user_scale = _mm256_set1_ps(args.user_scale);
+        let codes = args.codes.as_ptr();
+        let user = args.user_codes.as_ptr();
+        for block in 0..out.len() / BLOCK_ITEMS {
+            let first = block * BLOCK_ITEMS;
+            let mut acc = [_mm256_setzero_si256(); BLOCK_ITEMS];
+            // SAFETY (all loads and the store): `check` guarantees `out.len()` rows of `stride`
+            // codes and `stride` user codes, `stride` a multiple of 32 and `out.len()` (and the
+            // per-row slices) a multiple of 8, so every 32-byte and 8-lane access is in bounds.
+            unsafe {
+                for col in (0..stride).step_by(LANE_CODES) {
+                    let u = _mm256_loadu_si256(user.add(col).cast());
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let v = _mm256_loadu_si256(codes.add((first + r) * stride + col).cast());
+                        // |pair sums| ≤ 2·127·127 < 32767: no saturation.
+                        *a = _mm256_add_epi32(*a, _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones));
+                    }
+                }
+                let offsets = _mm256_loadu_si256(args.offsets.as_ptr().add(first).cast());
+                let dots = _mm256_sub_epi32(hsum8(acc), offsets);
+                let scales = _mm256_loadu_ps(args.scales.as_ptr().add(first));
+                let biases = _mm256_loadu_ps(args.biases.as_ptr().add(first));
+                // Same operations, same order as the portable kernel (no FMA).
+                let scaled = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dots), scales), user_scale);
+                _mm256_storeu_ps(out.as_mut_ptr().add(first), _mm256_add_ps(scaled, biases));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::als::ImplicitAlsParams;
+    use crate::explicit_als::{ExplicitAlsParams, ExplicitAlsParts};
+    use crate::interactions::{Duplicates, Interaction, Interactions};
+    use crate::params::Params;
+    use crate::popularity::{self, PopularityParams};
+    use crate::recommend::{recommend, recommend_batch, recommend_for_history};
+    use crate::rng::Rng;
+
+    fn uniform(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| (rng.next_f32() - 0.5) * scale).collect()
+    }
+
+    fn implicit_model(n_users: usize, n_items: usize, k: usize, seed: u64) -> ImplicitAlsModel {
+        let mut rng = Rng::new(seed);
+        let params = ImplicitAlsParams { factors: k, ..Default::default() }.check().unwrap();
+        let users = uniform(&mut rng, n_users * k, 1.0);
+        let items = uniform(&mut rng, n_items * k, 1.0);
+        ImplicitAlsModel::from_factors(&params, n_users, n_items, users, items).unwrap()
+    }
+
+    fn explicit_model(n_users: usize, n_items: usize, k: usize, seed: u64) -> ExplicitAlsModel {
+        let mut rng = Rng::new(seed);
+        let params = ExplicitAlsParams { factors: k, ..Default::default() }.check().unwrap();
+        let parts = ExplicitAlsParts {
+            n_users,
+            n_items,
+            global_mean: 3.5,
+            rating_min: 0.5,
+            rating_max: 5.0,
+            user_factors: uniform(&mut rng, n_users * k, 0.6),
+            item_factors: uniform(&mut rng, n_items * k, 0.6),
+            // Biases several times larger than a factor: they decide much of the ranking.
+            user_biases: uniform(&mut rng, n_users, 2.0),
+            item_biases: uniform(&mut rng, n_items, 4.0),
+        };
+        ExplicitAlsModel::from_parts(&params, parts).unwrap()
+    }
+
+    /// `per_user` random items per user (duplicates merged).
+    fn random_seen(n_users: usize, n_items: usize, per_user: usize, seed: u64) -> Interactions {
+        let mut rng = Rng::new(seed);
+        let entries: Vec<Interaction> = (0..n_users as u32)
+            .flat_map(|user_idx| {
+                (0..per_user)
+                    .map(|_| Interaction {
+                        user_idx,
+                        item_idx: rng.below(n_items as u64) as u32,
+                        value: 1.0 + rng.next_f32() * 4.0,
+                        timestamp: 0,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Interactions::from_entries(n_users, n_items, &entries, Duplicates::Sum).unwrap()
+    }
+
+    fn kernels() -> Vec<Kernel> {
+        let mut res = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if let avx2 @ Kernel::Avx2(_) = Kernel::detect() {
+            res.push(avx2);
+        }
+        res
+    }
+
+    /// Asserts the quantized result is the exact one: same items, same order, same score bits.
+    fn assert_same(quantized: &[ScoredItem], exact: &[ScoredItem], what: &str) {
+        let bits = |r: &[ScoredItem]| r.iter().map(|s| (s.item_idx, s.score.to_bits())).collect::<Vec<_>>();
+        assert_eq!(bits(quantized), bits(exact), "{what}");
+    }
+
+    #[test]
+    fn kernels_agree_bit_for_bit_with_the_integer_reference() {
+        // Shapes around the 32-code and 8-item paddings; rows that hit the code extremes.
+        for (n_items, k) in [(1usize, 1usize), (8, 7), (13, 32), (29, 33), (64, 128), (17, 200)] {
+            for biased in [false, true] {
+                let implicit;
+                let explicit;
+                let view = if biased {
+                    explicit = explicit_model(3, n_items, k, 11 + k as u64);
+                    explicit.factors().unwrap()
+                } else {
+                    let mut rng = Rng::new(k as u64);
+                    let params = ImplicitAlsParams { factors: k, ..Default::default() }.check().unwrap();
+                    let mut items = uniform(&mut rng, n_items * k, 1.0);
+                    items[..k].fill(0.7); // every code +127
+                    if n_items > 1 {
+                        items[k..2 * k].fill(-0.2); // every code −127
+                    }
+                    implicit =
+                        ImplicitAlsModel::from_factors(&params, 1, n_items, vec![0.0; k], items).unwrap();
+                    implicit.factors().unwrap()
+                };
+                let index = QuantizedIndex::from_view(view);
+                let mut rng = Rng::new(99);
+                let users = [
+                    uniform(&mut rng, k, 1.0),
+                    vec![3.0; k],                                                  // codes +63
+                    (0..k).map(|j| if j % 2 == 0 { -1.0 } else { 1.0 }).collect(), // ±63
+                    vec![0.0; k],
+                ];
+                for user in &users {
+                    let mut codes = vec![0u8; index.stride];
+                    let user_scale = quantize_user(user, &mut codes);
+                    let mut outs = Vec::new();
+                    for kernel in kernels() {
+                        let mut out = vec![f32::NAN; index.scales.len()];
+                        index.approx_scores(kernel, &codes, user_scale, &mut out);
+                        outs.push(out);
+                    }
+                    for item in 0..index.scales.len() {
+                        let row = &index.codes[item * index.stride..][..index.stride];
+                        let dot: i64 =
+                            row.iter().zip(&codes).map(|(&c, &u)| i64::from(c) * (i64::from(u) - 64)).sum();
+                        let want = ((dot as f32) * index.scales[item]) * user_scale + index.biases[item];
+                        for (out, kernel) in outs.iter().zip(kernels()) {
+                            assert_eq!(
+                                out[item].to_bits(),
+                                want.to_bits(),
+                                "{kernel:?} items={n_items} k={k} biased={biased} item={item}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shortlist_keeps_the_best_by_score_then_index() {
+        let mut rng = Rng::new(3);
+        // Few distinct values (many ties), some NaN and −∞, and an ascending run (the worst case
+        // for a running threshold).
+        let mut scores: Vec<f32> = (0..5_000).map(|_| (rng.below(200) as f32 - 100.0) / 8.0).collect();
+        for i in (0..5_000).step_by(97) {
+            scores[i] = f32::NAN;
+        }
+        for i in (5..5_000).step_by(89) {
+            scores[i] = f32::NEG_INFINITY;
+        }
+        scores.extend((0..700).map(|i| i as f32 / 50.0));
+        let mut sorted: Vec<u32> =
+            (0..scores.len() as u32).filter(|&i| !scores[i as usize].is_nan()).collect();
+        sorted.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
+        let mut res = Vec::new();
+        for c in [0usize, 1, 10, 74, 300, 5_600, 10_000] {
+            shortlist(&scores, c, &mut res);
+            let mut got: Vec<u32> = res.iter().map(|s| s.item_idx).collect();
+            got.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
+            assert_eq!(got, sorted[..c.min(sorted.len())], "c={c}");
+        }
+    }
+
+    #[test]
+    fn codes_approximate_the_factors() {
+        let model = implicit_model(50, 300, 48, 5);
+        let index = QuantizedIndex::build(&model).unwrap();
+        assert_eq!((index.n_items(), index.n_factors(), index.stride), (300, 48, 64));
+        assert_eq!(index.memory_bytes(), 304 * 64 + 304 * 12);
+        for (item, factors) in model.item_factors().chunks_exact(48).enumerate() {
+            let codes = &index.codes[item * 64..][..64];
+            assert!(codes[48..].iter().all(|&c| c == 0), "padding columns are zero");
+            assert_eq!(
+                codes.iter().map(|c| c.unsigned_abs()).max(),
+                Some(127),
+                "item {item} uses the full range"
+            );
+            for (c, v) in codes.iter().zip(factors) {
+                assert!((f32::from(*c) * index.scales[item] - v).abs() <= index.scales[item] * 0.5 + 1e-6);
+            }
+        }
+    }
+
+    /// Recall@10 of the quantized path against the exact one over every user of a random
+    /// model of the ML-20M shape; also the share of users with the same top-1 and with an
+    /// identical list, and exact scores for every returned item.
+    #[test]
+    fn recall_on_a_random_model_of_the_ml20m_shape() {
+        let (n_users, n_items, k) = (600, 26_744, 128);
+        let model = implicit_model(n_users, n_items, k, 20);
+        let seen = random_seen(n_users, n_items, 80, 21);
+        let index = QuantizedIndex::build(&model).unwrap();
+        let options = RecommendOptions::default();
+        let users: Vec<u32> = (0..n_users as u32).collect();
+        let exact = recommend_batch(&model, seen.user_items(), &users, &options).unwrap();
+        let quantized = index.recommend_batch(&model, seen.user_items(), &users, &options).unwrap();
+        let (mut hits, mut same_top1, mut identical) = (0, 0, 0);
+        let mut scores = vec![0f32; n_items];
+        for (&user, (q, e)) in users.iter().zip(quantized.iter().zip(&exact)) {
+            assert_eq!(q.len(), 10);
+            hits += q.iter().filter(|s| e.iter().any(|x| x.item_idx == s.item_idx)).count();
+            same_top1 += usize::from(q[0].item_idx == e[0].item_idx);
+            identical += usize::from(q == e);
+            model.score_user(user, seen.user_items().row(user as usize), &mut scores).unwrap();
+            for s in q {
+                assert_eq!(s.score.to_bits(), scores[s.item_idx as usize].to_bits(), "user {user}");
+            }
+        }
+        let recall = hits as f64 / (10 * n_users) as f64;
+        // Measured: recall 1.0, same top-1 and identical lists for all 600 users.
+        assert!(recall >= 0.99, "recall@10 {recall:.4}");
+        assert!(same_top1 as f64 >= 0.99 * n_users as f64, "same top-1 for {same_top1}/{n_users}");
+        assert!(identical as f64 >= 0.95 * n_users as f64, "identical lists for {identical}/{n_users}");
+        // The single-user query is the batch query.
+        for user in [0u32, 17, 599] {
+            let single = index.recommend(&model, seen.user_items(), user, &options).unwrap();
+            assert_same(&single, &quantized[user as usize], "single vs batch");
+        }
+    }
+
+    #[test]
+    fn filters_match_the_exact_path() {
+        let (n_users, n_items) = (40, 3_001);
+        let model = implicit_model(n_users, n_items, 32, 30);
+        let seen = random_seen(n_users, n_items, 200, 31);
+        let index = QuantizedIndex::build(&model).unwrap();
+        let mut rng = Rng::new(32);
+        for user in 0..n_users as u32 {
+            let history = seen.user_items().row(user as usize);
+            let top =
+                recommend(&model, seen.user_items(), user, &RecommendOptions { n: 5, ..Default::default() })
+                    .unwrap();
+            // Deny the exact top 3 and some random items; allow random items, some seen or denied.
+            let mut deny: Vec<u32> = top[..3].iter().map(|s| s.item_idx).collect();
+            deny.extend((0..5).map(|_| rng.below(n_items as u64) as u32));
+            let mut allow: Vec<u32> = (0..60).map(|_| rng.below(n_items as u64) as u32).collect();
+            allow.extend_from_slice(&deny[..2]);
+            allow.extend_from_slice(&history.indices[..3]);
+            allow.push(allow[0]);
+            let cases = [
+                RecommendOptions { n: 10, exclude_seen: true, allow: None, deny: &deny },
+                RecommendOptions { n: 10, exclude_seen: false, allow: None, deny: &[] },
+                RecommendOptions { n: 25, exclude_seen: true, allow: Some(&allow), deny: &deny },
+                RecommendOptions { n: 100, exclude_seen: false, allow: Some(&allow), deny: &[] },
+                RecommendOptions { n: 0, ..Default::default() },
+                // More candidates than items: excluded items reach the shortlist and are dropped.
+                RecommendOptions { n: 2_950, exclude_seen: true, allow: None, deny: &deny },
+            ];
+            for (case, options) in cases.iter().enumerate() {
+                let exact = recommend(&model, seen.user_items(), user, options).unwrap();
+                let quantized = index.recommend(&model, seen.user_items(), user, options).unwrap();
+                assert_same(&quantized, &exact, &format!("user {user} case {case}"));
+                for s in &quantized {
+                    assert!(!options.deny.contains(&s.item_idx), "denied item returned");
+                    assert!(!(options.exclude_seen && history.contains(s.item_idx)), "seen item returned");
+                    assert!(options.allow.is_none_or(|a| a.contains(&s.item_idx)), "item outside allow");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn explicit_biases_give_the_exact_scores_of_score_user_and_score_history() {
+        let (n_users, n_items) = (30, 2_000);
+        let model = explicit_model(n_users, n_items, 24, 40);
+        let seen = random_seen(n_users, n_items, 30, 41);
+        let index = QuantizedIndex::build(&model).unwrap();
+        let options = RecommendOptions { n: 20, ..Default::default() };
+        let mut scores = vec![0f32; n_items];
+        for user in 0..n_users as u32 {
+            let history = seen.user_items().row(user as usize);
+            let quantized = index.recommend(&model, seen.user_items(), user, &options).unwrap();
+            model.score_user(user, history, &mut scores).unwrap();
+            for s in &quantized {
+                assert_eq!(s.score.to_bits(), scores[s.item_idx as usize].to_bits(), "user {user}");
+            }
+            assert_same(
+                &quantized,
+                &recommend(&model, seen.user_items(), user, &options).unwrap(),
+                "score_user",
+            );
+            let folded = index.recommend_for_history(&model, history, &options).unwrap();
+            model.score_history(history, &mut scores).unwrap();
+            for s in &folded {
+                assert_eq!(s.score.to_bits(), scores[s.item_idx as usize].to_bits(), "fold-in user {user}");
+            }
+            assert_same(&folded, &recommend_for_history(&model, history, &options).unwrap(), "score_history");
+        }
+        // An empty history: μ + b_i only, i.e. the items with the largest biases.
+        let empty = index.recommend_for_history(&model, Row::new(&[], &[]), &options).unwrap();
+        assert_same(&empty, &recommend_for_history(&model, Row::new(&[], &[]), &options).unwrap(), "empty");
+    }
+
+    #[test]
+    fn implicit_fold_in_matches_the_exact_path() {
+        let model = implicit_model(20, 1_500, 16, 50);
+        let seen = random_seen(20, 1_500, 40, 51);
+        let index = QuantizedIndex::build(&model).unwrap();
+        for user in 0..20 {
+            let history = seen.user_items().row(user);
+            let options = RecommendOptions::default();
+            let exact = recommend_for_history(&model, history, &options).unwrap();
+            assert_same(&index.recommend_for_history(&model, history, &options).unwrap(), &exact, "fold-in");
+        }
+    }
+
+    #[test]
+    fn errors_match_the_exact_path_and_name_the_model() {
+        let model = implicit_model(5, 100, 8, 60);
+        let seen = random_seen(5, 100, 10, 61);
+        let index = QuantizedIndex::build(&model).unwrap();
+        let csr = seen.user_items();
+        let opts = RecommendOptions::default();
+        let bad_deny = RecommendOptions { deny: &[100], ..Default::default() };
+        let bad_allow = RecommendOptions { allow: Some(&[3, 250]), ..Default::default() };
+        for (what, options, user) in [("user", &opts, 5u32), ("deny", &bad_deny, 0), ("allow", &bad_allow, 0)]
+        {
+            let exact = recommend(&model, csr, user, options).unwrap_err();
+            assert_eq!(index.recommend(&model, csr, user, options).unwrap_err(), exact, "{what}");
+            assert_eq!(index.recommend_batch(&model, csr, &[0, user], options).unwrap_err(), exact, "{what}");
+        }
+        assert_eq!(
+            index.recommend(&model, csr, 5, &opts).unwrap_err(),
+            EngineError::UnknownUser { user_idx: 5, n_users: 5 }
+        );
+        let history = Row::new(&[3, 100], &[1.0, 1.0]);
+        assert_eq!(
+            index.recommend_for_history(&model, history, &opts).unwrap_err(),
+            EngineError::UnknownItem { item_idx: 100, n_items: 100 }
+        );
+        // A model without factors: no index, and the index refuses to serve it.
+        let popular = popularity::fit(&PopularityParams::default().check().unwrap(), &seen).unwrap();
+        assert!(QuantizedIndex::build(&popular).is_none());
+        assert!(matches!(
+            index.recommend(&popular, csr, 0, &opts).unwrap_err(),
+            EngineError::Unsupported { operation: "quantized top-N", .. }
+        ));
+        // Another model: different shape, or same shape and different factors.
+        for other in [implicit_model(5, 100, 16, 60), implicit_model(5, 100, 8, 62)] {
+            let err = index.recommend(&other, csr, 0, &opts).unwrap_err();
+            assert!(matches!(err, EngineError::IndexMismatch { model: "implicit-als", .. }), "{err}");
+        }
+        // A clone of the model is the same model.
+        assert!(index.recommend(&model.clone(), csr, 0, &opts).is_ok());
+    }
+}
