@@ -1,0 +1,231 @@
+//! The `cinerec-ratings` command line: `serve` (the gRPC service and its outbox drainer) and
+//! `import` (MovieLens ratings into Redis). Every flag also reads a `CINEREC_*` variable.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use service_common::{Backoff, ServiceSettings};
+
+use crate::outbox::DrainerSettings;
+use crate::redis_store::{DEFAULT_PREFIX, RedisStoreSettings};
+
+/// Default gRPC listen address (the port `cinerec-grpc` expects).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
+/// Default `/metrics` listen address.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9093";
+
+/// A Redis URL, which may hold a password: shown with the password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Wraps `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL with its password, for the client only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for RedisUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    /// `redis://user:***@host:port/db` (the password masked).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once("://").and_then(|(scheme, rest)| {
+            let (credentials, host) = rest.rsplit_once('@')?;
+            Some((scheme, credentials, host))
+        }) {
+            Some((scheme, credentials, host)) => {
+                let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
+                write!(f, "{scheme}://{user}:***@{host}")
+            }
+            None => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+/// `cinerec-ratings`: the ratings service and its MovieLens importer.
+#[derive(Debug, Parser)]
+#[command(name = "cinerec-ratings", version, max_term_width = 110)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses `args` (`args[0]` is the program name), with this service's listen defaults.
+    pub fn parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Self::command().mut_subcommand("serve", |serve| {
+            serve
+                .mut_arg("listen", |a| a.default_value(DEFAULT_LISTEN))
+                .mut_arg("metrics_listen", |a| a.default_value(DEFAULT_METRICS_LISTEN))
+        });
+        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve `cinerec.ratings.v1.RatingsService` and drain the outbox to Kafka.
+    Serve(Config),
+    /// Load a MovieLens dataset's movies and ratings into Redis (idempotent; no events unless
+    /// --events).
+    Import(ImportArgs),
+}
+
+/// Where the ratings live in Redis and how hard to try.
+#[derive(Clone, Debug, Args)]
+pub struct RedisArgs {
+    /// Redis URL (`redis://[:password@]host:port[/db]`; the password is never logged).
+    #[arg(long = "redis-url", env = "CINEREC_RATINGS_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub url: RedisUrl,
+    /// Prefix of every key (see the crate docs for the layout).
+    #[arg(long = "redis-prefix", env = "CINEREC_RATINGS_PREFIX", default_value = DEFAULT_PREFIX)]
+    pub prefix: String,
+    /// Timeout of one Redis command, in milliseconds.
+    #[arg(long = "redis-timeout-ms", env = "CINEREC_RATINGS_REDIS_TIMEOUT_MS", default_value_t = 1000)]
+    pub timeout_ms: u64,
+    /// Attempts per Redis call before a request fails with UNAVAILABLE (waits of about 50, 100,
+    /// 200, ... ms between them).
+    #[arg(long = "redis-attempts", env = "CINEREC_RATINGS_REDIS_ATTEMPTS", default_value_t = 5)]
+    pub attempts: u32,
+}
+
+impl RedisArgs {
+    /// Store settings for events on `topic`.
+    pub fn store_settings(&self, topic: &str) -> RedisStoreSettings {
+        RedisStoreSettings {
+            prefix: self.prefix.clone(),
+            topic: topic.to_owned(),
+            command_timeout: Duration::from_millis(self.timeout_ms.max(1)),
+            backoff: Backoff { attempts: self.attempts.max(1), ..Backoff::default() },
+        }
+    }
+}
+
+/// `cinerec-ratings serve`.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// Listen addresses and log format.
+    #[command(flatten)]
+    pub service: ServiceSettings,
+    /// Redis.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Kafka bootstrap servers (`host:port,...`).
+    #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// Topic of the `RatingEvent`s.
+    #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
+    pub topic: String,
+    /// Outbox entries published per round.
+    #[arg(long, env = "CINEREC_OUTBOX_BATCH", default_value_t = 512)]
+    pub outbox_batch: usize,
+    /// Entries another drainer left pending this long (it died) are taken over, in
+    /// milliseconds.
+    #[arg(long, env = "CINEREC_OUTBOX_CLAIM_IDLE_MS", default_value_t = 30_000)]
+    pub outbox_claim_idle_ms: u64,
+}
+
+impl Config {
+    /// A configuration for tests and benchmarks: both ports chosen by the system on 127.0.0.1.
+    pub fn local(redis_url: &str, prefix: &str, kafka_brokers: &str, topic: &str) -> Self {
+        Self {
+            service: ServiceSettings {
+                listen: "127.0.0.1:0".parse().expect("a socket address"),
+                metrics_listen: "127.0.0.1:0".parse().expect("a socket address"),
+                log_format: service_common::LogFormat::Text,
+            },
+            redis: RedisArgs {
+                url: RedisUrl::new(redis_url),
+                prefix: prefix.to_owned(),
+                timeout_ms: 1000,
+                attempts: 5,
+            },
+            kafka_brokers: kafka_brokers.to_owned(),
+            topic: topic.to_owned(),
+            outbox_batch: 512,
+            outbox_claim_idle_ms: 30_000,
+        }
+    }
+
+    /// The drainer's settings.
+    pub fn drainer(&self) -> DrainerSettings {
+        DrainerSettings {
+            batch: self.outbox_batch.max(1),
+            claim_idle: Duration::from_millis(self.outbox_claim_idle_ms.max(1)),
+            ..DrainerSettings::default()
+        }
+    }
+}
+
+/// `cinerec-ratings import`.
+#[derive(Clone, Debug, Args)]
+pub struct ImportArgs {
+    /// Redis.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Folder holding the MovieLens datasets (`ml-100k/u.data`, ...) [default:
+    /// $XDG_CACHE_HOME/cinerec/datasets, else ~/.cache/cinerec/datasets].
+    #[arg(long, env = "CINEREC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Dataset (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-latest, ml-latest-small).
+    #[arg(long, env = "CINEREC_DATASET")]
+    pub dataset: String,
+    /// Also write a `RatingEvent` per imported rating to the outbox (the service publishes them).
+    #[arg(long)]
+    pub events: bool,
+    /// Topic written into those events.
+    #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
+    pub topic: String,
+    /// Ratings per pipelined round trip.
+    #[arg(long, default_value_t = 2000)]
+    pub batch: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_print_without_their_password() {
+        let url = RedisUrl::new("redis://default:s3cret@cache:6379/2");
+        assert_eq!(url.to_string(), "redis://default:***@cache:6379/2");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(RedisUrl::new("redis://:s3cret@h:1").to_string(), "redis://:***@h:1");
+        assert_eq!(RedisUrl::new("redis://h:1").to_string(), "redis://h:1");
+    }
+
+    #[test]
+    fn serve_defaults_to_the_ratings_port() {
+        let cli = Cli::parse_args(["cinerec-ratings", "serve"]).unwrap();
+        let Command::Serve(config) = cli.command else { panic!("serve") };
+        assert_eq!(config.service.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.service.metrics_listen.to_string(), DEFAULT_METRICS_LISTEN);
+        assert_eq!(config.topic, proto::events::topics::RATINGS);
+    }
+}

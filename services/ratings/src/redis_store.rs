@@ -1,0 +1,676 @@
+//! [`RatingStore`] and [`Outbox`] over Redis with `fred`: the key layout of the crate docs,
+//! one Lua script per change (`EVALSHA`, loaded again after `NOSCRIPT`), the outbox as a
+//! stream read through a consumer group, and bounded retries with backoff around every call.
+//!
+//! Commands fail fast while the connection is down (fred reconnects in the background), so a
+//! call gives up after [`RedisStoreSettings::backoff`] attempts with
+//! [`StoreError::Unavailable`] and the next request succeeds once Redis is back.
+
+use std::time::Duration;
+
+use fred::prelude::{ClientLike, Config as FredConfig, ErrorKind, Options, ReconnectPolicy, Value};
+use fred::types::{Builder, ClusterHash, CustomCommand};
+use proto::events::v1::RatingChange;
+use service_common::{Backoff, retry};
+use uuid::Uuid;
+
+use crate::config::RedisUrl;
+use crate::domain::{MovieId, PageRequest, Stars, UserId};
+use crate::event;
+use crate::outbox::{Outbox, OutboxEntry};
+use crate::store::{MovieStats, NewRating, RatingStore, RatingsPage, StoreError, StoredRating, Submitted};
+
+/// The key prefix used when none is configured.
+pub const DEFAULT_PREFIX: &str = "cinerec:ratings";
+/// The outbox stream's consumer group.
+pub const OUTBOX_GROUP: &str = "drainers";
+
+/// The Redis keys of one prefix (the layout in the crate docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self { prefix: prefix.to_owned() }
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Set of ratable movie ids.
+    pub fn movies(&self) -> String {
+        format!("{}:movies", self.prefix)
+    }
+
+    /// Set of user ids with ratings.
+    pub fn users(&self) -> String {
+        format!("{}:users", self.prefix)
+    }
+
+    /// Hash movie → `half_stars:timestamp_ms` of `user`.
+    pub fn user_ratings(&self, user: UserId) -> String {
+        format!("{}:user:{user}:ratings", self.prefix)
+    }
+
+    /// Sorted set of `user`'s movies by time.
+    pub fn user_recent(&self, user: UserId) -> String {
+        format!("{}:user:{user}:recent", self.prefix)
+    }
+
+    /// Hash user → `half_stars:timestamp_ms` of `movie`.
+    pub fn movie_ratings(&self, movie: MovieId) -> String {
+        format!("{}:movie:{movie}:ratings", self.prefix)
+    }
+
+    /// Sorted set of `movie`'s raters by time.
+    pub fn movie_recent(&self, movie: MovieId) -> String {
+        format!("{}:movie:{movie}:recent", self.prefix)
+    }
+
+    /// Hash `sum`, `count` of `movie`.
+    pub fn movie_stats(&self, movie: MovieId) -> String {
+        format!("{}:movie:{movie}:stats", self.prefix)
+    }
+
+    /// Hash `uid:mid` → review.
+    pub fn reviews(&self) -> String {
+        format!("{}:reviews", self.prefix)
+    }
+
+    /// The outbox stream.
+    pub fn outbox(&self) -> String {
+        format!("{}:outbox", self.prefix)
+    }
+
+    /// The nine keys a change of `user`'s rating of `movie` touches, in the scripts' order.
+    fn change(&self, user: UserId, movie: MovieId) -> Vec<String> {
+        vec![
+            self.user_ratings(user),
+            self.user_recent(user),
+            self.movie_ratings(movie),
+            self.movie_recent(movie),
+            self.movie_stats(movie),
+            self.reviews(),
+            self.movies(),
+            self.users(),
+            self.outbox(),
+        ]
+    }
+}
+
+/// How the store talks to Redis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisStoreSettings {
+    /// Key prefix (see the crate docs).
+    pub prefix: String,
+    /// Kafka topic written into outbox entries.
+    pub topic: String,
+    /// Timeout of one command (and of connecting).
+    pub command_timeout: Duration,
+    /// Attempts and waits before a call reports [`StoreError::Unavailable`].
+    pub backoff: Backoff,
+}
+
+impl Default for RedisStoreSettings {
+    /// Prefix `cinerec:ratings`, the `RatingEvent` topic, 1 s commands, 5 attempts.
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            topic: proto::events::topics::RATINGS.to_owned(),
+            command_timeout: Duration::from_secs(1),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// A Lua script with its SHA-1.
+#[derive(Debug)]
+struct Script {
+    lua: &'static str,
+    sha: String,
+}
+
+impl Script {
+    fn new(lua: &'static str) -> Self {
+        Self { lua, sha: fred::util::sha1_hash(lua) }
+    }
+}
+
+#[derive(Debug)]
+struct Scripts {
+    submit: Script,
+    delete: Script,
+    list: Script,
+    stats: Script,
+    ack: Script,
+}
+
+/// The Redis adapter.
+#[derive(Debug)]
+pub struct RedisStore {
+    client: fred::clients::Client,
+    options: Options,
+    keys: Keys,
+    settings: RedisStoreSettings,
+    scripts: Scripts,
+}
+
+/// What a submit script call should do with a rating that is already stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replace it and write the event (requests).
+    Live,
+    /// Keep it when it is newer than the one written (imports: re-running is idempotent and
+    /// never overwrites a rating made since).
+    Import,
+}
+
+impl RedisStore {
+    /// Connects to `url` (fails when Redis does not answer within the command timeout).
+    pub async fn connect(url: &RedisUrl, settings: RedisStoreSettings) -> Result<Self, StoreError> {
+        let config = FredConfig::from_url(url.expose())
+            .map_err(|e| StoreError::Internal { what: "parsing the URL", reason: e.details().to_owned() })?;
+        let timeout = settings.command_timeout;
+        let client = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = timeout;
+                c.internal_command_timeout = timeout;
+                c.max_command_attempts = 1;
+            })
+            .with_performance_config(|p| p.default_command_timeout = timeout)
+            // Reconnect forever in the background; requests meanwhile fail fast (see `options`).
+            .set_policy(ReconnectPolicy::new_exponential(0, 50, 1000, 2))
+            .build()
+            .map_err(|e| StoreError::Internal {
+                what: "creating the client",
+                reason: e.details().to_owned(),
+            })?;
+        let _connection = client
+            .init()
+            .await
+            .map_err(|e| StoreError::Unavailable { what: "connecting", reason: e.details().to_owned() })?;
+        let options =
+            Options { timeout: Some(timeout), fail_fast: true, max_attempts: Some(1), ..Options::default() };
+        let scripts = Scripts {
+            submit: Script::new(include_str!("lua/submit.lua")),
+            delete: Script::new(include_str!("lua/delete.lua")),
+            list: Script::new(include_str!("lua/list.lua")),
+            stats: Script::new(include_str!("lua/stats.lua")),
+            ack: Script::new(include_str!("lua/ack.lua")),
+        };
+        Ok(Self { client, options, keys: Keys::new(&settings.prefix), settings, scripts })
+    }
+
+    /// The keys of this store's prefix.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RedisStoreSettings {
+        &self.settings
+    }
+
+    /// Closes the connection.
+    pub async fn quit(&self) {
+        let _ = self.client.quit().await;
+    }
+
+    /// Runs `command args` once (no retry) with the fail-fast options.
+    async fn raw(&self, command: &'static str, args: Vec<Value>) -> Result<Value, fred::error::Error> {
+        let command = CustomCommand::new_static(command, ClusterHash::Random, false);
+        self.client.with_options(&self.options).custom::<Value, Value>(command, args).await
+    }
+
+    /// `EVALSHA` of `script`, loading it first when the server does not know it (new or
+    /// restarted server).
+    async fn eval_once(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[Value],
+    ) -> Result<Value, fred::error::Error> {
+        let mut call = Vec::with_capacity(2 + keys.len() + args.len());
+        call.push(Value::from(script.sha.as_str()));
+        call.push(Value::from(keys.len() as i64));
+        call.extend(keys.iter().map(|k| Value::from(k.as_str())));
+        call.extend(args.iter().cloned());
+        match self.raw("EVALSHA", call.clone()).await {
+            Err(err) if err.details().starts_with("NOSCRIPT") => {
+                self.raw("SCRIPT", vec!["LOAD".into(), script.lua.into()]).await?;
+                self.raw("EVALSHA", call).await
+            }
+            res => res,
+        }
+    }
+
+    /// [`Self::eval_once`] with the bounded retries.
+    async fn eval(
+        &self,
+        what: &'static str,
+        script: &Script,
+        keys: &[String],
+        args: &[Value],
+    ) -> Result<Value, StoreError> {
+        self.with_retry(what, || self.eval_once(script, keys, args)).await
+    }
+
+    /// Runs `op` with the bounded retries; transient failures become
+    /// [`StoreError::Unavailable`], others [`StoreError::Internal`].
+    async fn with_retry<T, Op, Fut>(&self, what: &'static str, op: Op) -> Result<T, StoreError>
+    where
+        Op: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, fred::error::Error>>,
+    {
+        retry(&self.settings.backoff, what, is_transient, op).await.map_err(|err| classify(what, &err))
+    }
+
+    /// Loads every script (imports call this before pipelining `EVALSHA`).
+    async fn load_scripts(&self) -> Result<(), StoreError> {
+        let s = &self.scripts;
+        for script in [&s.submit, &s.delete, &s.list, &s.stats, &s.ack] {
+            self.with_retry("loading scripts", || self.raw("SCRIPT", vec!["LOAD".into(), script.lua.into()]))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The submit script's arguments.
+    fn submit_args(&self, rating: &NewRating, mode: WriteMode, with_event: bool) -> Vec<Value> {
+        let (user, movie, stars) = (rating.user, rating.movie, rating.stars);
+        let payload = |change| {
+            if with_event {
+                event::encode(rating.event_id, user, movie, Some(stars), rating.timestamp_ms, change)
+            } else {
+                Vec::new()
+            }
+        };
+        vec![
+            user.get().to_string().into(),
+            movie.get().to_string().into(),
+            i64::from(stars.half_stars()).into(),
+            rating.timestamp_ms.into(),
+            rating.review.as_str().into(),
+            match mode {
+                WriteMode::Live => "live",
+                WriteMode::Import => "import",
+            }
+            .into(),
+            self.settings.topic.as_str().into(),
+            event::key(user).into(),
+            Value::Bytes(payload(RatingChange::Created).into()),
+            Value::Bytes(payload(RatingChange::Updated).into()),
+        ]
+    }
+
+    /// Writes `ratings` in one pipeline of submit scripts (`mode`; events only when
+    /// `with_events`), retried as a whole on connection trouble (the scripts are idempotent);
+    /// returns how many were created, updated and kept (a newer rating was stored).
+    pub async fn import_batch(
+        &self,
+        ratings: &[NewRating],
+        mode: WriteMode,
+        with_events: bool,
+    ) -> Result<[u64; 3], StoreError> {
+        const WHAT: &str = "importing ratings";
+        let replies = self.with_retry(WHAT, || self.import_once(ratings, mode, with_events)).await?;
+        let mut counts = [0u64; 3];
+        for (reply, rating) in replies.into_iter().zip(ratings) {
+            match reply.as_i64() {
+                Some(1) => counts[0] += 1,
+                Some(2) => counts[1] += 1,
+                Some(0) => counts[2] += 1,
+                Some(-1) => return Err(StoreError::UnknownMovie(rating.movie)),
+                other => return Err(unexpected(WHAT, &format!("{other:?}"))),
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn import_once(
+        &self,
+        ratings: &[NewRating],
+        mode: WriteMode,
+        with_events: bool,
+    ) -> Result<Vec<Value>, fred::error::Error> {
+        let pipeline = self.client.pipeline();
+        for rating in ratings {
+            let keys = self.keys.change(rating.user, rating.movie);
+            let mut call =
+                vec![Value::from(self.scripts.submit.sha.as_str()), Value::from(keys.len() as i64)];
+            call.extend(keys.into_iter().map(Value::from));
+            call.extend(self.submit_args(rating, mode, with_events));
+            let command = CustomCommand::new_static("EVALSHA", ClusterHash::Random, false);
+            let () = pipeline.custom(command, call).await?;
+        }
+        pipeline.try_all::<Value>().await.into_iter().collect()
+    }
+
+    /// Prepares an import: loads the scripts so pipelined `EVALSHA` calls find them.
+    pub async fn prepare_import(&self) -> Result<(), StoreError> {
+        self.load_scripts().await
+    }
+
+    /// Parses a list script reply into a page.
+    fn page(&self, reply: Value, owner: Owner) -> Result<RatingsPage, StoreError> {
+        const WHAT: &str = "listing ratings";
+        let mut parts = reply.into_array().into_iter();
+        let mut next = || parts.next().ok_or_else(|| unexpected(WHAT, "short reply"));
+        let total = next()?.as_u64().ok_or_else(|| unexpected(WHAT, "total"))?;
+        let ids = next()?.into_array();
+        let values = next()?.into_array();
+        let reviews = next()?.into_array();
+        let sum = next()?.as_u64().ok_or_else(|| unexpected(WHAT, "sum"))?;
+        let count = next()?.as_u64().ok_or_else(|| unexpected(WHAT, "count"))?;
+        let mut ratings = Vec::with_capacity(ids.len());
+        for ((id, value), review) in ids.into_iter().zip(values).zip(reviews) {
+            let other = id.as_u64().ok_or_else(|| unexpected(WHAT, "member id"))?;
+            // A member without a hash entry would be a broken invariant; skip rather than fail
+            // the whole page, and say so.
+            let Some(value) = value.as_str().map(|v| v.into_owned()) else {
+                tracing::warn!(member = other, "sorted-set member without a rating; skipped");
+                continue;
+            };
+            let (stars, timestamp_ms) =
+                parse_value(&value).ok_or_else(|| unexpected(WHAT, "rating value"))?;
+            let (user, movie) = match owner {
+                Owner::User(user) => (user, MovieId::parse(other).map_err(|_| unexpected(WHAT, "movie id"))?),
+                Owner::Movie(movie) => {
+                    (UserId::parse(other).map_err(|_| unexpected(WHAT, "user id"))?, movie)
+                }
+            };
+            let review = review.as_str().map(|r| r.into_owned()).unwrap_or_default();
+            ratings.push(StoredRating { user, movie, stars, review, timestamp_ms });
+        }
+        let stats = matches!(owner, Owner::Movie(_)).then_some(MovieStats { count, half_star_sum: sum });
+        Ok(RatingsPage { ratings, total, stats })
+    }
+
+    async fn list(&self, owner: Owner, page: PageRequest) -> Result<RatingsPage, StoreError> {
+        let (recent, ratings, id, kind, stats) = match owner {
+            Owner::User(user) => {
+                (self.keys.user_recent(user), self.keys.user_ratings(user), user.get(), "user", String::new())
+            }
+            Owner::Movie(movie) => (
+                self.keys.movie_recent(movie),
+                self.keys.movie_ratings(movie),
+                movie.get(),
+                "movie",
+                self.keys.movie_stats(movie),
+            ),
+        };
+        // Key 4 must be a key even for user listings (never read there).
+        let stats = if stats.is_empty() { self.keys.reviews() } else { stats };
+        let keys = [recent, ratings, self.keys.reviews(), stats, self.keys.movies()];
+        let start = page.offset.min(i64::MAX as u64) as i64;
+        let stop = start.saturating_add(i64::from(page.size) - 1);
+        let args = [start.into(), stop.into(), kind.into(), id.to_string().into()];
+        let reply = self.eval("listing ratings", &self.scripts.list, &keys, &args).await?;
+        if reply.as_i64() == Some(-1)
+            && let Owner::Movie(movie) = owner
+        {
+            return Err(StoreError::UnknownMovie(movie));
+        }
+        self.page(reply, owner)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Owner {
+    User(UserId),
+    Movie(MovieId),
+}
+
+impl RatingStore for RedisStore {
+    async fn submit(&self, rating: &NewRating) -> Result<Submitted, StoreError> {
+        let keys = self.keys.change(rating.user, rating.movie);
+        let args = self.submit_args(rating, WriteMode::Live, true);
+        let reply = self.eval("submitting a rating", &self.scripts.submit, &keys, &args).await?;
+        match reply.as_i64() {
+            Some(1) => Ok(Submitted::Created),
+            Some(2) => Ok(Submitted::Updated),
+            Some(0) => Ok(Submitted::KeptNewer),
+            Some(-1) => Err(StoreError::UnknownMovie(rating.movie)),
+            _ => Err(unexpected("submitting a rating", &format!("{reply:?}"))),
+        }
+    }
+
+    async fn delete(
+        &self,
+        user: UserId,
+        movie: MovieId,
+        timestamp_ms: i64,
+        event_id: Uuid,
+    ) -> Result<(), StoreError> {
+        let keys = self.keys.change(user, movie);
+        let payload = event::encode(event_id, user, movie, None, timestamp_ms, RatingChange::Deleted);
+        let args = [
+            user.get().to_string().into(),
+            movie.get().to_string().into(),
+            self.settings.topic.as_str().into(),
+            event::key(user).into(),
+            Value::Bytes(payload.into()),
+        ];
+        let reply = self.eval("deleting a rating", &self.scripts.delete, &keys, &args).await?;
+        match reply.as_i64() {
+            Some(1) => Ok(()),
+            Some(0) => Err(StoreError::NoSuchRating { user, movie }),
+            _ => Err(unexpected("deleting a rating", &format!("{reply:?}"))),
+        }
+    }
+
+    async fn user_ratings(&self, user: UserId, page: PageRequest) -> Result<RatingsPage, StoreError> {
+        self.list(Owner::User(user), page).await
+    }
+
+    async fn movie_ratings(&self, movie: MovieId, page: PageRequest) -> Result<RatingsPage, StoreError> {
+        self.list(Owner::Movie(movie), page).await
+    }
+
+    async fn movie_stats(&self, movie: MovieId) -> Result<MovieStats, StoreError> {
+        const WHAT: &str = "reading movie stats";
+        let keys = [self.keys.movie_stats(movie), self.keys.movies()];
+        let reply = self.eval(WHAT, &self.scripts.stats, &keys, &[movie.get().to_string().into()]).await?;
+        if reply.as_i64() == Some(-1) {
+            return Err(StoreError::UnknownMovie(movie));
+        }
+        match reply.into_array().as_slice() {
+            [sum, count] => Ok(MovieStats {
+                count: count.as_u64().ok_or_else(|| unexpected(WHAT, "count"))?,
+                half_star_sum: sum.as_u64().ok_or_else(|| unexpected(WHAT, "sum"))?,
+            }),
+            other => Err(unexpected(WHAT, &format!("{other:?}"))),
+        }
+    }
+
+    async fn add_movies(&self, movies: &[MovieId]) -> Result<(), StoreError> {
+        for chunk in movies.chunks(10_000) {
+            let mut args = vec![Value::from(self.keys.movies())];
+            args.extend(chunk.iter().map(|m| Value::from(m.get().to_string())));
+            self.with_retry("adding movies", || self.raw("SADD", args.clone())).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Outbox for RedisStore {
+    async fn ensure_group(&self) -> Result<(), StoreError> {
+        let args = vec![
+            "CREATE".into(),
+            self.keys.outbox().into(),
+            OUTBOX_GROUP.into(),
+            "0".into(),
+            "MKSTREAM".into(),
+        ];
+        let res = self.with_retry("creating the outbox group", || async {
+            match self.raw("XGROUP", args.clone()).await {
+                Err(err) if err.details().starts_with("BUSYGROUP") => Ok(Value::Null),
+                res => res,
+            }
+        });
+        res.await.map(drop)
+    }
+
+    async fn read(
+        &self,
+        consumer: &str,
+        pending: bool,
+        count: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        const WHAT: &str = "reading the outbox";
+        let args: Vec<Value> = vec![
+            "GROUP".into(),
+            OUTBOX_GROUP.into(),
+            consumer.into(),
+            "COUNT".into(),
+            (count as i64).into(),
+            "STREAMS".into(),
+            self.keys.outbox().into(),
+            if pending { "0" } else { ">" }.into(),
+        ];
+        let reply = match self.with_retry(WHAT, || self.raw("XREADGROUP", args.clone())).await {
+            // A restarted (empty) server has no group: create it and read again.
+            Err(StoreError::Internal { reason, .. }) if reason.starts_with("NOGROUP") => {
+                self.ensure_group().await?;
+                self.with_retry(WHAT, || self.raw("XREADGROUP", args.clone())).await?
+            }
+            res => res?,
+        };
+        // [[stream, [[id, [field, value, ...]], ...]]] or nil.
+        let entries = reply.into_array().into_iter().next().map(|s| s.into_array()).unwrap_or_default();
+        let entries = entries.into_iter().nth(1).map(Value::into_array).unwrap_or_default();
+        entries_of(entries)
+    }
+
+    async fn claim_stale(
+        &self,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        const WHAT: &str = "claiming stale outbox entries";
+        let args: Vec<Value> = vec![
+            self.keys.outbox().into(),
+            OUTBOX_GROUP.into(),
+            consumer.into(),
+            (min_idle.as_millis().min(i64::MAX as u128) as i64).into(),
+            "0-0".into(),
+            "COUNT".into(),
+            (count as i64).into(),
+        ];
+        let reply = match self.with_retry(WHAT, || self.raw("XAUTOCLAIM", args.clone())).await {
+            Err(StoreError::Internal { reason, .. }) if reason.starts_with("NOGROUP") => {
+                return Ok(Vec::new());
+            }
+            res => res?,
+        };
+        // [next cursor, [[id, [field, value, ...]], ...], deleted ids]
+        entries_of(reply.into_array().into_iter().nth(1).map(Value::into_array).unwrap_or_default())
+    }
+
+    async fn ack(&self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec![Value::from(OUTBOX_GROUP)];
+        args.extend(ids.iter().map(|id| Value::from(id.as_str())));
+        self.eval("acknowledging outbox entries", &self.scripts.ack, &[self.keys.outbox()], &args)
+            .await
+            .map(drop)
+    }
+
+    async fn backlog(&self) -> Result<u64, StoreError> {
+        let reply = self
+            .with_retry("measuring the outbox", || self.raw("XLEN", vec![self.keys.outbox().into()]))
+            .await?;
+        reply.as_u64().ok_or_else(|| unexpected("measuring the outbox", &format!("{reply:?}")))
+    }
+}
+
+/// Stream entries `[id, [field, value, ...]]` as outbox entries; entries whose data is gone
+/// (deleted while pending) come back with empty payloads so that they are acknowledged.
+fn entries_of(entries: Vec<Value>) -> Result<Vec<OutboxEntry>, StoreError> {
+    const WHAT: &str = "reading the outbox";
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let mut parts = entry.into_array().into_iter();
+        let id = parts.next().and_then(|v| v.as_string()).ok_or_else(|| unexpected(WHAT, "entry id"))?;
+        let fields = parts.next().map(Value::into_array).unwrap_or_default();
+        let mut item = OutboxEntry { id, topic: String::new(), key: String::new(), payload: Vec::new() };
+        let mut fields = fields.into_iter();
+        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+            match name.as_str().as_deref() {
+                Some("topic") => item.topic = value.as_string().unwrap_or_default(),
+                Some("key") => item.key = value.as_string().unwrap_or_default(),
+                Some("payload") => item.payload = value.into_owned_bytes().unwrap_or_default(),
+                _ => {}
+            }
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+/// `half_stars:timestamp_ms` → (stars, timestamp).
+pub fn parse_value(value: &str) -> Option<(Stars, i64)> {
+    let (half, timestamp) = value.split_once(':')?;
+    Some((Stars::from_half_stars(half.parse().ok()?)?, timestamp.parse().ok()?))
+}
+
+/// Whether a failed call may succeed when tried again (connection trouble, timeouts, a server
+/// still loading).
+fn is_transient(err: &fred::error::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::IO
+            | ErrorKind::Timeout
+            | ErrorKind::Canceled
+            | ErrorKind::Backpressure
+            | ErrorKind::Routing
+    ) || ["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"]
+        .iter()
+        .any(|p| err.details().starts_with(p))
+}
+
+fn classify(what: &'static str, err: &fred::error::Error) -> StoreError {
+    let reason = format!("{:?}: {}", err.kind(), err.details());
+    if is_transient(err) {
+        StoreError::Unavailable { what, reason }
+    } else {
+        StoreError::Internal { what, reason: err.details().to_owned() }
+    }
+}
+
+fn unexpected(what: &'static str, detail: &str) -> StoreError {
+    StoreError::Internal { what, reason: format!("unexpected reply ({detail})") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let keys = Keys::new("p");
+        let (user, movie) = (UserId::parse(7).unwrap(), MovieId::parse(42).unwrap());
+        assert_eq!(keys.user_ratings(user), "p:user:7:ratings");
+        assert_eq!(keys.movie_recent(movie), "p:movie:42:recent");
+        assert_eq!(keys.movie_stats(movie), "p:movie:42:stats");
+        assert_eq!(
+            [keys.movies(), keys.users(), keys.reviews(), keys.outbox()],
+            ["p:movies", "p:users", "p:reviews", "p:outbox"]
+        );
+    }
+
+    #[test]
+    fn stored_values_parse() {
+        assert_eq!(parse_value("9:1700000000000"), Some((Stars::parse(4.5).unwrap(), 1_700_000_000_000)));
+        assert_eq!(parse_value("11:1"), None);
+        assert_eq!(parse_value("x"), None);
+    }
+}
