@@ -34,7 +34,7 @@ pub struct Config {
     #[arg(long, env = "CINEREC_STORAGE_ATTEMPTS", default_value_t = 4)]
     pub storage_attempts: u32,
     /// Secret that signs login tokens (HS256), at least 32 bytes. Required; never printed.
-    #[arg(long, env = "CINEREC_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "CINEREC_JWT_SECRET", hide_env_values = true, value_parser = JwtSecretParser)]
     pub jwt_secret: JwtSecret,
     /// Lifetime of a login token, e.g. `1h`, `30m`, `3600s`.
     #[arg(long, env = "CINEREC_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
@@ -139,11 +139,22 @@ impl fmt::Debug for JwtSecret {
     }
 }
 
-impl FromStr for JwtSecret {
-    type Err = WeakSecretError;
+/// Parses `--jwt-secret` without ever echoing the value (clap's own errors quote it).
+#[derive(Clone, Copy, Debug)]
+struct JwtSecretParser;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s.as_bytes())
+impl clap::builder::TypedValueParser for JwtSecretParser {
+    type Value = JwtSecret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<JwtSecret, clap::Error> {
+        JwtSecret::new(value.as_encoded_bytes()).map_err(|err| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{err}\n")).with_cmd(cmd)
+        })
     }
 }
 
@@ -200,6 +211,10 @@ mod tests {
     fn short_secrets_are_refused_and_secrets_never_print() {
         let err = JwtSecret::new(b"short".to_vec()).unwrap_err();
         assert_eq!(err.to_string(), "CINEREC_JWT_SECRET must be at least 32 bytes long, got 5");
+        let refused =
+            Config::try_parse_from(["cinerec-users", "--jwt-secret", "too-short-secret"]).unwrap_err();
+        assert!(refused.to_string().contains("at least 32 bytes"), "{refused}");
+        assert!(!refused.to_string().contains("too-short"), "{refused}");
         let config = Config::parse_from([
             "cinerec-users",
             "--jwt-secret",

@@ -146,3 +146,35 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     stream.read_to_string(&mut response).await.unwrap();
     response
 }
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_name_create_one_account() {
+    let app = spawn_app().await;
+    let attempts: Vec<_> = (0..6)
+        .map(|i| {
+            let mut client = app.client.clone();
+            tokio::spawn(async move {
+                let request = pb::RegisterRequest {
+                    username: "ann".into(),
+                    email: format!("ann{i}@example.org"),
+                    password: PASSWORD.into(),
+                    display_name: String::new(),
+                };
+                client.register(request).await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(status) => {
+                assert_eq!(
+                    (status.code(), status.message()),
+                    (Code::AlreadyExists, "username is already taken")
+                )
+            }
+        }
+    }
+    assert_eq!(created, 1);
+}
