@@ -1,0 +1,22 @@
+//! `cinerec-loadgen`: closed-loop load against a local `cinerec-serve`, one run per concurrency
+//! level, printed as a Markdown table. Example (server on the default port):
+//!
+//! ```text
+//! cinerec-loadgen --store /tmp/ml20m-models --concurrency 1,16,64 --requests 100000 --duration 10s --warm
+//! ```
+
+use anyhow::Context;
+use clap::Parser;
+use serving::loadgen::{self, LoadgenConfig};
+
+fn main() -> anyhow::Result<()> {
+    let config = LoadgenConfig::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads.max(1))
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let reports = runtime.block_on(loadgen::run(&config)).context("load test")?;
+    print!("{}", loadgen::table(config.method, &reports));
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! `cinerec-serve`'s configuration: flags, each also read from a `CINEREC_*` environment
+//! variable, with documented defaults. The Redis URL may carry a password, so it is wrapped in
+//! [`RedisUrl`], which never prints it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+use service_common::ServiceSettings;
+
+/// Everything `cinerec-serve` is configured with.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "cinerec-serve", version, about = "cinerec's gRPC recommendation service")]
+pub struct ServingConfig {
+    /// Listen addresses and log format.
+    #[command(flatten)]
+    pub service: ServiceSettings,
+    /// Model store: a folder (`./models`, `file:///srv/models`) or `s3://bucket/prefix` (S3
+    /// settings from CINEREC_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+    #[arg(long = "store", env = "CINEREC_MODEL_STORE", default_value = "./models")]
+    pub store: String,
+    /// Redis URL of the recommendation cache (`redis://[:password@]host:port[/db]`); empty
+    /// disables the cache.
+    #[arg(long, env = "CINEREC_REDIS_URL", default_value = "")]
+    pub redis_url: RedisUrl,
+    /// How long a cached top list lives (`300s`, `5m`).
+    #[arg(long, env = "CINEREC_CACHE_TTL", default_value = "300s", value_parser = parse_duration)]
+    pub cache_ttl: Duration,
+    /// Longest wait for one cache command; past it the request is answered from the model.
+    #[arg(long, env = "CINEREC_CACHE_TIMEOUT", default_value = "5ms", value_parser = parse_duration)]
+    pub cache_timeout: Duration,
+    /// Prefix of cache keys: `<prefix>:<model version>:<user id>`.
+    #[arg(long, env = "CINEREC_CACHE_PREFIX", default_value = "cinerec:rec")]
+    pub cache_prefix: String,
+    /// How often the store is checked for a newer model (also on the RefreshModel RPC).
+    #[arg(long, env = "CINEREC_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub refresh_interval: Duration,
+    /// Engine queries running at once (default: 2 × the number of cores); more wait.
+    #[arg(long, env = "CINEREC_MAX_CONCURRENT_QUERIES")]
+    pub max_concurrent_queries: Option<usize>,
+}
+
+impl ServingConfig {
+    /// The configuration tests start from: both ports on `127.0.0.1:0`, the given store, no
+    /// cache, a 30 s refresh interval.
+    pub fn for_tests(store: impl Into<String>) -> Self {
+        let mut res = Self::parse_from(["cinerec-serve"]);
+        res.service.listen = ([127, 0, 0, 1], 0).into();
+        res.service.metrics_listen = ([127, 0, 0, 1], 0).into();
+        res.store = store.into();
+        res
+    }
+
+    /// [`Self::max_concurrent_queries`] or its default, 2 × the cores (at least 1).
+    pub fn query_limit(&self) -> usize {
+        self.max_concurrent_queries
+            .unwrap_or_else(|| 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+            .max(1)
+    }
+}
+
+/// A Redis URL whose password never shows in `Debug` or `Display` output. Empty means "no
+/// cache".
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into().trim().to_string())
+    }
+
+    /// The URL, password included: pass it to the client only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// No URL: the cache is off.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromStr for RedisUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    /// The URL with any `user:password@` part replaced by `***@`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => write!(f, "{scheme}://***@{host}"),
+                None => f.write_str(&self.0),
+            },
+            None if self.0.contains('@') => f.write_str("***"),
+            None => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+/// Parses a duration: a number with a unit `ms`, `s`, `m` or `h` (`250ms`, `30s`, `5m`); a bare
+/// number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration such as 250ms, 30s, 5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit `{other}` in `{text}`: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        for (text, ms) in [("250ms", 250), ("30s", 30_000), ("30", 30_000), ("5m", 300_000), ("1.5s", 1500)] {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+        }
+        for text in ["", "s", "5 parsecs", "-1s"] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn redis_passwords_never_print() {
+        let url = RedisUrl::new("redis://:hunter2@cache:6379/0");
+        assert_eq!(url.to_string(), "redis://***@cache:6379/0");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(url.expose(), "redis://:hunter2@cache:6379/0");
+        assert_eq!(RedisUrl::new("redis://127.0.0.1:6379").to_string(), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let config = ServingConfig::for_tests("./models");
+        assert!(config.redis_url.is_empty());
+        assert_eq!(config.cache_ttl, Duration::from_secs(300));
+        assert_eq!(config.cache_timeout, Duration::from_millis(5));
+        assert_eq!(config.refresh_interval, Duration::from_secs(30));
+        assert!(config.query_limit() >= 2);
+    }
+}

@@ -1,0 +1,33 @@
+//! cinerec's recommendation service: answers the `cinerec.recommendation.v1` gRPC API from the
+//! newest model in a [`artifacts::ModelStore`].
+//!
+//! - [`models`]: the serving model behind an `ArcSwap` ([`models::Models`]); a refresher swaps
+//!   in newer versions, refusing corrupt or incompatible ones while the old model keeps serving.
+//! - [`model`]: one loaded model ([`model::ModelState`]) and the queries on it (top-N, fold-in,
+//!   popularity fallback, similar movies, explanations); pure compute, run off the executor.
+//! - [`cache`]: the Redis cache of per-user top lists keyed by model version.
+//! - [`overlay`]: per-user additions on top of the model (recent ratings, blocked movies), the
+//!   hook the event consumer of the next milestone fills.
+//! - [`serving`]: the request logic ([`serving::Serving`]); [`service`] the tonic adapter;
+//!   [`convert`] the hand-written wire ↔ engine conversions.
+//! - [`app`]: [`app::Application::build`] binds the ports and returns the addresses, so tests
+//!   spawn the server on `127.0.0.1:0`.
+//! - [`loadgen`]: the `cinerec-loadgen` load generator.
+
+pub mod app;
+pub mod cache;
+pub mod config;
+pub mod convert;
+pub mod error;
+pub mod loadgen;
+pub mod metrics;
+pub mod model;
+pub mod models;
+pub mod overlay;
+pub mod service;
+pub mod serving;
+
+pub use app::Application;
+pub use config::{RedisUrl, ServingConfig, parse_duration};
+pub use error::ServeError;
+pub use serving::Serving;

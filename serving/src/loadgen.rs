@@ -1,0 +1,443 @@
+//! `cinerec-loadgen`: a closed-loop load generator for the recommendation service.
+//!
+//! For each concurrency level it opens that many clients (each with its own HTTP/2 connection
+//! unless `--connections` caps them), each sending one request at a time, until `--requests`
+//! requests are done or `--duration` has passed. User ids are drawn (seeded) from the users of
+//! the model in `--store`, the same store the server reads. It talks to loopback addresses
+//! only. `--method model-info` measures the gRPC round trip without engine work; `--method
+//! in-process` runs the same queries in this process without gRPC, for comparison.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use proto::recommendation::v1 as pb;
+use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::parse_duration;
+use crate::model::{ModelState, RecommendQuery};
+
+/// What each request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// `Recommend` for a random known user (top `--n`, seen movies left out).
+    Recommend,
+    /// `ModelInfo`: the gRPC round trip with no engine work.
+    ModelInfo,
+    /// The same query as `recommend`, called in this process (no gRPC, no cache).
+    InProcess,
+}
+
+/// `cinerec-loadgen`'s flags.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "cinerec-loadgen", version, about = "Load generator for cinerec-serve (loopback only)")]
+pub struct LoadgenConfig {
+    /// The server's gRPC address; must resolve to loopback addresses only.
+    #[arg(long, env = "CINEREC_LOADGEN_TARGET", default_value = "127.0.0.1:50051")]
+    pub target: String,
+    /// The model store the server reads, for the user ids (and the in-process model).
+    #[arg(long = "store", env = "CINEREC_MODEL_STORE", default_value = "./models")]
+    pub store: String,
+    /// Concurrent clients, one run per value (`1,16,64`).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    pub concurrency: Vec<usize>,
+    /// Requests per run (the run also stops at `--duration`).
+    #[arg(long, default_value_t = 100_000)]
+    pub requests: u64,
+    /// Longest run.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// HTTP/2 connections shared by the clients (0: one per client).
+    #[arg(long, default_value_t = 0)]
+    pub connections: usize,
+    /// What each request is.
+    #[arg(long, value_enum, default_value_t = Method::Recommend)]
+    pub method: Method,
+    /// Movies per recommendation.
+    #[arg(long, default_value_t = 10)]
+    pub n: u32,
+    /// Distinct users drawn from the model (0: all of them).
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    /// Request every drawn user once before the runs (fills the server's cache).
+    #[arg(long)]
+    pub warm: bool,
+    /// Seed of the user draw.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Worker threads of the load generator's runtime.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// Why a load test could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadgenError {
+    /// The target is not a loopback address.
+    #[error(
+        "--target {target} resolves to {addr}, which is not a loopback address: the load generator only targets this machine"
+    )]
+    NotLoopback {
+        /// The target as given.
+        target: String,
+        /// The offending address.
+        addr: SocketAddr,
+    },
+    /// The target cannot be resolved.
+    #[error("--target {target}: {source}")]
+    Resolve {
+        /// The target as given.
+        target: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
+    /// The store has no model or cannot be read.
+    #[error("model store: {0}")]
+    Store(String),
+    /// Connecting failed.
+    #[error("connecting to {addr}: {source}")]
+    Connect {
+        /// The address.
+        addr: SocketAddr,
+        /// tonic's error.
+        source: tonic::transport::Error,
+    },
+    /// The warm-up pass failed.
+    #[error("warm-up request failed: {0}")]
+    Warmup(tonic::Status),
+}
+
+/// One run's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunReport {
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Requests completed (successful or not).
+    pub requests: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Responses flagged `cached`.
+    pub cached: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Latency percentiles.
+    pub latency: Percentiles,
+}
+
+impl RunReport {
+    /// Completed requests per second.
+    pub fn throughput(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Latency percentiles.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Slowest.
+    pub max: Duration,
+}
+
+impl Percentiles {
+    /// Percentiles of latencies in nanoseconds (sorted in place); nearest-rank definition.
+    pub fn of(latencies_ns: &mut [u64]) -> Self {
+        if latencies_ns.is_empty() {
+            return Self::default();
+        }
+        latencies_ns.sort_unstable();
+        let rank = |p: f64| {
+            let idx = ((p * latencies_ns.len() as f64).ceil() as usize).clamp(1, latencies_ns.len()) - 1;
+            Duration::from_nanos(latencies_ns[idx])
+        };
+        Self { p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), max: rank(1.0) }
+    }
+}
+
+/// Resolves `target`, refusing anything that is not loopback.
+pub async fn loopback_target(target: &str) -> Result<SocketAddr, LoadgenError> {
+    let resolve = |source| LoadgenError::Resolve { target: target.to_string(), source };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(target).await.map_err(resolve)?.collect();
+    if let Some(&addr) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(LoadgenError::NotLoopback { target: target.to_string(), addr });
+    }
+    addrs.first().copied().ok_or_else(|| resolve(std::io::Error::other("no address")))
+}
+
+/// `count` user ids drawn without replacement from `users` (all of them for 0), seeded.
+pub fn draw_users(users: &[u64], count: usize, seed: u64) -> Vec<u64> {
+    let mut res = users.to_vec();
+    let count = if count == 0 { res.len() } else { count.min(res.len()) };
+    let mut state = seed;
+    for i in 0..count {
+        let j = i + (splitmix(&mut state) % (res.len() - i) as u64) as usize;
+        res.swap(i, j);
+    }
+    res.truncate(count);
+    res
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Runs every concurrency level of `config` and returns one report per level.
+pub async fn run(config: &LoadgenConfig) -> Result<Vec<RunReport>, LoadgenError> {
+    let store = artifacts::open_store(&config.store).map_err(|e| LoadgenError::Store(e.to_string()))?;
+    let (version, artifact) = store
+        .load_latest()
+        .await
+        .map_err(|e| LoadgenError::Store(e.to_string()))?
+        .ok_or_else(|| LoadgenError::Store(format!("{store} has no model")))?;
+    let users = Arc::new(draw_users(artifact.users.as_slice(), config.users, config.seed));
+    if config.method == Method::InProcess {
+        let model = Arc::new(
+            tokio::task::spawn_blocking(move || ModelState::prepare(version, artifact))
+                .await
+                .map_err(|e| LoadgenError::Store(e.to_string()))?
+                .map_err(|e| LoadgenError::Store(e.to_string()))?,
+        );
+        let mut res = Vec::new();
+        for &concurrency in &config.concurrency {
+            res.push(in_process(config, &model, &users, concurrency).await);
+        }
+        return Ok(res);
+    }
+    drop(artifact);
+    let addr = loopback_target(&config.target).await?;
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("a socket address is a valid URI")
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5));
+    if config.warm {
+        let client = RecommendationServiceClient::new(connect(&endpoint, addr).await?);
+        for &user_id in users.iter() {
+            client.clone().recommend(request(user_id, config.n)).await.map_err(LoadgenError::Warmup)?;
+        }
+    }
+    let mut res = Vec::new();
+    for &concurrency in &config.concurrency {
+        res.push(over_grpc(config, &endpoint, addr, &users, concurrency).await?);
+    }
+    Ok(res)
+}
+
+async fn connect(endpoint: &Endpoint, addr: SocketAddr) -> Result<Channel, LoadgenError> {
+    endpoint.connect().await.map_err(|source| LoadgenError::Connect { addr, source })
+}
+
+fn request(user_id: u64, n: u32) -> pb::RecommendRequest {
+    pb::RecommendRequest { user_id, n, ..Default::default() }
+}
+
+/// Shared budget of one run.
+struct Budget {
+    issued: AtomicU64,
+    limit: u64,
+    deadline: Instant,
+}
+
+impl Budget {
+    fn take(&self) -> bool {
+        Instant::now() < self.deadline && self.issued.fetch_add(1, Ordering::Relaxed) < self.limit
+    }
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct ClientTally {
+    latencies_ns: Vec<u64>,
+    errors: u64,
+    cached: u64,
+}
+
+async fn over_grpc(
+    config: &LoadgenConfig,
+    endpoint: &Endpoint,
+    addr: SocketAddr,
+    users: &Arc<Vec<u64>>,
+    concurrency: usize,
+) -> Result<RunReport, LoadgenError> {
+    let connections = if config.connections == 0 { concurrency } else { config.connections.min(concurrency) };
+    let mut channels = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        channels.push(connect(endpoint, addr).await?);
+    }
+    let started = Instant::now();
+    let budget = Arc::new(Budget {
+        issued: AtomicU64::new(0),
+        limit: config.requests,
+        deadline: started + config.duration,
+    });
+    let mut tasks = Vec::with_capacity(concurrency);
+    for client_idx in 0..concurrency {
+        let mut client = RecommendationServiceClient::new(channels[client_idx % connections].clone());
+        let (budget, users, method, n) = (budget.clone(), users.clone(), config.method, config.n);
+        let mut state = config.seed ^ (client_idx as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+        tasks.push(tokio::spawn(async move {
+            let mut tally = ClientTally::default();
+            while budget.take() {
+                let user_id = users[(splitmix(&mut state) % users.len() as u64) as usize];
+                let sent = Instant::now();
+                let outcome = match method {
+                    Method::ModelInfo => client.model_info(pb::ModelInfoRequest {}).await.map(|_| false),
+                    _ => client.recommend(request(user_id, n)).await.map(|r| r.get_ref().cached),
+                };
+                tally.latencies_ns.push(sent.elapsed().as_nanos() as u64);
+                match outcome {
+                    Ok(cached) => tally.cached += u64::from(cached),
+                    Err(_) => tally.errors += 1,
+                }
+            }
+            tally
+        }));
+    }
+    let mut all = ClientTally::default();
+    for task in tasks {
+        let tally = task.await.expect("load generator client task");
+        all.latencies_ns.extend(tally.latencies_ns);
+        all.errors += tally.errors;
+        all.cached += tally.cached;
+    }
+    Ok(report(concurrency, all, started.elapsed()))
+}
+
+async fn in_process(
+    config: &LoadgenConfig,
+    model: &Arc<ModelState>,
+    users: &Arc<Vec<u64>>,
+    concurrency: usize,
+) -> RunReport {
+    let started = Instant::now();
+    let budget = Arc::new(Budget {
+        issued: AtomicU64::new(0),
+        limit: config.requests,
+        deadline: started + config.duration,
+    });
+    let mut tasks = Vec::with_capacity(concurrency);
+    for client_idx in 0..concurrency {
+        let (budget, users, model, n) = (budget.clone(), users.clone(), model.clone(), config.n as usize);
+        let mut state = config.seed ^ (client_idx as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let mut tally = ClientTally::default();
+            while budget.take() {
+                let user_id = users[(splitmix(&mut state) % users.len() as u64) as usize];
+                let query = RecommendQuery {
+                    user_id,
+                    user_idx: model.user_idx(user_id),
+                    n,
+                    exclude_seen: true,
+                    allow: None,
+                    deny: Vec::new(),
+                    recent: Vec::new(),
+                };
+                let sent = Instant::now();
+                let ok = model.recommend(&query, n).is_ok();
+                tally.latencies_ns.push(sent.elapsed().as_nanos() as u64);
+                tally.errors += u64::from(!ok);
+            }
+            tally
+        }));
+    }
+    let mut all = ClientTally::default();
+    for task in tasks {
+        let tally = task.await.expect("in-process client task");
+        all.latencies_ns.extend(tally.latencies_ns);
+        all.errors += tally.errors;
+    }
+    report(concurrency, all, started.elapsed())
+}
+
+fn report(concurrency: usize, mut tally: ClientTally, elapsed: Duration) -> RunReport {
+    RunReport {
+        concurrency,
+        requests: tally.latencies_ns.len() as u64,
+        errors: tally.errors,
+        cached: tally.cached,
+        elapsed,
+        latency: Percentiles::of(&mut tally.latencies_ns),
+    }
+}
+
+/// The reports as a Markdown table.
+pub fn table(method: Method, reports: &[RunReport]) -> String {
+    let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1000.0);
+    let method = match method {
+        Method::Recommend => "Recommend",
+        Method::ModelInfo => "ModelInfo",
+        Method::InProcess => "in-process",
+    };
+    let mut res = String::from(
+        "| method | clients | cache hits | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in reports {
+        let hits = format!("{:.0}%", 100.0 * r.cached as f64 / r.requests.max(1) as f64);
+        res.push_str(&format!(
+            "| {method} | {} | {hits} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
+            r.concurrency,
+            r.requests,
+            r.errors,
+            r.throughput(),
+            ms(r.latency.p50),
+            ms(r.latency.p90),
+            ms(r.latency.p99),
+            ms(r.latency.max)
+        ));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let mut ns: Vec<u64> = (1..=100).rev().collect();
+        let p = Percentiles::of(&mut ns);
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.max),
+            (
+                Duration::from_nanos(50),
+                Duration::from_nanos(90),
+                Duration::from_nanos(99),
+                Duration::from_nanos(100)
+            )
+        );
+        assert_eq!(Percentiles::of(&mut []), Percentiles::default());
+    }
+
+    #[test]
+    fn user_draws_are_seeded_and_distinct() {
+        let users: Vec<u64> = (1..=1000).collect();
+        let a = draw_users(&users, 100, 7);
+        assert_eq!(a, draw_users(&users, 100, 7));
+        assert_ne!(a, draw_users(&users, 100, 8));
+        let mut unique = a.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 100);
+        assert_eq!(draw_users(&users, 0, 1).len(), 1000);
+    }
+
+    #[tokio::test]
+    async fn only_loopback_targets_are_accepted() {
+        assert!(loopback_target("127.0.0.1:50051").await.is_ok());
+        assert!(loopback_target("[::1]:50051").await.is_ok());
+        let err = loopback_target("10.1.2.3:50051").await.unwrap_err();
+        assert!(err.to_string().contains("not a loopback address"), "{err}");
+    }
+}

@@ -1,0 +1,163 @@
+//! The service's Prometheus metrics (served by `service_common::metrics::serve_metrics` on
+//! its own port). Labels are bounded: method and outcome names, the model version and kind.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of per-method metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    /// The RPC (`Recommend`, `RecommendBatch`, ...).
+    pub method: &'static str,
+}
+
+/// Labels of the request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// The RPC.
+    pub method: &'static str,
+    /// `ok`, `invalid_argument`, `not_found`, `unimplemented`, `unavailable` or `internal`.
+    pub outcome: &'static str,
+}
+
+/// Labels of the cache error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheOpLabels {
+    /// `get`, `set` or `del`.
+    pub op: &'static str,
+}
+
+/// Labels of the model info gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    /// Store version id.
+    pub version: String,
+    /// Model kind.
+    pub kind: String,
+}
+
+/// Every metric of the service.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Handler latency by method, seconds.
+    pub latency: Family<MethodLabels, Histogram>,
+    /// Requests by method and outcome.
+    pub requests: Family<OutcomeLabels, Counter>,
+    /// Cache lookups that found a list.
+    pub cache_hits: Counter,
+    /// Cache lookups that found nothing.
+    pub cache_misses: Counter,
+    /// Cache commands that failed or timed out (or were skipped while Redis is unreachable).
+    pub cache_errors: Family<CacheOpLabels, Counter>,
+    /// `1` for the serving model's version and kind.
+    pub model_info: Family<ModelLabels, Gauge>,
+    /// Models swapped in (the first load included).
+    pub model_swaps: Counter,
+    /// Artifacts refused (corrupt, incompatible, failing the trial queries).
+    pub models_refused: Counter,
+    /// Store checks that failed (store unreachable); retried at the next interval.
+    pub refresh_errors: Counter,
+    clock: std::sync::Arc<ModelClock>,
+}
+
+impl Metrics {
+    /// The metrics, registered in `registry` under `cinerec_serving_*`.
+    pub fn new(registry: &mut Registry) -> Self {
+        let res = Self {
+            latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(25e-6, 2.0, 16))),
+            requests: Family::default(),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            cache_errors: Family::default(),
+            model_info: Family::default(),
+            model_swaps: Counter::default(),
+            models_refused: Counter::default(),
+            refresh_errors: Counter::default(),
+            clock: Default::default(),
+        };
+        let r = registry.sub_registry_with_prefix("cinerec_serving");
+        r.register("request_duration_seconds", "Handler latency by method", res.latency.clone());
+        r.register("requests", "Requests by method and outcome", res.requests.clone());
+        r.register("cache_hits", "Recommendation cache lookups that found a list", res.cache_hits.clone());
+        r.register(
+            "cache_misses",
+            "Recommendation cache lookups that found nothing",
+            res.cache_misses.clone(),
+        );
+        r.register(
+            "cache_errors",
+            "Cache commands that failed, timed out or were skipped while Redis is unreachable",
+            res.cache_errors.clone(),
+        );
+        r.register("model_info", "The serving model (value 1)", res.model_info.clone());
+        r.register("model_swaps", "Models swapped in, the first load included", res.model_swaps.clone());
+        r.register(
+            "models_refused",
+            "Artifacts refused as corrupt or incompatible",
+            res.models_refused.clone(),
+        );
+        r.register("refresh_errors", "Model store checks that failed", res.refresh_errors.clone());
+        r.register_collector(Box::new(res.clock.clone()));
+        res
+    }
+
+    /// Records one finished request.
+    pub fn observe(&self, method: &'static str, outcome: &'static str, elapsed: Duration) {
+        self.latency.get_or_create(&MethodLabels { method }).observe(elapsed.as_secs_f64());
+        self.requests.get_or_create(&OutcomeLabels { method, outcome }).inc();
+    }
+
+    /// Records a cache command failure.
+    pub fn cache_error(&self, op: &'static str) {
+        self.cache_errors.get_or_create(&CacheOpLabels { op }).inc();
+    }
+
+    /// Records a model swap.
+    pub fn model_swapped(&self, version: &str, kind: &str, trained_at: SystemTime, loaded_at: SystemTime) {
+        self.model_info.clear();
+        self.model_info.get_or_create(&ModelLabels { version: version.into(), kind: kind.into() }).set(1);
+        self.model_swaps.inc();
+        self.clock.trained_at.store(unix_seconds(trained_at), Ordering::Relaxed);
+        self.clock.loaded_at.store(unix_seconds(loaded_at), Ordering::Relaxed);
+    }
+}
+
+/// Seconds since the Unix epoch (0 before it).
+pub fn unix_seconds(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Model age, computed at scrape time.
+#[derive(Debug, Default)]
+struct ModelClock {
+    trained_at: AtomicI64,
+    loaded_at: AtomicI64,
+}
+
+impl Collector for ModelClock {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (trained_at, loaded_at) =
+            (self.trained_at.load(Ordering::Relaxed), self.loaded_at.load(Ordering::Relaxed));
+        if trained_at == 0 {
+            return Ok(()); // no model yet
+        }
+        let now = unix_seconds(SystemTime::now());
+        let metrics = [
+            ("model_age_seconds", "Seconds since the serving model was trained", now - trained_at),
+            ("model_loaded_age_seconds", "Seconds since the serving model was loaded", now - loaded_at),
+        ];
+        for (name, help, value) in metrics {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! The Redis cache: hits for plain queries of known users, bypass for filtered ones, answers
+//! while Redis is down, use again after it returns; the overlay hook invalidates a user.
+
+use std::time::{Duration, Instant};
+
+use proto::recommendation::v1::{RecommendBatchRequest, RecommendRequest, Source};
+use service_common::testing::TestServer;
+
+use crate::helpers::{self, Client, TestApp, metric};
+
+async fn recommend(
+    client: &mut Client,
+    user_id: u64,
+    n: u32,
+) -> proto::recommendation::v1::RecommendResponse {
+    client.recommend(RecommendRequest { user_id, n, ..Default::default() }).await.unwrap().into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_queries_are_cached_per_version_and_filtered_ones_bypass_the_cache() {
+    let (_dir, store) = helpers::local_store();
+    helpers::publish(&store, helpers::model()).await;
+    let app = TestApp::spawn(helpers::config(&helpers::redis_url()), store).await;
+    let mut client = app.client.clone();
+
+    let first = recommend(&mut client, 7, 100).await;
+    assert!(!first.cached);
+    let mut hit = recommend(&mut client, 7, 100).await;
+    for _ in 0..100 {
+        // The write runs in the background: give it a moment.
+        if hit.cached {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        hit = recommend(&mut client, 7, 100).await;
+    }
+    assert!(hit.cached, "the second request is served from the cache");
+    assert_eq!((hit.movies.clone(), hit.source()), (first.movies.clone(), Source::Model));
+    // Any n up to 100 is a slice of the cached list.
+    let short = recommend(&mut client, 7, 15).await;
+    assert!(short.cached);
+    assert_eq!(short.movies, first.movies[..15]);
+    // n above the cached depth, filters and include_seen bypass it.
+    assert!(!recommend(&mut client, 7, 101).await.cached);
+    let filtered = RecommendRequest {
+        user_id: 7,
+        n: 10,
+        deny_movie_ids: vec![first.movies[0].movie_id],
+        ..Default::default()
+    };
+    let filtered = client.recommend(filtered).await.unwrap().into_inner();
+    assert!(!filtered.cached);
+    assert_eq!(filtered.movies, first.movies[1..11]);
+    let with_seen = RecommendRequest { user_id: 7, n: 10, include_seen: true, ..Default::default() };
+    assert!(!client.recommend(with_seen).await.unwrap().into_inner().cached);
+    // Batches read the cache in one round trip.
+    let batch = RecommendBatchRequest {
+        requests: vec![
+            RecommendRequest { user_id: 7, n: 5, ..Default::default() },
+            RecommendRequest { user_id: 8, n: 5, ..Default::default() },
+        ],
+    };
+    let responses = client.recommend_batch(batch).await.unwrap().into_inner().responses;
+    assert_eq!((responses[0].cached, responses[1].cached), (true, false));
+    assert_eq!(responses[0].movies, first.movies[..5]);
+
+    // The overlay hook: a new interaction folds in and invalidates the cached list.
+    let serving = app.serving.clone();
+    let watched = first.movies[0].movie_id;
+    serving.record_interaction(7, watched, 1.0).await.unwrap();
+    let folded = recommend(&mut client, 7, 10).await;
+    assert_eq!((folded.source(), folded.cached), (Source::FoldIn, false));
+    assert!(folded.movies.iter().all(|m| m.movie_id != watched), "the new interaction counts as seen");
+    serving.overlays().remove(7);
+    assert!(!recommend(&mut client, 7, 10).await.cached, "the entry was invalidated");
+    serving.set_blocked(8, &[first.movies[3].movie_id]).await.unwrap();
+    let blocked = recommend(&mut client, 8, 100).await;
+    assert!(blocked.movies.iter().all(|m| m.movie_id != first.movies[3].movie_id));
+
+    let page = app.metrics().await;
+    assert!(metric(&page, "cinerec_serving_cache_hits_total") >= 3.0, "{page}");
+    assert!(metric(&page, "cinerec_serving_cache_misses_total") >= 3.0, "{page}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_succeed_while_redis_is_down_and_use_the_cache_again_when_it_returns() {
+    let mut redis = TestServer::redis();
+    let (_dir, store) = helpers::local_store();
+    helpers::publish(&store, helpers::model()).await;
+    let app = TestApp::spawn(helpers::config(&redis.redis_url()), store).await;
+    let mut client = app.client.clone();
+    let cached_soon = |client: Client, user_id| async move {
+        let mut client = client;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let response = recommend(&mut client, user_id, 10).await;
+            if response.cached || Instant::now() > deadline {
+                return response.cached;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let reference = recommend(&mut client, 11, 10).await;
+    assert!(cached_soon(client.clone(), 11).await, "the cache works before the outage");
+
+    redis.stop();
+    let mut slowest = Duration::ZERO;
+    for i in 0..200u64 {
+        let started = Instant::now();
+        let response = recommend(&mut client, 11 + i % 5, 10).await;
+        slowest = slowest.max(started.elapsed());
+        assert!(!response.cached);
+        if i % 5 == 0 {
+            assert_eq!(response.movies, reference.movies);
+        }
+    }
+    // No request waits for Redis: its failures cost at most the short cache timeout.
+    assert!(slowest < Duration::from_millis(500), "slowest request during the outage: {slowest:?}");
+    let page = app.metrics().await;
+    assert!(metric(&page, r#"cinerec_serving_cache_errors_total{op="get"}"#) >= 200.0, "{page}");
+    assert!(!app.serving.cache().is_connected());
+
+    redis.restart();
+    assert!(cached_soon(client.clone(), 11).await, "the cache is used again after Redis returns");
+    assert!(app.serving.cache().is_connected());
+    app.stop().await;
+}

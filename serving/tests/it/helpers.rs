@@ -1,0 +1,187 @@
+//! Fixtures: implicit ALS models trained in-process on ml-100k, local and S3 stores, and a
+//! server spawned on 127.0.0.1:0 with a tonic client.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use artifacts::{Artifact, Metadata, ModelStore, MovieInfo, S3Settings, S3Store, TrainedModel, VersionId};
+use datasets::DatasetName;
+use engine::als::ImplicitAlsParams;
+use engine::{Duplicates, FitContext, InteractionLog, Params};
+use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
+use serving::{Application, Serving, ServingConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// The recommendation client.
+pub type Client = RecommendationServiceClient<Channel>;
+
+/// ml-100k ratings ≥ 4 as implicit interactions (value 1.0), with the catalogue.
+fn ml100k() -> &'static (InteractionLog, Vec<MovieInfo>) {
+    static DATA: OnceLock<(InteractionLog, Vec<MovieInfo>)> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = datasets::checkout_data_dir();
+        let ratings = datasets::load_ratings(&dir, DatasetName::Ml100k)
+            .unwrap_or_else(|e| panic!("ml-100k under {} (CINEREC_DATA_DIR): {e}", dir.display()));
+        let mut log = InteractionLog::new();
+        for r in ratings.iter().filter(|r| r.rating >= 4.0) {
+            log.push(r.user_id, r.movie_id, 1.0, r.timestamp);
+        }
+        let movies = datasets::load_movies(&dir, DatasetName::Ml100k)
+            .unwrap()
+            .into_iter()
+            .map(|m| MovieInfo { movie_id: m.movie_id, title: m.title, year: m.year, genres: m.genres })
+            .collect();
+        (log, movies)
+    })
+}
+
+/// An implicit ALS model of ml-100k (16 factors) whose factors depend on `seed`.
+pub fn train(seed: u64) -> Artifact {
+    let (log, movies) = ml100k();
+    let data = log.to_interactions(Duplicates::KeepLatest).unwrap();
+    let params =
+        ImplicitAlsParams { factors: 16, iterations: 4, seed, ..Default::default() }.check().unwrap();
+    let model = engine::als::fit(&params, &data, &FitContext::new()).unwrap();
+    let mut meta = Metadata::new(format!("ml-100k ratings >= 4, seed {seed}"), None);
+    meta.metrics = BTreeMap::from([("ndcg@10".to_string(), 0.25)]);
+    Artifact {
+        model: TrainedModel::ImplicitAls(model),
+        users: log.users.clone(),
+        items: log.items.clone(),
+        seen: data.user_items().clone(),
+        movies: movies.clone(),
+        meta,
+    }
+}
+
+/// The seed-1 model, trained once per test binary.
+pub fn model() -> &'static Artifact {
+    static MODEL: OnceLock<Artifact> = OnceLock::new();
+    MODEL.get_or_init(|| train(1))
+}
+
+/// An empty local store in a fresh temp folder.
+pub fn local_store() -> (tempfile::TempDir, ModelStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+    (dir, store)
+}
+
+/// Publishes `artifact` as the newest version.
+pub async fn publish(store: &ModelStore, artifact: &Artifact) -> VersionId {
+    store.put_artifact(artifact).await.unwrap()
+}
+
+/// A name no other test (or earlier run) uses: `<tag>-<pid>-<nanos>-<counter>`.
+pub fn unique(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{tag}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// An S3 model store over a fresh bucket of the test server (`scripts/start-server s3`).
+pub async fn s3_store() -> ModelStore {
+    let var = service_common::testing::server_url;
+    let bucket = unique("cinerec-serving");
+    let mut settings = S3Settings::new(
+        &bucket,
+        "models",
+        var("CINEREC_TEST_S3_ACCESS_KEY"),
+        var("CINEREC_TEST_S3_SECRET_KEY"),
+    );
+    settings.endpoint = Some(var("CINEREC_TEST_S3_ENDPOINT"));
+    settings.max_attempts = 2;
+    settings.initial_backoff = Duration::from_millis(50);
+    let store = S3Store::new(settings).unwrap();
+    store.client().create_bucket().bucket(&bucket).send().await.unwrap();
+    ModelStore::S3(store)
+}
+
+/// The shared test Redis (`scripts/start-server redis`).
+pub fn redis_url() -> String {
+    service_common::testing::server_url("CINEREC_TEST_REDIS_URL")
+}
+
+/// A config for `store` with the cache at `redis_url` (empty: off) under a fresh key prefix.
+pub fn config(redis_url: &str) -> ServingConfig {
+    let mut res = ServingConfig::for_tests("unused: the tests pass the store");
+    res.redis_url = serving::RedisUrl::new(redis_url);
+    res.cache_prefix = unique("cinerec-test");
+    // Generous for a loaded test machine; the outage test checks that requests stay fast.
+    res.cache_timeout = Duration::from_millis(50);
+    res
+}
+
+/// A running server and a client connected to it.
+pub struct TestApp {
+    /// gRPC address.
+    pub addr: std::net::SocketAddr,
+    /// `/metrics` address.
+    pub metrics_addr: std::net::SocketAddr,
+    /// The shared state.
+    pub serving: Arc<Serving>,
+    /// A connected client (clone it per task).
+    pub client: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), serving::app::AppError>>>,
+}
+
+impl TestApp {
+    /// Builds and starts a server over `store`.
+    pub async fn spawn(config: ServingConfig, store: ModelStore) -> Self {
+        let app = Application::build_with_store(config, store).await.unwrap();
+        let (addr, metrics_addr, serving) = (app.addr(), app.metrics_addr(), app.serving());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        let client = connect(addr).await;
+        Self { addr, metrics_addr, serving, client, stop: Some(stop), task: Some(task) }
+    }
+
+    /// A client with its own connection.
+    pub async fn new_client(&self) -> Client {
+        connect(self.addr).await
+    }
+
+    /// The server's health status for the recommendation service.
+    pub async fn health(&self) -> ServingStatus {
+        let channel = Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap();
+        let request = tonic_health::pb::HealthCheckRequest { service: serving::models::SERVICE_NAME.into() };
+        let response = HealthClient::new(channel).check(request).await.unwrap().into_inner();
+        ServingStatus::try_from(response.status).unwrap()
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let mut stream = tokio::net::TcpStream::connect(self.metrics_addr).await.unwrap();
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response
+    }
+
+    /// Stops the server gracefully and checks it ended cleanly.
+    pub async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+async fn connect(addr: std::net::SocketAddr) -> Client {
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    RecommendationServiceClient::new(channel)
+}
+
+/// The value of one sample line of a Prometheus text page (`name{labels} value`), 0 if absent.
+pub fn metric(page: &str, sample: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
+}

@@ -1,0 +1,9 @@
+//! The serving crate's integration tests: a real server on 127.0.0.1:0, a real tonic client,
+//! real Redis (`CINEREC_TEST_REDIS_URL`, plus private servers for outages) and the S3-protocol
+//! server (`CINEREC_TEST_S3_*`), all started by `scripts/test`.
+
+mod cache;
+mod errors;
+mod helpers;
+mod queries;
+mod swap;
