@@ -1,5 +1,5 @@
 //! `MovieEvent`s: encoding them for the outbox, and the relay that publishes the outbox to Kafka
-//! in order, keyed by movie id, deleting each event only after the broker acknowledged it
+//! in outbox order, a batch at a time, keyed by movie id, deleting each event only after the broker acknowledged it
 //! (at-least-once; consumers de-duplicate by `event_id`). While the broker is down events wait
 //! in PostgreSQL and the relay retries with backoff.
 
@@ -115,7 +115,11 @@ enum RelayError {
     Publish(#[from] events::EventError),
 }
 
-/// Publishes up to one batch; returns how many events were published.
+/// Publishes up to one batch, all of its events at once (the producer pipelines them: one
+/// round trip per batch instead of per event, and they are handed to it in outbox order), and
+/// forgets every acknowledged one. Returns how many were published, or the first failure (the
+/// unacknowledged events stay for the next round, so after a broker failure an event may
+/// follow a later one of the same movie; consumers de-duplicate by event id).
 async fn drain_once<S: MovieStore, P: EventPublisher>(
     store: &S,
     publisher: &P,
@@ -123,22 +127,22 @@ async fn drain_once<S: MovieStore, P: EventPublisher>(
     metrics: &RelayMetrics,
 ) -> Result<usize, RelayError> {
     let pending = store.pending_events(RELAY_BATCH).await?;
-    let mut done = Vec::with_capacity(pending.len());
+    let keys: Vec<String> = pending.iter().map(|event| event.movie_id.to_string()).collect();
+    let seqs: Vec<i64> = pending.iter().map(|event| event.seq).collect();
+    let sends =
+        pending.into_iter().zip(&keys).map(|(event, key)| publisher.publish(topic, key, event.payload));
+    let results = join_in_order(sends.collect()).await;
+    let mut done = Vec::with_capacity(results.len());
     let mut failure = None;
-    for event in pending {
-        match publisher.publish(topic, &event.movie_id.to_string(), event.payload).await {
-            Ok(()) => {
-                metrics.published.inc();
-                done.push(event.seq);
-            }
-            Err(err) => {
-                failure = Some(err);
-                break;
-            }
+    for (seq, res) in seqs.into_iter().zip(results) {
+        match res {
+            Ok(()) => done.push(seq),
+            Err(err) => failure = failure.or(Some(err)),
         }
     }
     if !done.is_empty() {
         store.remove_events(&done).await?;
+        metrics.published.inc_by(done.len() as u64);
         tracing::debug!(events = done.len(), topic, "published movie events");
     }
     match failure {
@@ -147,9 +151,43 @@ async fn drain_once<S: MovieStore, P: EventPublisher>(
     }
 }
 
+/// Runs `futures` concurrently in the calling task, polling them in order (so each is first
+/// polled, i.e. handed to the producer, in order); returns their outputs in order.
+async fn join_in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(outputs.drain(..).map(|o| o.expect("every future is ready")).collect())
+        }
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn join_in_order_keeps_the_order_of_results() {
+        let sleeps = [30u64, 10, 20].map(|ms| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            ms
+        });
+        assert_eq!(join_in_order(sleeps.into()).await, [30, 10, 20]);
+        assert!(join_in_order(Vec::<std::future::Ready<u8>>::new()).await.is_empty());
+    }
 
     #[test]
     fn events_carry_id_change_title_and_a_fresh_event_id() {
