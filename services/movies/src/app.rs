@@ -90,6 +90,9 @@ impl Application {
     pub async fn build(args: &ServeArgs) -> Result<Self, AppError> {
         let store = PgMovieStore::connect(&args.database.settings()).await?;
         let media = S3Media::new(&args.media.settings())?;
+        if let Err(err) = media.check_bucket().await {
+            tracing::warn!(%err, "the media bucket is not usable yet; uploads will fail until it is");
+        }
         let publisher = KafkaPublisher::new(&args.kafka_brokers)?;
         let relay = RelaySettings::default();
         if let Err(err) = events::kafka::ensure_topics(&args.kafka_brokers, &[&relay.topic]).await {

@@ -215,6 +215,17 @@ impl S3Media {
         &self.bucket
     }
 
+    /// Fails unless the bucket exists and the credentials may use it.
+    pub async fn check_bucket(&self) -> Result<(), MediaError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| self.error("HeadBucket", &self.bucket, e))?;
+        Ok(())
+    }
+
     fn error<E>(&self, operation: &'static str, key: &str, err: SdkError<E>) -> MediaError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
