@@ -26,10 +26,11 @@ pub struct Cli {
 }
 
 /// The ids of the [`DataArgs`] flags.
-const DATA_FLAGS: [(&str, &str, &str); 3] = [
+const DATA_FLAGS: [(&str, &str, &str); 4] = [
     ("dataset", "--dataset", "CINEREC_DATASET"),
     ("ratings", "--ratings", "CINEREC_RATINGS"),
     ("synth_scale", "--synth-scale", "CINEREC_SYNTH_SCALE"),
+    ("ratings_redis", "--ratings-redis", "CINEREC_RATINGS_REDIS_URL"),
 ];
 
 impl Cli {
@@ -71,12 +72,21 @@ impl Cli {
                         match *id {
                             "dataset" => data.dataset = None,
                             "ratings" => data.ratings = None,
+                            "ratings_redis" => data.ratings_redis = None,
                             _ => data.synth_scale = None,
                         }
                     }
                 }
             }
             _ => {}
+        }
+        if !matches!(cli.command, Command::Train(_))
+            && cli.command.data_args_mut().is_some_and(|data| data.ratings_redis.is_some())
+        {
+            return Err(Self::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--ratings-redis (CINEREC_RATINGS_REDIS_URL) is a source for `cinerec train` only",
+            ));
         }
         Ok(cli)
     }
@@ -176,7 +186,7 @@ pub enum DatasetsCommand {
     },
 }
 
-/// Where ratings come from: exactly one of the three. Each also has a variable; a flag given on
+/// Where ratings come from: exactly one of the four. Each also has a variable; a flag given on
 /// the command line replaces a variable of the others ([`Cli::parse_args`]).
 #[derive(Clone, Debug, Args)]
 #[group(required = true, multiple = true)]
@@ -192,6 +202,10 @@ pub struct DataArgs {
     /// The seeded synthetic ML-20M-shaped ratings at this scale (1.0 = full size).
     #[arg(long, env = "CINEREC_SYNTH_SCALE")]
     pub synth_scale: Option<f64>,
+    /// The ratings service's Redis (`redis://[:password@]host:port[/db]`): train on its live
+    /// ratings (`cinerec train` only; keys under --ratings-prefix).
+    #[arg(long, env = "CINEREC_RATINGS_REDIS_URL", hide_env_values = true)]
+    pub ratings_redis: Option<String>,
 }
 
 /// Output format of a command's result (progress goes to stderr and only to a terminal).
@@ -578,6 +592,9 @@ pub struct TrainArgs {
     /// Seed of the split, of the model's initialisation and of the synthetic generator.
     #[arg(long, env = "CINEREC_SEED", default_value_t = 42)]
     pub seed: u64,
+    /// Key prefix of the ratings service's keys in the --ratings-redis server.
+    #[arg(long, env = "CINEREC_RATINGS_PREFIX", default_value = crate::source::redis::DEFAULT_PREFIX)]
+    pub ratings_prefix: String,
     /// Where the artifact goes.
     #[command(flatten)]
     pub store: StoreArgs,

@@ -1,6 +1,7 @@
 //! Where training ratings come from, behind the [`RatingsSource`] trait: a MovieLens dataset
-//! in the data directory, a ratings file, or the seeded synthetic generator. Later sources
-//! (Redis, the warehouse) implement the same trait, so `cinerec train` does not change.
+//! in the data directory, a ratings file, the seeded synthetic generator, or the ratings
+//! service's Redis ([`redis::RedisRatings`]). Later sources (the warehouse) implement the same
+//! trait, so `cinerec train` does not change.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,8 @@ use datasets::{DatasetName, Movie};
 
 use crate::data::{self, Loaded};
 use crate::error::Result;
+
+pub mod redis;
 
 /// A source of ratings keyed by external ids, with the movie catalogue when it has one.
 pub trait RatingsSource {

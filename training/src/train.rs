@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 use crate::evaluate::{Metrics, ratings_without};
 use crate::fit::{self, ModelSpec, model_spec};
 use crate::output::{self, bytes, count, num};
+use crate::source::RatingsSource;
+use crate::source::redis::RedisRatings;
 use crate::store::Store;
 
 /// Share of each user's positives held out by `--evaluate holdout`.
@@ -224,7 +226,10 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     let store = Store::open(&args.store.uri)?;
     // Fail before a long training run when the store is unreachable (S3 credentials, bucket).
     store.latest()?;
-    let source = data::source(&args.data, args.seed)?.open(data_dir);
+    let source: Box<dyn RatingsSource> = match &args.data.ratings_redis {
+        Some(url) => Box::new(RedisRatings { url: url.clone(), prefix: args.ratings_prefix.clone() }),
+        None => data::source(&args.data, args.seed)?.open(data_dir),
+    };
     let pool = thread_pool(args.threads)?;
     let start = Instant::now();
     let loaded = source.load()?;

@@ -36,4 +36,5 @@ mod exchange_format;
 mod models;
 mod peer;
 mod quickstart;
+mod redis_source;
 mod train_query;
