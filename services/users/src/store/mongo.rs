@@ -127,6 +127,14 @@ fn classify(err: mongodb::error::Error) -> StoreError {
     }
 }
 
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == 11000,
+        ErrorKind::Command(command) => command.code == 11000,
+        _ => false,
+    }
+}
+
 fn duplicate(message: &str) -> StoreError {
     if message.contains(USERNAME_INDEX) || message.contains("dup key: { username") {
         StoreError::Duplicate { field: UniqueField::Username }
@@ -198,15 +206,28 @@ fn live(doc: Option<UserDoc>) -> Result<Option<StoredUser>, StoreError> {
 
 impl UserStore for MongoUserStore {
     async fn allocate_user_id(&self) -> Result<UserId, StoreError> {
-        let counter = self
-            .db
-            .collection::<Document>("counters")
-            .find_one_and_update(doc! { "_id": "user_id" }, doc! { "$inc": { "seq": 1_i64 } })
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(classify)?
-            .ok_or_else(|| StoreError::Other("the user id counter upsert returned nothing".into()))?;
+        let counters = self.db.collection::<Document>("counters");
+        let mut attempt = 0;
+        let counter = loop {
+            attempt += 1;
+            let res = counters
+                .find_one_and_update(doc! { "_id": "user_id" }, doc! { "$inc": { "seq": 1_i64 } })
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .await;
+            match res {
+                Ok(Some(counter)) => break counter,
+                // Racing first upserts: MongoDB may refuse all but one with E11000 on `_id`, and
+                // SecantusDB answers some of them with no document; the counter exists now, so
+                // asking again is safe.
+                Ok(None) if attempt < 3 => continue,
+                Err(err) if attempt < 3 && is_duplicate_key(&err) => continue,
+                Ok(None) => {
+                    return Err(StoreError::Other("the user id counter upsert returned nothing".into()));
+                }
+                Err(err) => return Err(classify(err)),
+            }
+        };
         let seq = match counter.get("seq") {
             Some(Bson::Int64(n)) => *n,
             Some(Bson::Int32(n)) => i64::from(*n),
@@ -231,13 +252,23 @@ impl UserStore for MongoUserStore {
         };
         match self.users_for_write().await?.insert_one(&doc).await {
             Ok(_) => Ok(()),
-            // Ids are handed out once, so a clash on `_id` means an earlier attempt of this same
-            // insert (retried after a lost reply) went through.
-            Err(err)
-                if matches!(err.kind.as_ref(), ErrorKind::Write(WriteFailure::WriteError(w))
-                    if w.code == 11000 && w.message.contains("index: _id_")) =>
-            {
-                Ok(())
+            // A duplicate key when the document with this id is this very account: an earlier
+            // attempt (retried after its reply was lost) went through. Whichever unique index the
+            // server reports first, the account is then in place.
+            Err(err) if is_duplicate_key(&err) => {
+                let stored = self.users().find_one(doc! { "_id": doc.id }).await.map_err(classify)?;
+                match stored {
+                    Some(stored)
+                        if stored.username == doc.username && stored.password_hash == doc.password_hash =>
+                    {
+                        Ok(())
+                    }
+                    Some(_) => Err(StoreError::Other(format!(
+                        "user id {} is taken: the id counter is behind",
+                        doc.id
+                    ))),
+                    None => Err(classify(err)),
+                }
             }
             Err(err) => Err(classify(err)),
         }

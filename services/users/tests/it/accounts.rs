@@ -171,7 +171,13 @@ async fn concurrent_registrations_of_one_name_create_one_account() {
             Err(status) => {
                 assert_eq!(
                     (status.code(), status.message()),
-                    (Code::AlreadyExists, "username is already taken")
+                    (Code::AlreadyExists, "username is already taken"),
+                    "{}",
+                    crate::helpers::captured_logs()
+                        .lines()
+                        .filter(|l| l.contains("ERROR"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 )
             }
         }

@@ -9,5 +9,6 @@ mod helpers;
 mod kafka;
 mod preferences;
 mod secrets;
+mod store;
 mod tokens;
 mod validation;
