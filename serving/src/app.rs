@@ -83,7 +83,7 @@ impl Application {
         };
         let cache = RecCache::connect(&cache_settings, metrics.clone(), Duration::from_secs(2)).await?;
         let health = HealthReporter::new();
-        let models = Models::new(store, metrics.clone(), health.clone()).await;
+        let models = Models::new(store, config.scoring, metrics.clone(), health.clone()).await;
         // Failures are logged and counted inside; the refresher keeps trying.
         let _ = models.refresh().await;
         let serving = Arc::new(Serving::new(models, cache, config.query_limit(), metrics));

@@ -9,6 +9,8 @@ use std::time::Duration;
 use clap::Parser;
 use service_common::ServiceSettings;
 
+use crate::model::Scoring;
+
 /// Everything `cinerec-serve` is configured with.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "cinerec-serve", version, about = "cinerec's gRPC recommendation service")]
@@ -36,6 +38,10 @@ pub struct ServingConfig {
     /// How often the store is checked for a newer model (also on the RefreshModel RPC).
     #[arg(long, env = "CINEREC_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub refresh_interval: Duration,
+    /// Top-N of factor models: `quantized` (int8 candidate index, exact re-ranking) or `exact`
+    /// (every item scored in f32).
+    #[arg(long, env = "CINEREC_SCORING", value_enum, default_value_t = Scoring::Quantized)]
+    pub scoring: Scoring,
     /// Engine queries running at once (default: 2 × the number of cores); more wait.
     #[arg(long, env = "CINEREC_MAX_CONCURRENT_QUERIES")]
     pub max_concurrent_queries: Option<usize>,

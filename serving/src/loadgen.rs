@@ -18,7 +18,7 @@ use proto::recommendation::v1::recommendation_service_client::RecommendationServ
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::parse_duration;
-use crate::model::{ModelState, RecommendQuery};
+use crate::model::{ModelState, RecommendQuery, Scoring};
 
 /// What each request is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -68,6 +68,9 @@ pub struct LoadgenConfig {
     /// Seed of the user draw.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Scoring of the in-process model (`--method in-process`).
+    #[arg(long, value_enum, default_value_t = Scoring::Quantized)]
+    pub scoring: Scoring,
     /// Worker threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -203,8 +206,9 @@ pub async fn run(config: &LoadgenConfig) -> Result<Vec<RunReport>, LoadgenError>
         .ok_or_else(|| LoadgenError::Store(format!("{store} has no model")))?;
     let users = Arc::new(draw_users(artifact.users.as_slice(), config.users, config.seed));
     if config.method == Method::InProcess {
+        let scoring = config.scoring;
         let model = Arc::new(
-            tokio::task::spawn_blocking(move || ModelState::prepare(version, artifact))
+            tokio::task::spawn_blocking(move || ModelState::prepare(version, artifact, scoring))
                 .await
                 .map_err(|e| LoadgenError::Store(e.to_string()))?
                 .map_err(|e| LoadgenError::Store(e.to_string()))?,

@@ -18,7 +18,7 @@ use tonic_health::server::HealthReporter;
 use tracing::{error, info, warn};
 
 use crate::metrics::Metrics;
-use crate::model::ModelState;
+use crate::model::{ModelState, Scoring};
 
 /// The gRPC service name whose health follows the model (`""`, the server, follows it too).
 pub const SERVICE_NAME: &str = "cinerec.recommendation.v1.RecommendationService";
@@ -62,6 +62,7 @@ pub struct Models {
     refresh: tokio::sync::Mutex<Option<(VersionId, String)>>,
     metrics: Arc<Metrics>,
     health: HealthReporter,
+    scoring: Scoring,
 }
 
 impl std::fmt::Debug for Models {
@@ -75,11 +76,16 @@ impl std::fmt::Debug for Models {
 
 impl Models {
     /// No model yet; health is set to NOT_SERVING until the first successful refresh.
-    pub async fn new(store: ModelStore, metrics: Arc<Metrics>, health: HealthReporter) -> Self {
+    pub async fn new(
+        store: ModelStore,
+        scoring: Scoring,
+        metrics: Arc<Metrics>,
+        health: HealthReporter,
+    ) -> Self {
         for service in ["", SERVICE_NAME] {
             health.set_service_status(service, ServingStatus::NotServing).await;
         }
-        Self { current: ArcSwapOption::empty(), store, refresh: Default::default(), metrics, health }
+        Self { current: ArcSwapOption::empty(), store, refresh: Default::default(), metrics, health, scoring }
     }
 
     /// The model serving now (one atomic load; keep the `Arc` for the whole request).
@@ -121,8 +127,9 @@ impl Models {
             Err(err) => return Err(self.store_error(err, current.is_some())),
         };
         let fetched = started.elapsed();
-        let version = latest.clone();
-        let prepared = tokio::task::spawn_blocking(move || ModelState::prepare(version, artifact)).await;
+        let (version, scoring) = (latest.clone(), self.scoring);
+        let prepared =
+            tokio::task::spawn_blocking(move || ModelState::prepare(version, artifact, scoring)).await;
         let state = match prepared {
             Ok(Ok(state)) => Arc::new(state),
             Ok(Err(err)) => {
@@ -149,6 +156,7 @@ impl Models {
             n_items = state.n_items(),
             fetch_ms = fetched.as_millis() as u64,
             prepare_ms = state.prepare_time().as_millis() as u64,
+            index_mb = state.index().map(|i| i.memory_bytes() as f64 / 1e6),
             "serving a new model"
         );
         self.current.store(Some(state));
