@@ -142,6 +142,12 @@ pub struct Config {
     /// Topic of the `RatingEvent`s.
     #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
     pub topic: String,
+    /// Keep the set of ratable movies in step with the movies service's `MovieEvent`s.
+    #[arg(long, env = "CINEREC_FOLLOW_MOVIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub follow_movies: bool,
+    /// Topic of the `MovieEvent`s.
+    #[arg(long, env = "CINEREC_MOVIES_TOPIC", default_value = proto::events::topics::MOVIES)]
+    pub movies_topic: String,
     /// Outbox entries published per round.
     #[arg(long, env = "CINEREC_OUTBOX_BATCH", default_value_t = 512)]
     pub outbox_batch: usize,
@@ -152,7 +158,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration for tests and benchmarks: both ports chosen by the system on 127.0.0.1.
+    /// A configuration for tests and benchmarks: both ports chosen by the system on 127.0.0.1,
+    /// not following movie events.
     pub fn local(redis_url: &str, prefix: &str, kafka_brokers: &str, topic: &str) -> Self {
         Self {
             service: ServiceSettings {
@@ -168,6 +175,8 @@ impl Config {
             },
             kafka_brokers: kafka_brokers.to_owned(),
             topic: topic.to_owned(),
+            follow_movies: false,
+            movies_topic: proto::events::topics::MOVIES.to_owned(),
             outbox_batch: 512,
             outbox_claim_idle_ms: 30_000,
         }

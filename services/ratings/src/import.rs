@@ -123,11 +123,36 @@ pub async fn import_ratings(
     store.prepare_import().await?;
     let mut report =
         ImportReport { movies: catalogue.len(), ratings: ratings.len(), ..ImportReport::default() };
-    for batch in parsed.chunks(options.batch.max(1)) {
-        let [created, updated, kept] = store.import_batch(batch, WriteMode::Import, options.events).await?;
-        report.created += created;
-        report.updated += updated;
-        report.kept += kept;
+    // Four pipelines in flight, so that encoding the next batch overlaps Redis running the last.
+    // The order between batches does not matter: a rating is kept when the stored one is newer.
+    async fn run(
+        store: &RedisStore,
+        batch: Option<&[NewRating]>,
+        events: bool,
+    ) -> Result<[u64; 3], StoreError> {
+        match batch {
+            Some(batch) => store.import_batch(batch, WriteMode::Import, events).await,
+            None => Ok([0; 3]),
+        }
+    }
+    let mut batches = parsed.chunks(options.batch.max(1));
+    loop {
+        let group: Vec<&[NewRating]> = batches.by_ref().take(4).collect();
+        if group.is_empty() {
+            break;
+        }
+        let results = tokio::join!(
+            run(store, group.first().copied(), options.events),
+            run(store, group.get(1).copied(), options.events),
+            run(store, group.get(2).copied(), options.events),
+            run(store, group.get(3).copied(), options.events)
+        );
+        for counts in [results.0, results.1, results.2, results.3] {
+            let [created, updated, kept] = counts?;
+            report.created += created;
+            report.updated += updated;
+            report.kept += kept;
+        }
     }
     report.seconds = started.elapsed().as_secs_f64();
     tracing::info!(

@@ -5,7 +5,8 @@
 //! invalid), [`store`] (the [`store::RatingStore`] trait and its records), [`redis_store`] (the
 //! Redis adapter: keys, Lua scripts, retries), [`outbox`] (the drainer that moves outbox entries
 //! to an [`events::EventPublisher`]), [`event`] (`RatingEvent` encoding), [`service`] (the tonic
-//! service and its error mapping), [`config`] and [`startup`] (the binary's settings and
+//! service and its error mapping), [`catalogue`] (the ratable movies follow the movies service's
+//! `MovieEvent`s), [`config`] and [`startup`] (the binary's settings and
 //! [`startup::Application`]), [`import`] (MovieLens ratings into Redis).
 //!
 //! # Redis data layout
@@ -16,7 +17,7 @@
 //!
 //! | key | type | content |
 //! |---|---|---|
-//! | `P:movies` | set | movie ids that may be rated (filled by the importer and [`store::RatingStore::add_movies`]) |
+//! | `P:movies` | set | movie ids that may be rated (filled by the importer and by the movies service's `MovieEvent`s) |
 //! | `P:users` | set | user ids with at least one rating |
 //! | `P:user:{uid}:ratings` | hash | movie id → `"{half_stars}:{timestamp_ms}"` |
 //! | `P:user:{uid}:recent` | sorted set | movie id scored by `timestamp_ms` (newest-first paging) |
@@ -37,6 +38,7 @@
 //! and deletes entries only after the broker acknowledged them; entries of a crashed drainer
 //! stay pending and are re-sent (at-least-once: consumers de-duplicate by `event_id`).
 
+pub mod catalogue;
 pub mod config;
 pub mod domain;
 pub mod event;

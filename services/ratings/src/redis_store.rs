@@ -165,8 +165,8 @@ pub struct RedisStore {
 pub enum WriteMode {
     /// Replace it and write the event (requests).
     Live,
-    /// Keep it when it is newer than the one written (imports: re-running is idempotent and
-    /// never overwrites a rating made since).
+    /// Keep it when it is newer than or the same as the one written (imports: re-running is
+    /// idempotent, writes no event twice and never overwrites a rating made since).
     Import,
 }
 
@@ -493,6 +493,18 @@ impl RatingStore for RedisStore {
             let mut args = vec![Value::from(self.keys.movies())];
             args.extend(chunk.iter().map(|m| Value::from(m.get().to_string())));
             self.with_retry("adding movies", || self.raw("SADD", args.clone())).await?;
+        }
+        Ok(())
+    }
+}
+
+impl RedisStore {
+    /// Removes movies from the catalogue (idempotent); their ratings stay.
+    pub async fn remove_movies(&self, movies: &[MovieId]) -> Result<(), StoreError> {
+        for chunk in movies.chunks(10_000) {
+            let mut args = vec![Value::from(self.keys.movies())];
+            args.extend(chunk.iter().map(|m| Value::from(m.get().to_string())));
+            self.with_retry("removing movies", || self.raw("SREM", args.clone())).await?;
         }
         Ok(())
     }

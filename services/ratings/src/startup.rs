@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tonic::transport::server::TcpIncoming;
 
+use crate::catalogue;
 use crate::config::Config;
 use crate::outbox::{Drainer, DrainerMetrics};
 use crate::redis_store::RedisStore;
@@ -121,7 +122,7 @@ impl<P: EventPublisher + 'static> Application<P> {
         metrics.register(&mut registry);
         let consumer = format!("ratings-{}", uuid::Uuid::new_v4().simple());
         tracing::info!(
-            addr = %listener.local_addr().map_err(StartupError::Metrics)?,
+            addr = %listener.local_addr().map_err(|source| StartupError::Bind { addr: config.service.listen, source })?,
             redis = %config.redis.url,
             prefix = %config.redis.prefix,
             topic = %config.topic,
@@ -137,6 +138,11 @@ impl<P: EventPublisher + 'static> Application<P> {
             metrics,
         );
         let drainer = tokio::spawn(drainer.run(stopped()));
+        let catalogue = config.follow_movies.then(|| {
+            let (store, brokers, topic) =
+                (Arc::clone(&store), config.kafka_brokers.clone(), config.movies_topic.clone());
+            tokio::spawn(follow_movies(store, brokers, topic, stopped()))
+        });
         let metrics_server = tokio::spawn(service_common::metrics::serve_metrics(
             metrics_listener,
             Arc::new(registry),
@@ -154,6 +160,9 @@ impl<P: EventPublisher + 'static> Application<P> {
             .await;
         let _ = stop_tx.send(true);
         let _ = drainer.await;
+        if let Some(catalogue) = catalogue {
+            let _ = catalogue.await;
+        }
         let metrics_res = metrics_server.await;
         store.quit().await;
         served?;
@@ -162,4 +171,41 @@ impl<P: EventPublisher + 'static> Application<P> {
             Err(join) => Err(StartupError::Metrics(std::io::Error::other(join))),
         }
     }
+}
+
+/// Subscribes to the movie events (retrying while Kafka is unreachable: the ratings API does
+/// not wait for it) and follows them until `shutdown`.
+async fn follow_movies(
+    store: Arc<RedisStore>,
+    brokers: String,
+    topic: String,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    const GROUP: &str = "cinerec-ratings-catalogue";
+    let mut shutdown = std::pin::pin!(shutdown);
+    let backoff = service_common::Backoff {
+        initial: std::time::Duration::from_millis(200),
+        max: std::time::Duration::from_secs(10),
+        attempts: u32::MAX,
+    };
+    let mut attempt = 0;
+    let subscriber = loop {
+        attempt += 1;
+        let subscribed = async {
+            events::kafka::ensure_topics(&brokers, &[&topic]).await?;
+            events::kafka::KafkaSubscriber::new(&brokers, GROUP, &[&topic])
+        };
+        match subscribed.await {
+            Ok(subscriber) => break subscriber,
+            Err(err) => {
+                tracing::warn!(%err, attempt, topic, "cannot subscribe to movie events yet");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff.delay(attempt)) => {}
+                    () = &mut shutdown => return,
+                }
+            }
+        }
+    };
+    tracing::info!(topic, group = GROUP, "following movie events");
+    catalogue::follow_movies(&store, subscriber, shutdown).await;
 }

@@ -46,7 +46,7 @@ pub enum Submitted {
     Created,
     /// It replaced an earlier rating.
     Updated,
-    /// (Imports only) a newer rating was already stored; nothing changed.
+    /// (Imports only) the same or a newer rating was already stored; nothing changed.
     KeptNewer,
 }
 

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
 mod api;
+mod catalogue;
 mod concurrency;
 mod import;
 mod outages;
