@@ -126,3 +126,22 @@ async fn requests_succeed_while_redis_is_down_and_use_the_cache_again_when_it_re
     assert!(app.serving.cache().is_connected());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_starts_with_redis_down_and_uses_it_once_it_comes_up() {
+    let mut redis = TestServer::redis();
+    redis.stop();
+    let (_dir, store) = helpers::local_store();
+    helpers::publish(&store, helpers::model()).await;
+    let app = TestApp::spawn(helpers::config(&redis.redis_url()), store).await;
+    let mut client = app.client.clone();
+    let response = recommend(&mut client, 21, 10).await;
+    assert_eq!((response.cached, response.movies.len()), (false, 10));
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !recommend(&mut client, 21, 10).await.cached {
+        assert!(Instant::now() < deadline, "the cache was not used within 20 s of Redis starting");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
