@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use proto::movies::v1::GetMovieRequest;
+use proto::movies::v1::movies_service_client::MoviesServiceClient;
 use proto::ratings::v1::ratings_service_client::RatingsServiceClient;
 use proto::ratings::v1::{ListUserRatingsRequest, SubmitRatingRequest};
 use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
 use proto::recommendation::v1::{
-    ModelInfoRequest, RecommendRequest, RecommendResponse, RefreshModelRequest, SimilarMoviesRequest,
+    ModelInfoRequest, RecommendRequest, RecommendResponse, RefreshModelRequest, ScoredMovie,
+    SimilarMoviesRequest,
 };
 use tonic::transport::Channel;
 
@@ -23,6 +26,9 @@ struct Cli {
     /// Ratings service address.
     #[arg(long, env = "CINEREC_RATINGS_URL", default_value = "http://127.0.0.1:50053", global = true)]
     ratings: String,
+    /// Movies service address, used to show titles the model's catalogue lacks (empty: don't).
+    #[arg(long, env = "CINEREC_MOVIES_URL", default_value = "", global = true)]
+    movies: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,11 +94,15 @@ async fn main() -> Result<()> {
             let mut client = RecommendationServiceClient::new(connect(&cli.serving).await?);
             let request =
                 RecommendRequest { user_id: user, n, recent_movie_ids: recent, ..Default::default() };
-            print_recommendations(&client.recommend(request).await?.into_inner());
+            let mut res = client.recommend(request).await?.into_inner();
+            fill_titles(&cli.movies, &mut res.movies).await?;
+            print_recommendations(&res);
         }
         Command::Similar { movie, n } => {
             let mut client = RecommendationServiceClient::new(connect(&cli.serving).await?);
-            let res = client.similar_movies(SimilarMoviesRequest { movie_id: movie, n }).await?.into_inner();
+            let mut res =
+                client.similar_movies(SimilarMoviesRequest { movie_id: movie, n }).await?.into_inner();
+            fill_titles(&cli.movies, &mut res.movies).await?;
             println!("model {}", res.model_version);
             for (rank, m) in res.movies.iter().enumerate() {
                 println!("{:>3}. {:>7} {:>8.4}  {}", rank + 1, m.movie_id, m.score, m.title);
@@ -128,10 +138,40 @@ async fn main() -> Result<()> {
             let request = ListUserRatingsRequest { user_id: user, page_size: n, page_token: String::new() };
             let res = client.list_user_ratings(request).await?.into_inner();
             println!("user {user}: {} ratings", res.total);
-            for r in res.ratings {
-                println!("  movie {:>7}  {:.1}  at {} ms", r.movie_id, r.rating, r.timestamp_ms);
+            let ids: Vec<u64> = res.ratings.iter().map(|r| r.movie_id).collect();
+            let titles = titles(&cli.movies, &ids).await?;
+            for (r, title) in res.ratings.iter().zip(titles) {
+                println!("  {:>7}  {:.1}  {title}", r.movie_id, r.rating);
             }
         }
+    }
+    Ok(())
+}
+
+/// Titles of `ids` from the movies service (empty strings when `movies_url` is empty or a movie
+/// is unknown there).
+async fn titles(movies_url: &str, ids: &[u64]) -> Result<Vec<String>> {
+    if movies_url.is_empty() {
+        return Ok(vec![String::new(); ids.len()]);
+    }
+    let mut client = MoviesServiceClient::new(connect(movies_url).await?);
+    let mut res = Vec::with_capacity(ids.len());
+    for &movie_id in ids {
+        match client.get_movie(GetMovieRequest { movie_id }).await {
+            Ok(movie) => res.push(movie.into_inner().title),
+            Err(status) if status.code() == tonic::Code::NotFound => res.push(String::new()),
+            Err(status) => return Err(status).with_context(|| format!("looking up movie {movie_id}")),
+        }
+    }
+    Ok(res)
+}
+
+/// Fills in titles the model's catalogue did not have, from the movies service.
+async fn fill_titles(movies_url: &str, movies: &mut [ScoredMovie]) -> Result<()> {
+    let missing: Vec<u64> = movies.iter().filter(|m| m.title.is_empty()).map(|m| m.movie_id).collect();
+    let mut found = titles(movies_url, &missing).await?.into_iter();
+    for movie in movies.iter_mut().filter(|m| m.title.is_empty()) {
+        movie.title = found.next().unwrap_or_default();
     }
     Ok(())
 }
