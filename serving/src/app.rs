@@ -18,6 +18,7 @@ use tracing::info;
 
 use crate::cache::{CacheError, CacheSettings, RecCache};
 use crate::config::ServingConfig;
+use crate::consumer::{self, ConsumerSettings};
 use crate::metrics::Metrics;
 use crate::models::{Models, SERVICE_NAME};
 use crate::service::RecommendationApi;
@@ -59,6 +60,7 @@ pub struct Application {
     metrics_addr: SocketAddr,
     registry: Arc<Registry>,
     refresh_interval: Duration,
+    events: Option<ConsumerSettings>,
 }
 
 impl Application {
@@ -86,7 +88,18 @@ impl Application {
         let models = Models::new(store, config.scoring, metrics.clone(), health.clone()).await;
         // Failures are logged and counted inside; the refresher keeps trying.
         let _ = models.refresh().await;
-        let serving = Arc::new(Serving::new(models, cache, config.query_limit(), metrics));
+        let serving =
+            Arc::new(Serving::new(models, cache, config.query_limit(), config.overlay_max_users, metrics));
+        let events = (!config.kafka_brokers.trim().is_empty()).then(|| ConsumerSettings {
+            brokers: config.kafka_brokers.trim().to_string(),
+            group: config.kafka_group_or_random(),
+            ratings_topic: config.ratings_topic.clone(),
+            preferences_topic: config.preferences_topic.clone(),
+            user_deleted_topic: config.user_deleted_topic.clone(),
+        });
+        if events.is_none() {
+            info!("no Kafka brokers: the event consumer is off");
+        }
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr).await.map_err(|source| AppError::Bind { addr, source })
         };
@@ -102,6 +115,7 @@ impl Application {
             metrics_listener,
             registry: Arc::new(registry),
             refresh_interval: config.refresh_interval,
+            events,
         })
     }
 
@@ -115,17 +129,31 @@ impl Application {
         self.metrics_addr
     }
 
-    /// The shared state (for tests and the event consumer of the next milestone).
+    /// The shared state (for tests).
     pub fn serving(&self) -> Arc<Serving> {
         self.serving.clone()
     }
 
-    /// Serves gRPC (recommendations, health, reflection), `/metrics` and the model refresher
-    /// until `shutdown` completes; then reports NOT_SERVING, lets in-flight requests finish and
-    /// closes the cache connection.
+    /// The event consumer's group, when it is on.
+    pub fn kafka_group(&self) -> Option<&str> {
+        self.events.as_ref().map(|e| e.group.as_str())
+    }
+
+    /// Serves gRPC (recommendations, health, reflection), `/metrics`, the model refresher and
+    /// (with Kafka brokers) the event consumer until `shutdown` completes; then reports
+    /// NOT_SERVING, lets in-flight requests finish and closes the cache connection.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), AppError> {
-        let Self { serving, health, grpc, addr, metrics_listener, metrics_addr, registry, refresh_interval } =
-            self;
+        let Self {
+            serving,
+            health,
+            grpc,
+            addr,
+            metrics_listener,
+            metrics_addr,
+            registry,
+            refresh_interval,
+            events,
+        } = self;
         let (stop, stopped) = watch::channel(false);
         let wait = move || {
             let mut stopped = stopped.clone();
@@ -139,6 +167,7 @@ impl Application {
             let (serving, wait) = (serving.clone(), wait());
             tokio::spawn(async move { serving.models().refresh_every(refresh_interval, wait).await })
         };
+        let consumer = events.map(|settings| tokio::spawn(consumer::run(serving.clone(), settings, wait())));
         info!(%addr, %metrics_addr, refresh_interval_s = refresh_interval.as_secs_f64(), "serving recommendations");
         let signal = {
             let health = health.clone();
@@ -161,6 +190,9 @@ impl Application {
             .await;
         serving.close();
         let _ = refresher.await;
+        if let Some(consumer) = consumer {
+            let _ = consumer.await;
+        }
         let metrics_res = metrics_task.await;
         serving.cache().close().await;
         info!("stopped");

@@ -9,6 +9,13 @@
 //! the client is reconnecting (fred's exponential reconnect policy runs in the background), so
 //! with Redis down requests are answered from the model. Failures are counted in metrics and
 //! logged at most every [`LOG_EVERY`] with the number suppressed.
+//!
+//! Invalidation cannot be overtaken by a list computed before it: [`RecCache::invalidate_user`]
+//! bumps the user's generation before deleting, and [`RecCache::put`] takes the generation read
+//! before the list was computed: it skips the write when the generation moved, and checks again
+//! after its `SET` completed, deleting the key when an invalidation came in meanwhile (the `DEL`
+//! may have run before the `SET`). Generations live in [`GENERATION_SLOTS`] counters shared by
+//! hash (bounded memory; a collision only skips a write).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,6 +41,9 @@ pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Format byte of cached values.
 const FORMAT: u8 = 1;
+
+/// Number of per-user generation counters (users share them by hash).
+pub const GENERATION_SLOTS: usize = 4096;
 
 /// Where the cache lives and how it behaves.
 #[derive(Clone, Debug)]
@@ -88,6 +98,16 @@ struct Inner {
     write: Options,
     metrics: Arc<Metrics>,
     log: LogLimiter,
+    generations: Generations,
+}
+
+/// The per-user generation counters (`Debug` shows their number only).
+struct Generations(Box<[AtomicU64]>);
+
+impl std::fmt::Debug for Generations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Generations({} slots)", self.0.len())
+    }
 }
 
 impl RecCache {
@@ -137,6 +157,7 @@ impl RecCache {
             write: options(settings.timeout * 10),
             metrics,
             log: LogLimiter::default(),
+            generations: Generations((0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect()),
         });
         let reconnected_url = url.clone();
         client.on_reconnect(move |_| {
@@ -217,27 +238,49 @@ impl RecCache {
         }
     }
 
+    /// The invalidation generation of `user_id`: read it before computing a list to
+    /// [`Self::put`] (0 when the cache is off).
+    pub fn generation(&self, user_id: u64) -> u64 {
+        self.inner.as_ref().map_or(0, |inner| inner.generation(user_id).load(Ordering::SeqCst))
+    }
+
     /// Stores `items` (at most [`CACHE_DEPTH`] are kept) as the list of `user_id` for
-    /// `version`, in the background: the caller does not wait.
-    pub fn put(&self, version: &VersionId, user_id: u64, items: &[ScoredItem]) {
+    /// `version`, in the background: the caller does not wait. `generation` is
+    /// [`Self::generation`] from before the list was computed: if the user was invalidated since,
+    /// nothing is stored (see the [module docs](self)).
+    pub fn put(&self, version: &VersionId, user_id: u64, items: &[ScoredItem], generation: u64) {
         let Some(inner) = self.inner.as_ref() else { return };
+        if inner.generation(user_id).load(Ordering::SeqCst) != generation {
+            inner.metrics.cache_writes_skipped.inc();
+            return;
+        }
         let Some(client) = inner.connected("set") else { return };
         let (client, inner, key, value) =
             (client.clone(), inner.clone(), inner.key(version, user_id), encode(items));
         tokio::spawn(async move {
             let expire = Some(Expiration::EX(inner.ttl_secs));
-            if let Err(err) =
-                client.with_options(&inner.write).set::<(), _, _>(key, value, expire, None, false).await
-            {
+            let res =
+                client.with_options(&inner.write).set::<(), _, _>(&key, value, expire, None, false).await;
+            if let Err(err) = res {
                 inner.failed("set", &err);
+                return;
+            }
+            if inner.generation(user_id).load(Ordering::SeqCst) != generation {
+                // An invalidation ran while the SET was in flight: its DEL may have come first.
+                inner.metrics.cache_writes_skipped.inc();
+                if let Err(err) = client.with_options(&inner.write).del::<u64, _>(&key).await {
+                    inner.failed("del", &err);
+                }
             }
         });
     }
 
     /// Removes the cached list of `user_id` for `version` (the event consumer calls this when a
-    /// user's ratings or preferences change); `Ok(true)` if there was one.
+    /// user's ratings or preferences change); `Ok(true)` if there was one. Lists computed before
+    /// this call are not stored afterwards, even if the `DEL` fails.
     pub async fn invalidate_user(&self, version: &VersionId, user_id: u64) -> Result<bool, CacheError> {
         let Some(inner) = self.inner.as_ref() else { return Ok(false) };
+        inner.generation(user_id).fetch_add(1, Ordering::SeqCst);
         let client = inner.connected("del").ok_or(CacheError::Disconnected)?;
         match client.with_options(&inner.write).del::<u64, _>(inner.key(version, user_id)).await {
             Ok(removed) => Ok(removed > 0),
@@ -245,6 +288,14 @@ impl RecCache {
                 inner.failed("del", &source);
                 Err(CacheError::Command { op: "del", source })
             }
+        }
+    }
+
+    /// Moves the generation of `user_id` without deleting anything (no model is serving, so
+    /// there is no key to delete): lists computed before are not stored.
+    pub fn bump_generation(&self, user_id: u64) {
+        if let Some(inner) = &self.inner {
+            inner.generation(user_id).fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -257,6 +308,11 @@ impl RecCache {
 }
 
 impl Inner {
+    fn generation(&self, user_id: u64) -> &AtomicU64 {
+        let slots = &self.generations.0;
+        &slots[(user_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize % slots.len()]
+    }
+
     fn key(&self, version: &VersionId, user_id: u64) -> String {
         format!("{}:{version}:{user_id}", self.prefix)
     }

@@ -45,6 +45,30 @@ pub struct ServingConfig {
     /// Engine queries running at once (default: 2 × the number of cores); more wait.
     #[arg(long, env = "CINEREC_MAX_CONCURRENT_QUERIES")]
     pub max_concurrent_queries: Option<usize>,
+    /// Kafka bootstrap servers (`host:port,...`) to consume rating, preference and deletion
+    /// events from; empty turns the event consumer off.
+    #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "")]
+    pub kafka_brokers: String,
+    /// Consumer group of the event consumer [default: `cinerec-serving-<random>`, new at every
+    /// start]. Each replica keeps its overlays in memory, so each must read every event: a group
+    /// shared by replicas would split the partitions between them, and a group that outlives the
+    /// process would resume after offsets whose effect died with it. A fresh group reads the
+    /// retained topics from the start instead (events older than the model are skipped).
+    #[arg(long, env = "CINEREC_KAFKA_GROUP")]
+    pub kafka_group: Option<String>,
+    /// Topic of `RatingEvent`s.
+    #[arg(long, env = "CINEREC_KAFKA_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
+    pub ratings_topic: String,
+    /// Topic of `UserPreferencesChanged` events.
+    #[arg(long, env = "CINEREC_KAFKA_PREFERENCES_TOPIC", default_value = proto::events::topics::USER_PREFERENCES)]
+    pub preferences_topic: String,
+    /// Topic of `UserDeleted` events.
+    #[arg(long, env = "CINEREC_KAFKA_USER_DELETED_TOPIC", default_value = proto::events::topics::USER_DELETED)]
+    pub user_deleted_topic: String,
+    /// Most users whose overlay (rating changes since the model, blocked movies) is held; the
+    /// least recently updated is evicted first.
+    #[arg(long, env = "CINEREC_OVERLAY_MAX_USERS", default_value_t = crate::overlay::DEFAULT_MAX_USERS)]
+    pub overlay_max_users: usize,
 }
 
 impl ServingConfig {
@@ -56,6 +80,14 @@ impl ServingConfig {
         res.service.metrics_listen = ([127, 0, 0, 1], 0).into();
         res.store = store.into();
         res
+    }
+
+    /// [`Self::kafka_group`] or a new `cinerec-serving-<random>` name.
+    pub fn kafka_group_or_random(&self) -> String {
+        self.kafka_group
+            .clone()
+            .filter(|g| !g.trim().is_empty())
+            .unwrap_or_else(|| format!("cinerec-serving-{}", uuid::Uuid::new_v4().simple()))
     }
 
     /// [`Self::max_concurrent_queries`] or its default, 2 × the cores (at least 1).
@@ -164,5 +196,10 @@ mod tests {
         assert_eq!(config.cache_timeout, Duration::from_millis(5));
         assert_eq!(config.refresh_interval, Duration::from_secs(30));
         assert!(config.query_limit() >= 2);
+        assert!(config.kafka_brokers.is_empty(), "no event consumer by default");
+        assert_eq!(config.ratings_topic, proto::events::topics::RATINGS);
+        assert_eq!(config.overlay_max_users, 100_000);
+        let (a, b) = (config.kafka_group_or_random(), config.kafka_group_or_random());
+        assert!(a.starts_with("cinerec-serving-") && a != b, "{a} {b}");
     }
 }

@@ -48,27 +48,47 @@ pub fn item(model: &ModelState, movie_id: u64, field: &str) -> Result<u32, Serve
     })
 }
 
-/// `recent_movie_ids` as a fold-in history, with the overlay's interactions (which win for
-/// movies in both; overlay movies the model does not know are skipped, not refused).
-pub fn recent(
-    model: &ModelState,
-    movie_ids: &[u64],
-    overlay: Option<&UserOverlay>,
-    field: &str,
-) -> Result<Vec<(u32, f32)>, ServeError> {
-    let from_request = items(model, movie_ids, field)?;
-    let from_overlay = overlay.into_iter().flat_map(|o| &o.interactions).rev();
-    let mut res: Vec<(u32, f32)> = from_overlay
-        .filter_map(|&(movie, value)| model.item_idx(movie).map(|idx| (idx, value)))
-        .chain(from_request.into_iter().map(|idx| (idx, model.recent_value())))
-        .collect();
-    // Stable sort, then keep the first of each item: the overlay's latest value.
-    res.sort_by_key(|&(idx, _)| idx);
-    res.dedup_by_key(|&mut (idx, _)| idx);
-    Ok(res)
+/// `recent_movie_ids` as a fold-in history: `(item_idx, recent value)` sorted, unique.
+pub fn recent(model: &ModelState, movie_ids: &[u64], field: &str) -> Result<Vec<(u32, f32)>, ServeError> {
+    Ok(items(model, movie_ids, field)?.into_iter().map(|idx| (idx, model.recent_value())).collect())
 }
 
-/// Validates a `RecommendRequest` against `model`.
+/// What a user's overlay adds to a query on `model`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OverlayParts {
+    /// Rating changes newer than the model, as interactions (see
+    /// [`RecommendQuery::rated`]); movies the model does not know are skipped.
+    pub rated: Vec<(u32, Option<f32>)>,
+    /// Rated movies that are not interactions by the model's rule (a rating below the positive
+    /// threshold): left out of the list like seen movies, sorted.
+    pub rated_not_positive: Vec<u32>,
+    /// Blocked movies the model knows, sorted.
+    pub blocked: Vec<u32>,
+}
+
+/// The overlay's parts for `model`: rating changes older than its training time are skipped
+/// (the model has them); values follow [`ModelState::interaction_value`].
+pub fn overlay_parts(model: &ModelState, overlay: Option<&UserOverlay>) -> OverlayParts {
+    let Some(overlay) = overlay else { return OverlayParts::default() };
+    let trained_at = model.trained_at_ms();
+    let mut res = OverlayParts::default();
+    for rating in overlay.ratings.iter().filter(|r| r.timestamp_ms >= trained_at) {
+        let Some(idx) = model.item_idx(rating.movie_id) else { continue };
+        let value = rating.rating.and_then(|stars| model.interaction_value(stars));
+        if rating.rating.is_some() && value.is_none() {
+            res.rated_not_positive.push(idx);
+        }
+        res.rated.push((idx, value));
+    }
+    // One entry per movie in the overlay, so the sort leaves them unique.
+    res.rated.sort_unstable_by_key(|&(idx, _)| idx);
+    res.rated_not_positive.sort_unstable();
+    res.blocked = overlay.blocked.iter().filter_map(|&movie| model.item_idx(movie)).collect();
+    res.blocked.sort_unstable();
+    res
+}
+
+/// Validates a `RecommendRequest` against `model` and adds the user's overlay.
 pub fn recommend_query(
     request: &pb::RecommendRequest,
     model: &ModelState,
@@ -82,20 +102,25 @@ pub fn recommend_query(
         ids => Some(items(model, ids, &field("allow_movie_ids"))?),
     };
     let mut deny = items(model, &request.deny_movie_ids, &field("deny_movie_ids"))?;
-    if let Some(overlay) = overlay.filter(|o| !o.blocked.is_empty()) {
-        deny.extend(overlay.blocked.iter().filter_map(|&movie| model.item_idx(movie)));
+    let recent = recent(model, &request.recent_movie_ids, &field("recent_movie_ids"))?;
+    let OverlayParts { rated, rated_not_positive, blocked } = overlay_parts(model, overlay);
+    let exclude_seen = !request.include_seen;
+    if exclude_seen && !rated_not_positive.is_empty() {
+        // A movie the user rated is seen, even when the rating is too low to count as a positive.
+        deny.extend(rated_not_positive);
         deny.sort_unstable();
         deny.dedup();
     }
-    let recent = recent(model, &request.recent_movie_ids, overlay, &field("recent_movie_ids"))?;
     Ok(RecommendQuery {
         user_id: request.user_id,
         user_idx: model.user_idx(request.user_id),
         n,
-        exclude_seen: !request.include_seen,
+        exclude_seen,
         allow,
         deny,
         recent,
+        rated,
+        blocked,
     })
 }
 

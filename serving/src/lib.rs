@@ -6,8 +6,8 @@
 //! - [`model`]: one loaded model ([`model::ModelState`]) and the queries on it (top-N, fold-in,
 //!   popularity fallback, similar movies, explanations); pure compute, run off the executor.
 //! - [`cache`]: the Redis cache of per-user top lists keyed by model version.
-//! - [`overlay`]: per-user additions on top of the model (recent ratings, blocked movies), the
-//!   hook the event consumer of the next milestone fills.
+//! - [`overlay`]: per-user additions on top of the model (rating changes since it was trained,
+//!   blocked movies), bounded; [`consumer`] fills them from Kafka events.
 //! - [`serving`]: the request logic ([`serving::Serving`]); [`service`] the tonic adapter;
 //!   [`convert`] the hand-written wire ↔ engine conversions.
 //! - [`app`]: [`app::Application::build`] binds the ports and returns the addresses, so tests
@@ -17,6 +17,7 @@
 pub mod app;
 pub mod cache;
 pub mod config;
+pub mod consumer;
 pub mod convert;
 pub mod error;
 pub mod loadgen;

@@ -346,6 +346,8 @@ async fn in_process(
                     allow: None,
                     deny: Vec::new(),
                     recent: Vec::new(),
+                    rated: Vec::new(),
+                    blocked: Vec::new(),
                 };
                 let sent = Instant::now();
                 let ok = model.recommend(&query, n).is_ok();

@@ -35,6 +35,23 @@ pub struct CacheOpLabels {
     pub op: &'static str,
 }
 
+/// Labels of the consumed-event counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// `rating`, `preferences` or `user_deleted`.
+    pub kind: &'static str,
+    /// `applied`, `ignored` (older than the serving model, or than the user's deletion),
+    /// `duplicate` (an event id seen before) or `invalid` (undecodable or out of range).
+    pub outcome: &'static str,
+}
+
+/// Labels of the event consumer's error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    /// `connect` (creating topics, subscribing), `receive`, `commit` or `invalidate`.
+    pub stage: &'static str,
+}
+
 /// Labels of the model info gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ModelLabels {
@@ -65,6 +82,18 @@ pub struct Metrics {
     pub models_refused: Counter,
     /// Store checks that failed (store unreachable); retried at the next interval.
     pub refresh_errors: Counter,
+    /// Cache writes dropped because the user was invalidated while the list was computed.
+    pub cache_writes_skipped: Counter,
+    /// Consumed events by kind and outcome.
+    pub events: Family<EventLabels, Counter>,
+    /// Event consumer failures by stage (each is retried).
+    pub event_errors: Family<StageLabels, Counter>,
+    /// `1` while the event consumer is subscribed, else `0`.
+    pub event_consumer_up: Gauge,
+    /// Users with an overlay (rating changes or blocked movies).
+    pub overlay_users: Gauge,
+    /// Users evicted from the overlays to stay within the cap.
+    pub overlay_evictions: Counter,
     clock: std::sync::Arc<ModelClock>,
 }
 
@@ -81,6 +110,12 @@ impl Metrics {
             model_swaps: Counter::default(),
             models_refused: Counter::default(),
             refresh_errors: Counter::default(),
+            cache_writes_skipped: Counter::default(),
+            events: Family::default(),
+            event_errors: Family::default(),
+            event_consumer_up: Gauge::default(),
+            overlay_users: Gauge::default(),
+            overlay_evictions: Counter::default(),
             clock: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("cinerec_serving");
@@ -105,6 +140,24 @@ impl Metrics {
             res.models_refused.clone(),
         );
         r.register("refresh_errors", "Model store checks that failed", res.refresh_errors.clone());
+        r.register(
+            "cache_writes_skipped",
+            "Cache writes dropped because the user was invalidated meanwhile",
+            res.cache_writes_skipped.clone(),
+        );
+        r.register("events", "Consumed Kafka events by kind and outcome", res.events.clone());
+        r.register("event_errors", "Event consumer failures by stage", res.event_errors.clone());
+        r.register(
+            "event_consumer_up",
+            "1 while the event consumer is subscribed",
+            res.event_consumer_up.clone(),
+        );
+        r.register("overlay_users", "Users with an overlay", res.overlay_users.clone());
+        r.register(
+            "overlay_evictions",
+            "Users evicted from the overlays at the cap",
+            res.overlay_evictions.clone(),
+        );
         r.register_collector(Box::new(res.clock.clone()));
         res
     }
@@ -118,6 +171,16 @@ impl Metrics {
     /// Records a cache command failure.
     pub fn cache_error(&self, op: &'static str) {
         self.cache_errors.get_or_create(&CacheOpLabels { op }).inc();
+    }
+
+    /// Counts one consumed event.
+    pub fn event(&self, kind: &'static str, outcome: &'static str) {
+        self.events.get_or_create(&EventLabels { kind, outcome }).inc();
+    }
+
+    /// Counts one event consumer failure.
+    pub fn event_error(&self, stage: &'static str) {
+        self.event_errors.get_or_create(&StageLabels { stage }).inc();
     }
 
     /// Records a model swap.

@@ -20,6 +20,12 @@ use thiserror::Error;
 /// Largest `n` a query may ask for.
 pub const MAX_N: usize = 1000;
 
+/// Ratings at or above this are positive interactions (value 1.0) for every model but explicit
+/// ALS, which learns from the ratings themselves: the rule `cinerec train` uses
+/// (`training::data::POSITIVE_THRESHOLD`), applied to the overlay so that a folded-in user is
+/// comparable to the trained ones.
+pub const POSITIVE_THRESHOLD: f32 = 4.0;
+
 /// How top-N lists of factor models are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scoring {
@@ -56,19 +62,29 @@ pub struct RecommendQuery {
     pub allow: Option<Vec<u32>>,
     /// Never these items (sorted, unique).
     pub deny: Vec<u32>,
-    /// Recent interactions to fold in: `(item_idx, value)` sorted by item, unique.
+    /// Recent movies of the request to fold in: `(item_idx, value)` sorted by item, unique;
+    /// training values win for movies in both.
     pub recent: Vec<(u32, f32)>,
+    /// The overlay's rating changes newer than the model, as interactions: `(item_idx, value)`
+    /// sorted by item, unique; `None` removes the item from the history (a deleted rating, or
+    /// one below the positive threshold). They win over training values.
+    pub rated: Vec<(u32, Option<f32>)>,
+    /// The user's blocked movies (sorted, unique): never returned, but not part of the cached
+    /// list, which is filtered at read time.
+    pub blocked: Vec<u32>,
 }
 
 impl RecommendQuery {
-    /// A plain query for a known user (no filters, no recent history, seen movies left out):
-    /// the only kind answered from, and stored in, the cache.
+    /// A plain query for a known user (no filters, no recent history or rating changes, seen
+    /// movies left out): the only kind answered from, and stored in, the cache. Blocked movies
+    /// do not count: they are filtered out of the cached list.
     pub fn is_cacheable(&self) -> bool {
         self.user_idx.is_some()
             && self.exclude_seen
             && self.allow.is_none()
             && self.deny.is_empty()
             && self.recent.is_empty()
+            && self.rated.is_empty()
     }
 }
 
@@ -186,6 +202,8 @@ impl ModelState {
                 allow: None,
                 deny: Vec::new(),
                 recent,
+                rated: Vec::new(),
+                blocked: Vec::new(),
             };
             let items = self
                 .recommend(&request, 10)
@@ -275,34 +293,55 @@ impl ModelState {
         self.recent_value
     }
 
-    /// Top-`n` for `query` (`n` may exceed `query.n`: the cache stores a deeper list).
+    /// The interaction a rating becomes, by the rule the model was trained with: the rating
+    /// itself for explicit ALS, else 1.0 at or above [`POSITIVE_THRESHOLD`] and nothing below.
+    pub fn interaction_value(&self, rating: f32) -> Option<f32> {
+        match self.kind() {
+            ModelKind::ExplicitAls => Some(rating),
+            _ => (rating >= POSITIVE_THRESHOLD).then_some(1.0),
+        }
+    }
+
+    /// When the model was trained, milliseconds since the Unix epoch: rating changes made
+    /// before are in it.
+    pub fn trained_at_ms(&self) -> i64 {
+        let created = self.artifact.meta.created_at;
+        created.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// Top-`n` for `query` (`n` may exceed `query.n`: the cache stores a deeper list). Blocked
+    /// movies are left out like denied ones.
     pub fn recommend(&self, query: &RecommendQuery, n: usize) -> Result<Recommendations, EngineError> {
+        let deny = match query.blocked.is_empty() {
+            true => std::borrow::Cow::Borrowed(&query.deny),
+            false => std::borrow::Cow::Owned(merge_sorted(&query.deny, &query.blocked)),
+        };
         let options = RecommendOptions {
             n,
             exclude_seen: query.exclude_seen,
             allow: query.allow.as_deref(),
-            deny: &query.deny,
+            deny: &deny,
         };
         let (model, seen) = (self.recommender(), &self.artifact.seen);
-        match (query.user_idx, query.recent.is_empty()) {
-            (Some(user_idx), true) => {
-                let items = match &self.index {
-                    Some(index) => index.recommend(model, seen, user_idx, &options)?,
-                    None => engine::recommend::recommend(model, seen, user_idx, &options)?,
-                };
-                Ok(Recommendations { items, source: Source::Model })
-            }
-            (_, false) => {
-                let (indices, values) = self.history(query.user_idx, &query.recent);
-                let history = Row::new(&indices, &values);
-                let items = match &self.index {
-                    Some(index) => index.recommend_for_history(model, history, &options)?,
-                    None => engine::recommend::recommend_for_history(model, history, &options)?,
-                };
-                Ok(Recommendations { items, source: Source::FoldIn })
-            }
-            (None, true) => Ok(Recommendations { items: self.popular(&options), source: Source::Popularity }),
+        if let (Some(user_idx), true, true) =
+            (query.user_idx, query.recent.is_empty(), query.rated.is_empty())
+        {
+            let items = match &self.index {
+                Some(index) => index.recommend(model, seen, user_idx, &options)?,
+                None => engine::recommend::recommend(model, seen, user_idx, &options)?,
+            };
+            return Ok(Recommendations { items, source: Source::Model });
         }
+        let (indices, values) = self.history(query.user_idx, &query.recent, &query.rated);
+        if indices.is_empty() {
+            return Ok(Recommendations { items: self.popular(&options), source: Source::Popularity });
+        }
+        let history = Row::new(&indices, &values);
+        let items = match &self.index {
+            Some(index) => index.recommend_for_history(model, history, &options)?,
+            None => engine::recommend::recommend_for_history(model, history, &options)?,
+        };
+        Ok(Recommendations { items, source: Source::FoldIn })
     }
 
     /// The most popular items passing the allow/deny filters (there is no history to leave
@@ -329,32 +368,23 @@ impl ModelState {
         }
     }
 
-    /// The training history of `user_idx` (if any) with `recent` added; training values win for
-    /// movies in both.
-    pub fn history(&self, user_idx: Option<u32>, recent: &[(u32, f32)]) -> (Vec<u32>, Vec<f32>) {
+    /// The training history of `user_idx` (if any) changed by `rated` (which wins: a value
+    /// replaces or adds, `None` removes), then with `recent` added (training values win).
+    pub fn history(
+        &self,
+        user_idx: Option<u32>,
+        recent: &[(u32, f32)],
+        rated: &[(u32, Option<f32>)],
+    ) -> (Vec<u32>, Vec<f32>) {
         let base = match user_idx {
             Some(user) => self.artifact.seen.row(user as usize),
             None => Row::new(&[], &[]),
         };
-        let mut indices = Vec::with_capacity(base.len() + recent.len());
-        let mut values = Vec::with_capacity(base.len() + recent.len());
-        let (mut i, mut j) = (0, 0);
-        while i < base.len() || j < recent.len() {
-            let take_base = j == recent.len() || (i < base.len() && base.indices[i] <= recent[j].0);
-            if take_base {
-                if j < recent.len() && base.indices[i] == recent[j].0 {
-                    j += 1;
-                }
-                indices.push(base.indices[i]);
-                values.push(base.values[i]);
-                i += 1;
-            } else {
-                indices.push(recent[j].0);
-                values.push(recent[j].1);
-                j += 1;
-            }
-        }
-        (indices, values)
+        let base = base.indices.iter().copied().zip(base.values.iter().copied().map(Some));
+        // Rated first, so that it wins over the training row; recent last, so that it loses.
+        let changed = merge_by_item(rated.iter().copied(), base);
+        let res = merge_by_item(changed.into_iter(), recent.iter().map(|&(item, value)| (item, Some(value))));
+        res.into_iter().filter_map(|(item, value)| value.map(|v| (item, v))).unzip()
     }
 
     /// The `n` items most similar to `item_idx` (itself excluded).
@@ -362,24 +392,57 @@ impl ModelState {
         engine::recommend::similar_items(self.recommender(), item_idx, n)
     }
 
-    /// Why `item_idx` scores as it does for a training user (no `recent`), or for the history
-    /// of `user_idx` (if known) plus `recent`.
+    /// Why `item_idx` scores as it does for a training user (no `recent`, no `rated`), or for
+    /// the history of `user_idx` (if known) changed by `rated` and with `recent` added.
     pub fn explain(
         &self,
         user_idx: Option<u32>,
         recent: &[(u32, f32)],
+        rated: &[(u32, Option<f32>)],
         item_idx: u32,
     ) -> Result<Explanation, EngineError> {
-        match (user_idx, recent.is_empty()) {
+        match (user_idx, recent.is_empty() && rated.is_empty()) {
             (Some(user), true) => {
                 engine::recommend::explain(self.recommender(), &self.artifact.seen, user, item_idx)
             }
             _ => {
-                let (indices, values) = self.history(user_idx, recent);
+                let (indices, values) = self.history(user_idx, recent, rated);
                 self.recommender().explain(None, Row::new(&indices, &values), item_idx)
             }
         }
     }
+}
+
+/// Merges two item-sorted, unique sequences; for an item in both, `first`'s entry wins.
+fn merge_by_item<V>(
+    first: impl Iterator<Item = (u32, V)>,
+    second: impl Iterator<Item = (u32, V)>,
+) -> Vec<(u32, V)> {
+    let (mut first, mut second) = (first.peekable(), second.peekable());
+    let mut res = Vec::with_capacity(first.size_hint().0 + second.size_hint().0);
+    loop {
+        let next = match (first.peek(), second.peek()) {
+            (Some(a), Some(b)) if a.0 == b.0 => {
+                second.next();
+                first.next()
+            }
+            (Some(a), Some(b)) if a.0 < b.0 => first.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => second.next(),
+            (Some(_), None) => first.next(),
+            (None, None) => return res,
+        };
+        res.extend(next);
+    }
+}
+
+/// The sorted union of two sorted, unique lists.
+fn merge_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut res = Vec::with_capacity(a.len() + b.len());
+    res.extend_from_slice(a);
+    res.extend_from_slice(b);
+    res.sort_unstable();
+    res.dedup();
+    res
 }
 
 /// See [`ModelState::recent_value`].
@@ -387,5 +450,20 @@ fn recent_value(kind: ModelKind) -> f32 {
     match kind {
         ModelKind::ExplicitAls => 4.0,
         _ => 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_keep_the_first_sequence_on_ties() {
+        let first = [(1u32, 'a'), (4, 'b')];
+        let second = [(0u32, 'x'), (1, 'y'), (5, 'z')];
+        let merged = merge_by_item(first.into_iter(), second.into_iter());
+        assert_eq!(merged, [(0, 'x'), (1, 'a'), (4, 'b'), (5, 'z')]);
+        assert_eq!(merge_by_item(std::iter::empty::<(u32, ())>(), std::iter::empty()), []);
+        assert_eq!(merge_sorted(&[1, 3], &[2, 3]), [1, 2, 3]);
     }
 }

@@ -54,6 +54,9 @@ pub enum RefreshError {
     Store(#[from] StoreError),
 }
 
+/// Called with each model right after it is swapped in.
+pub type SwapHook = Box<dyn Fn(&ModelState) + Send + Sync>;
+
 /// The serving model and the store it comes from.
 pub struct Models {
     current: ArcSwapOption<ModelState>,
@@ -63,6 +66,7 @@ pub struct Models {
     metrics: Arc<Metrics>,
     health: HealthReporter,
     scoring: Scoring,
+    on_swap: std::sync::OnceLock<SwapHook>,
 }
 
 impl std::fmt::Debug for Models {
@@ -85,7 +89,21 @@ impl Models {
         for service in ["", SERVICE_NAME] {
             health.set_service_status(service, ServingStatus::NotServing).await;
         }
-        Self { current: ArcSwapOption::empty(), store, refresh: Default::default(), metrics, health, scoring }
+        Self {
+            current: ArcSwapOption::empty(),
+            store,
+            refresh: Default::default(),
+            metrics,
+            health,
+            scoring,
+            on_swap: Default::default(),
+        }
+    }
+
+    /// Sets the function called with each model right after it is swapped in (e.g. to drop the
+    /// overlay ratings it was trained on); only the first call takes effect.
+    pub fn on_swap(&self, hook: SwapHook) {
+        let _ = self.on_swap.set(hook);
     }
 
     /// The model serving now (one atomic load; keep the `Arc` for the whole request).
@@ -159,7 +177,10 @@ impl Models {
             index_mb = state.index().map(|i| i.memory_bytes() as f64 / 1e6),
             "serving a new model"
         );
-        self.current.store(Some(state));
+        self.current.store(Some(state.clone()));
+        if let Some(hook) = self.on_swap.get() {
+            hook(&state);
+        }
         if current.is_none() {
             for service in ["", SERVICE_NAME] {
                 self.health.set_service_status(service, ServingStatus::Serving).await;

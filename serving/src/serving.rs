@@ -9,6 +9,7 @@ use engine::{EngineError, ScoredItem};
 use proto::recommendation::v1 as pb;
 use rayon::prelude::*;
 use tokio::sync::Semaphore;
+use tracing::info;
 
 use crate::cache::{CACHE_DEPTH, CacheError, RecCache};
 use crate::convert::{self, MAX_BATCH};
@@ -16,36 +17,115 @@ use crate::error::ServeError;
 use crate::metrics::Metrics;
 use crate::model::{ModelState, RecommendQuery, Recommendations, Source};
 use crate::models::{Models, RefreshError, RefreshOutcome};
-use crate::overlay::Overlays;
+use crate::overlay::{Overlays, RecentRating, Updated};
 
 /// The shared state of a running service.
 #[derive(Debug)]
 pub struct Serving {
     models: Models,
     cache: RecCache,
-    overlays: Overlays,
+    overlays: Arc<Overlays>,
     limiter: Arc<Semaphore>,
     metrics: Arc<Metrics>,
 }
 
-/// One batch entry on its way through cache and engine.
+/// What [`Serving::record_rating`] did with a rating change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RatingOutcome {
+    /// Added to the user's overlay: their next answers fold it in.
+    Applied,
+    /// Made before the serving model was trained, so the model has it: not added.
+    OlderThanModel,
+}
+
+/// One top-N query on its way through cache and engine.
 struct Entry {
     query: RecommendQuery,
-    /// Use the cache for it (plain query, no overlay, n within the cached depth).
+    /// Use the cache for it (plain query, no rating changes, n within the cached depth).
     cacheable: bool,
+    /// The user's cache generation, read before anything was computed.
+    generation: u64,
+    /// Blocked movies of a cacheable query, taken out of it: the cached list is the plain one,
+    /// filtered at read time.
+    blocked: Vec<u32>,
+    /// The plain list was found (cached or computed) but too short once blocked movies are out.
+    short: bool,
+    /// A plain list computed to be cached.
+    fresh: Option<Vec<ScoredItem>>,
+    /// The answer and whether it came from the cache.
     answer: Option<(Recommendations, bool)>,
 }
 
-impl Serving {
-    /// The state over `models` and `cache`, running at most `query_limit` engine queries at once.
-    pub fn new(models: Models, cache: RecCache, query_limit: usize, metrics: Arc<Metrics>) -> Self {
-        Self {
-            models,
-            cache,
-            overlays: Overlays::default(),
-            limiter: Arc::new(Semaphore::new(query_limit.max(1))),
-            metrics,
+impl Entry {
+    fn new(mut query: RecommendQuery, cacheable: bool, cache: &RecCache) -> Self {
+        let (generation, blocked) = match cacheable {
+            true => (cache.generation(query.user_id), std::mem::take(&mut query.blocked)),
+            false => (0, Vec::new()),
+        };
+        Self { query, cacheable, generation, blocked, short: false, fresh: None, answer: None }
+    }
+
+    /// Answers from a cached plain list if it still holds `n` movies without the blocked ones.
+    fn use_cached(&mut self, items: Vec<ScoredItem>) {
+        match without_blocked(items, &self.blocked, self.query.n) {
+            Some(items) => self.answer = Some((Recommendations { items, source: Source::Model }, true)),
+            None => self.short = true,
         }
+    }
+
+    /// Computes the answer if the cache did not give one: the plain list to cache (then
+    /// filtered), or, when that is not possible or too short, the query with its blocked movies.
+    fn compute(&mut self, model: &ModelState) -> Result<(), EngineError> {
+        if self.answer.is_some() {
+            return Ok(());
+        }
+        if self.cacheable && !self.short {
+            let plain = model.recommend(&self.query, CACHE_DEPTH)?;
+            self.fresh = Some(plain.items.clone());
+            if let Some(items) = without_blocked(plain.items, &self.blocked, self.query.n) {
+                self.answer = Some((Recommendations { items, source: plain.source }, false));
+                return Ok(());
+            }
+        }
+        self.query.blocked.append(&mut self.blocked);
+        self.answer = Some((model.recommend(&self.query, self.query.n)?, false));
+        Ok(())
+    }
+}
+
+/// `items` without the `blocked` ones, unless fewer than `n` remain of a list that may have
+/// had more (a full [`CACHE_DEPTH`] list).
+fn without_blocked(mut items: Vec<ScoredItem>, blocked: &[u32], n: usize) -> Option<Vec<ScoredItem>> {
+    if blocked.is_empty() {
+        return Some(items);
+    }
+    let complete = items.len() < CACHE_DEPTH;
+    items.retain(|s| blocked.binary_search(&s.item_idx).is_err());
+    (items.len() >= n || complete).then_some(items)
+}
+
+impl Serving {
+    /// The state over `models` and `cache`, running at most `query_limit` engine queries at once
+    /// and holding overlays of at most `overlay_max_users` users. Every model swapped in drops
+    /// the overlay ratings made before it was trained.
+    pub fn new(
+        models: Models,
+        cache: RecCache,
+        query_limit: usize,
+        overlay_max_users: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let overlays = Arc::new(Overlays::new(overlay_max_users));
+        let (hook_overlays, hook_metrics) = (overlays.clone(), metrics.clone());
+        models.on_swap(Box::new(move |model| {
+            let trained_at_ms = model.trained_at_ms();
+            let dropped = hook_overlays.drop_ratings_before(trained_at_ms);
+            hook_metrics.overlay_users.set(hook_overlays.len() as i64);
+            if dropped > 0 {
+                info!(version = %model.version(), trained_at_ms, dropped_users = dropped, "dropped overlays the new model was trained on");
+            }
+        }));
+        Self { models, cache, overlays, limiter: Arc::new(Semaphore::new(query_limit.max(1))), metrics }
     }
 
     /// The serving model and its refresh.
@@ -93,8 +173,9 @@ impl Serving {
         .map_err(|e| ServeError::Task(e.to_string()))
     }
 
-    /// Top-N for one user: from the cache for plain queries of known users, else the model
-    /// (fold-in with recent movies, popularity for unknown users without history).
+    /// Top-N for one user: from the cache for plain queries of known users (blocked movies
+    /// filtered out at read time), else the model (fold-in with recent movies and rating changes,
+    /// popularity for unknown users without history).
     pub async fn recommend(
         &self,
         request: pb::RecommendRequest,
@@ -102,26 +183,27 @@ impl Serving {
         let model = self.model()?;
         let overlay = self.overlays.get(request.user_id);
         let query = convert::recommend_query(&request, &model, overlay.as_deref(), "")?;
-        let n = query.n;
-        let cacheable = self.cacheable(&query, overlay.is_some());
-        if cacheable
-            && let Some(items) = self.cache.get(model.version(), query.user_id, model.n_items()).await
-        {
-            let answer = Recommendations { items, source: Source::Model };
-            return Ok(convert::recommend_response(&model, &answer, n, true));
+        let (n, user_id) = (query.n, query.user_id);
+        let cacheable = self.cacheable(&query);
+        let mut entry = Entry::new(query, cacheable, &self.cache);
+        if cacheable && let Some(items) = self.cache.get(model.version(), user_id, model.n_items()).await {
+            entry.use_cached(items);
         }
-        let depth = if cacheable { CACHE_DEPTH } else { n };
-        let user_id = query.user_id;
-        let answer =
-            self.compute(&model, move |m| m.recommend(&query, depth)).await?.map_err(engine_error)?;
-        if cacheable {
-            self.cache.put(model.version(), user_id, &answer.items);
+        if entry.answer.is_none() {
+            entry = self
+                .compute(&model, move |m| entry.compute(m).map(|()| entry))
+                .await?
+                .map_err(engine_error)?;
         }
-        Ok(convert::recommend_response(&model, &answer, n, false))
+        if let Some(fresh) = &entry.fresh {
+            self.cache.put(model.version(), user_id, fresh, entry.generation);
+        }
+        let (answer, cached) = entry.answer.expect("every entry is answered");
+        Ok(convert::recommend_response(&model, &answer, n, cached))
     }
 
-    fn cacheable(&self, query: &RecommendQuery, has_overlay: bool) -> bool {
-        self.cache.is_enabled() && !has_overlay && query.is_cacheable() && query.n <= CACHE_DEPTH
+    fn cacheable(&self, query: &RecommendQuery) -> bool {
+        self.cache.is_enabled() && query.is_cacheable() && query.n <= CACHE_DEPTH
     }
 
     /// Many users' top-N, each answered as [`Self::recommend`] would, by one model: one cache
@@ -146,39 +228,36 @@ impl Serving {
             let overlay = self.overlays.get(request.user_id);
             let query =
                 convert::recommend_query(request, &model, overlay.as_deref(), &format!("requests[{i}]."))?;
-            let cacheable = self.cacheable(&query, overlay.is_some());
-            entries.push(Entry { query, cacheable, answer: None });
+            let cacheable = self.cacheable(&query);
+            entries.push(Entry::new(query, cacheable, &self.cache));
         }
         let lookups: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].cacheable).collect();
         if !lookups.is_empty() {
             let users: Vec<u64> = lookups.iter().map(|&i| entries[i].query.user_id).collect();
             let found = self.cache.get_many(model.version(), &users, model.n_items()).await;
             for (&i, items) in lookups.iter().zip(found) {
-                entries[i].answer =
-                    items.map(|items| (Recommendations { items, source: Source::Model }, true));
+                if let Some(items) = items {
+                    entries[i].use_cached(items);
+                }
             }
         }
-        let entries = self
-            .compute(&model, move |m| {
-                entries
-                    .into_par_iter()
-                    .map(|mut entry| {
-                        if entry.answer.is_none() {
-                            let depth = if entry.cacheable { CACHE_DEPTH } else { entry.query.n };
-                            entry.answer = Some((m.recommend(&entry.query, depth)?, false));
-                        }
-                        Ok(entry)
-                    })
-                    .collect::<Result<Vec<Entry>, EngineError>>()
-            })
-            .await?
-            .map_err(engine_error)?;
+        if entries.iter().any(|e| e.answer.is_none()) {
+            entries = self
+                .compute(&model, move |m| {
+                    entries
+                        .into_par_iter()
+                        .map(|mut entry| entry.compute(m).map(|()| entry))
+                        .collect::<Result<Vec<Entry>, EngineError>>()
+                })
+                .await?
+                .map_err(engine_error)?;
+        }
         let mut responses = Vec::with_capacity(entries.len());
         for entry in entries {
-            let (answer, cached) = entry.answer.expect("every entry is answered");
-            if entry.cacheable && !cached {
-                self.cache.put(model.version(), entry.query.user_id, &answer.items);
+            if let Some(fresh) = &entry.fresh {
+                self.cache.put(model.version(), entry.query.user_id, fresh, entry.generation);
             }
+            let (answer, cached) = entry.answer.expect("every entry is answered");
             responses.push(convert::recommend_response(&model, &answer, entry.query.n, cached));
         }
         Ok(pb::RecommendBatchResponse { responses, model_version: model.version().to_string() })
@@ -205,11 +284,11 @@ impl Serving {
         let model = self.model()?;
         let n = convert::count(request.n, "n")?;
         let item = convert::item(&model, request.movie_id, "movie_id")?;
+        let recent = convert::recent(&model, &request.recent_movie_ids, "recent_movie_ids")?;
         let overlay = self.overlays.get(request.user_id);
-        let recent =
-            convert::recent(&model, &request.recent_movie_ids, overlay.as_deref(), "recent_movie_ids")?;
+        let rated = convert::overlay_parts(&model, overlay.as_deref()).rated;
         let user_idx = model.user_idx(request.user_id);
-        if user_idx.is_none() && recent.is_empty() {
+        if user_idx.is_none() && recent.is_empty() && rated.iter().all(|(_, value)| value.is_none()) {
             return Err(ServeError::NotFound {
                 field: "user_id".into(),
                 what: "user",
@@ -217,8 +296,10 @@ impl Serving {
                 version: model.version().to_string(),
             });
         }
-        let explanation =
-            self.compute(&model, move |m| m.explain(user_idx, &recent, item)).await?.map_err(engine_error)?;
+        let explanation = self
+            .compute(&model, move |m| m.explain(user_idx, &recent, &rated, item))
+            .await?
+            .map_err(engine_error)?;
         Ok(convert::explain_response(&model, &explanation, n))
     }
 
@@ -238,30 +319,48 @@ impl Serving {
     }
 
     /// Drops the cached list of `user_id` for the serving model; `Ok(true)` if there was one.
+    /// Lists computed before this call are not cached afterwards (see [`crate::cache`]).
     pub async fn invalidate_user(&self, user_id: u64) -> Result<bool, CacheError> {
         match self.models.current() {
             Some(model) => self.cache.invalidate_user(model.version(), user_id).await,
-            None => Ok(false),
+            None => {
+                self.cache.bump_generation(user_id);
+                Ok(false)
+            }
         }
     }
 
-    /// Adds an interaction to the user's overlay (their next answers fold it in) and drops
-    /// their cached list. The hook for the rating-event consumer.
-    pub async fn record_interaction(
-        &self,
-        user_id: u64,
-        movie_id: u64,
-        value: f32,
-    ) -> Result<(), CacheError> {
-        self.overlays.record_interaction(user_id, movie_id, value);
-        self.invalidate_user(user_id).await.map(drop)
+    /// Adds a rating change (`rating: None` for a deleted rating) to the user's overlay, unless
+    /// it was made before the serving model was trained. The caller invalidates the user's cached
+    /// list ([`Self::invalidate_user`]); the event consumer does.
+    pub fn record_rating(&self, user_id: u64, rating: RecentRating) -> RatingOutcome {
+        if let Some(model) = self.models.current()
+            && rating.timestamp_ms < model.trained_at_ms()
+        {
+            return RatingOutcome::OlderThanModel;
+        }
+        let updated = self.overlays.record_rating(user_id, rating);
+        self.overlay_changed(updated);
+        RatingOutcome::Applied
     }
 
-    /// Replaces the user's blocked movies and drops their cached list. The hook for the
-    /// preferences-event consumer.
-    pub async fn set_blocked(&self, user_id: u64, movie_ids: &[u64]) -> Result<(), CacheError> {
-        self.overlays.set_blocked(user_id, movie_ids);
-        self.invalidate_user(user_id).await.map(drop)
+    /// Replaces the user's blocked movies (never returned, cached lists included).
+    pub fn set_blocked(&self, user_id: u64, movie_ids: &[u64]) {
+        let updated = self.overlays.set_blocked(user_id, movie_ids);
+        self.overlay_changed(updated);
+    }
+
+    /// Forgets the user's overlay: rating changes and blocked movies (a deleted account).
+    pub fn forget_user(&self, user_id: u64) {
+        self.overlays.remove(user_id);
+        self.overlay_changed(Updated::default());
+    }
+
+    fn overlay_changed(&self, updated: Updated) {
+        self.metrics.overlay_users.set(self.overlays.len() as i64);
+        if updated.evicted > 0 {
+            self.metrics.overlay_evictions.inc_by(updated.evicted as u64);
+        }
     }
 }
 

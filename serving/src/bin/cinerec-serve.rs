@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
         redis = %config.redis_url,
         cache_ttl_s = config.cache_ttl.as_secs(),
         query_limit = config.query_limit(),
+        kafka_brokers = %config.kafka_brokers,
         "starting cinerec-serve"
     );
     let app = Application::build(config).await.context("starting cinerec-serve")?;

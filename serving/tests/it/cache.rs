@@ -1,10 +1,12 @@
 //! The Redis cache: hits for plain queries of known users, bypass for filtered ones, answers
 //! while Redis is down, use again after it returns; the overlay hook invalidates a user.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use proto::recommendation::v1::{RecommendBatchRequest, RecommendRequest, Source};
 use service_common::testing::TestServer;
+use serving::overlay::RecentRating;
+use serving::serving::RatingOutcome;
 
 use crate::helpers::{self, Client, TestApp, metric};
 
@@ -64,18 +66,30 @@ async fn plain_queries_are_cached_per_version_and_filtered_ones_bypass_the_cache
     assert_eq!((responses[0].cached, responses[1].cached), (true, false));
     assert_eq!(responses[0].movies, first.movies[..5]);
 
-    // The overlay hook: a new interaction folds in and invalidates the cached list.
+    // The overlay hooks the event consumer calls: a new rating folds in once the cached list is
+    // invalidated; blocked movies are filtered out of cached lists.
     let serving = app.serving.clone();
     let watched = first.movies[0].movie_id;
-    serving.record_interaction(7, watched, 1.0).await.unwrap();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let rating = RecentRating { movie_id: watched, rating: Some(5.0), timestamp_ms: now_ms };
+    assert_eq!(serving.record_rating(7, rating), RatingOutcome::Applied);
+    assert!(serving.invalidate_user(7).await.unwrap(), "user 7 had a cached list");
     let folded = recommend(&mut client, 7, 10).await;
     assert_eq!((folded.source(), folded.cached), (Source::FoldIn, false));
-    assert!(folded.movies.iter().all(|m| m.movie_id != watched), "the new interaction counts as seen");
-    serving.overlays().remove(7);
+    assert!(folded.movies.iter().all(|m| m.movie_id != watched), "the new rating counts as seen");
+    serving.forget_user(7);
     assert!(!recommend(&mut client, 7, 10).await.cached, "the entry was invalidated");
-    serving.set_blocked(8, &[first.movies[3].movie_id]).await.unwrap();
-    let blocked = recommend(&mut client, 8, 100).await;
-    assert!(blocked.movies.iter().all(|m| m.movie_id != first.movies[3].movie_id));
+    let plain8 = recommend(&mut client, 8, 100).await;
+    serving.set_blocked(8, &[plain8.movies[3].movie_id]);
+    let blocked = recommend(&mut client, 8, 50).await;
+    assert!(blocked.cached, "blocked movies are filtered out of the cached list");
+    let mut expected = plain8.movies[..51].to_vec();
+    expected.remove(3);
+    assert_eq!(blocked.movies, expected);
+    let deep = recommend(&mut client, 8, 100).await;
+    assert!(!deep.cached, "a cached list left short of n by blocked movies is not used");
+    assert_eq!(deep.movies.len(), 100);
+    assert!(deep.movies.iter().all(|m| m.movie_id != plain8.movies[3].movie_id));
 
     let page = app.metrics().await;
     assert!(metric(&page, "cinerec_serving_cache_hits_total") >= 3.0, "{page}");

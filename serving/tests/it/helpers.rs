@@ -107,6 +107,11 @@ pub fn redis_url() -> String {
     service_common::testing::server_url("CINEREC_TEST_REDIS_URL")
 }
 
+/// The shared test Kafka-protocol broker (`scripts/start-server kafka`).
+pub fn kafka_brokers() -> String {
+    service_common::testing::server_url("CINEREC_TEST_KAFKA_BROKERS")
+}
+
 /// A config for `store` with the cache at `redis_url` (empty: off) under a fresh key prefix.
 pub fn config(redis_url: &str) -> ServingConfig {
     let mut res = ServingConfig::for_tests("unused: the tests pass the store");
