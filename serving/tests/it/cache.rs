@@ -1,8 +1,10 @@
 //! The Redis cache: hits for plain queries of known users, bypass for filtered ones, answers
-//! while Redis is down, use again after it returns; the overlay hook invalidates a user.
+//! while Redis is down, use again after it returns; the overlay hooks invalidate a user and
+//! filter blocked movies out of cached lists; no write overtakes an invalidation.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use engine::ScoredItem;
 use proto::recommendation::v1::{RecommendBatchRequest, RecommendRequest, Source};
 use service_common::testing::TestServer;
 use serving::overlay::RecentRating;
@@ -157,5 +159,41 @@ async fn the_service_starts_with_redis_down_and_uses_it_once_it_comes_up() {
         assert!(Instant::now() < deadline, "the cache was not used within 20 s of Redis starting");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_computed_before_an_invalidation_is_never_cached_after_it() {
+    let (_dir, store) = helpers::local_store();
+    helpers::publish(&store, helpers::model()).await;
+    let app = TestApp::spawn(helpers::config(&helpers::redis_url()), store).await;
+    let (serving, cache) = (app.serving.clone(), app.serving.cache().clone());
+    let model = serving.models().current().unwrap();
+    let (version, n_items) = (model.version().clone(), model.n_items());
+    let items = [ScoredItem { item_idx: 1, score: 1.0 }];
+
+    // Invalidated between reading the generation and the write: the write is skipped.
+    let generation = cache.generation(31);
+    serving.invalidate_user(31).await.unwrap();
+    cache.put(&version, 31, &items, generation);
+    // Invalidated while the write is in flight: whichever of SET and DEL runs first, the entry
+    // is gone afterwards.
+    let users: Vec<u64> = (1000..1050).collect();
+    for &user in &users {
+        cache.put(&version, user, &items, cache.generation(user));
+        serving.invalidate_user(user).await.unwrap();
+    }
+    // An undisturbed write lands.
+    cache.put(&version, 32, &items, cache.generation(32));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache.get(&version, 32, n_items).await.is_none() {
+        assert!(Instant::now() < deadline, "the undisturbed write did not land");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(cache.get(&version, 31, n_items).await, None);
+    let found = cache.get_many(&version, &users, n_items).await;
+    assert!(found.iter().all(Option::is_none), "{found:?}");
+    assert!(metric(&app.metrics().await, "cinerec_serving_cache_writes_skipped_total") >= 1.0);
     app.stop().await;
 }

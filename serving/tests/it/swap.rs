@@ -1,13 +1,16 @@
 //! Model lifecycle: hot swaps under load with zero failed requests, a corrupt newest artifact
-//! refused while the previous model keeps serving, and loading from the S3 store.
+//! refused while the previous model keeps serving, loading from the S3 store, and overlays
+//! trimmed to what a new model does not know.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use artifacts::VersionId;
 use engine::recommend::RecommendOptions;
-use proto::recommendation::v1::{ModelInfoRequest, RecommendRequest, RefreshModelRequest};
+use proto::recommendation::v1::{ModelInfoRequest, RecommendRequest, RefreshModelRequest, Source};
+use serving::overlay::RecentRating;
+use serving::serving::RatingOutcome;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::helpers::{self, TestApp, metric};
@@ -170,5 +173,39 @@ async fn models_load_from_the_s3_store() {
     let expected: Vec<(u64, f32)> =
         engine.iter().map(|s| (artifact.items.external(s.item_idx).unwrap(), s.score)).collect();
     assert_eq!(scores, expected);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_model_drops_the_overlay_ratings_it_was_trained_on() {
+    let (dir, store) = helpers::local_store();
+    let publisher = artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+    helpers::publish(&store, helpers::model()).await;
+    let app = TestApp::spawn(helpers::config(""), store).await;
+    let (mut client, serving) = (app.client.clone(), app.serving.clone());
+    let now_ms = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let plain = client.recommend(RecommendRequest { user_id: 5, n: 10, ..Default::default() }).await.unwrap();
+    let (watched, blocked) = (plain.get_ref().movies[0].movie_id, plain.get_ref().movies[1].movie_id);
+    let rating = |movie_id, timestamp_ms| RecentRating { movie_id, rating: Some(5.0), timestamp_ms };
+    assert_eq!(serving.record_rating(5, rating(watched, now_ms())), RatingOutcome::Applied);
+    serving.set_blocked(5, &[blocked]);
+    let later = now_ms() + 3_600_000;
+    assert_eq!(serving.record_rating(6, rating(watched, later)), RatingOutcome::Applied);
+    let folded =
+        client.recommend(RecommendRequest { user_id: 5, n: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(folded.get_ref().source(), Source::FoldIn);
+
+    // Training times have whole-second precision: train the next model a second later.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let newer = helpers::publish(&publisher, &helpers::train(3)).await;
+    let refreshed = client.refresh_model(RefreshModelRequest {}).await.unwrap().into_inner();
+    assert_eq!((refreshed.swapped, refreshed.model_version.as_str()), (true, newer.as_str()));
+    let five = serving.overlays().get(5).unwrap();
+    assert_eq!((five.ratings.len(), five.blocked.as_slice()), (0, &[blocked][..]), "blocked movies stay");
+    assert_eq!(serving.overlays().get(6).unwrap().ratings, [rating(watched, later)]);
+    let after = client.recommend(RecommendRequest { user_id: 5, n: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(after.get_ref().source(), Source::Model, "the new model has the rating");
+    assert!(after.get_ref().movies.iter().all(|m| m.movie_id != blocked));
+    assert_eq!(metric(&app.metrics().await, "cinerec_serving_overlay_users"), 2.0);
     app.stop().await;
 }
