@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use artifacts::{Artifact, Metadata, ModelStore, MovieInfo, S3Settings, S3Store, TrainedModel, VersionId};
 use datasets::DatasetName;
 use engine::als::ImplicitAlsParams;
+use engine::explicit_als::ExplicitAlsParams;
 use engine::{Duplicates, FitContext, InteractionLog, Params};
 use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
 use serving::{Application, Serving, ServingConfig};
@@ -56,6 +57,29 @@ pub fn train(seed: u64) -> Artifact {
         seen: data.user_items().clone(),
         movies: movies.clone(),
         meta,
+    }
+}
+
+/// An explicit ALS model of every ml-100k rating (16 factors).
+pub fn train_explicit(seed: u64) -> Artifact {
+    let (positives, movies) = ml100k();
+    let dir = datasets::checkout_data_dir();
+    let mut log = InteractionLog::new();
+    for r in datasets::load_ratings(&dir, DatasetName::Ml100k).unwrap() {
+        log.push(r.user_id, r.movie_id, r.rating, r.timestamp);
+    }
+    assert!(log.entries.len() > positives.entries.len());
+    let data = log.to_interactions(Duplicates::KeepLatest).unwrap();
+    let params =
+        ExplicitAlsParams { factors: 16, iterations: 4, seed, ..Default::default() }.check().unwrap();
+    let model = engine::explicit_als::fit(&params, &data, &FitContext::new()).unwrap();
+    Artifact {
+        model: TrainedModel::ExplicitAls(model),
+        users: log.users.clone(),
+        items: log.items.clone(),
+        seen: data.user_items().clone(),
+        movies: movies.clone(),
+        meta: Metadata::new(format!("ml-100k all ratings, seed {seed}"), None),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every RPC through a real client answers exactly what the engine answers for the same model:
 //! known users (with filters), batch, fold-in, popularity fallback, similar movies, explain and
-//! model info.
+//! model info; overlay ratings folded in by the rule each model kind was trained with.
 
 use engine::recommend::{self as rec, RecommendOptions};
 use engine::{Row, ScoredItem};
@@ -8,6 +8,9 @@ use proto::recommendation::v1::{
     ExplainRequest, ModelInfoRequest, RecommendBatchRequest, RecommendRequest, ScoredMovie,
     SimilarMoviesRequest, Source,
 };
+
+use serving::overlay::RecentRating;
+use serving::serving::RatingOutcome;
 
 use crate::helpers::{self, TestApp, metric};
 
@@ -234,4 +237,63 @@ async fn quantized_top10_has_exact_scores_and_full_recall_against_the_exact_scan
     );
     assert!(recall >= 0.99, "recall@10 {recall}");
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlay_ratings_fold_in_by_the_rule_the_model_was_trained_with() {
+    for artifact in [helpers::model().clone(), helpers::train_explicit(1)] {
+        let explicit = matches!(artifact.model, artifacts::TrainedModel::ExplicitAls(_));
+        let (_dir, store) = helpers::local_store();
+        helpers::publish(&store, &artifact).await;
+        let app = TestApp::spawn(helpers::config(""), store).await;
+        let (mut client, serving) = (app.client.clone(), app.serving.clone());
+        let user_id = 13;
+        let user_idx = artifact.users.dense(user_id).unwrap();
+        let row = artifact.seen.row(user_idx as usize);
+        let unseen: Vec<u32> = (0..artifact.items.len() as u32)
+            .filter(|i| row.indices.binary_search(i).is_err())
+            .take(2)
+            .collect();
+        let (liked, disliked, forgotten) = (unseen[0], unseen[1], row.indices[0]);
+        let external = |idx: u32| artifact.items.external(idx).unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let now_ms = now.as_millis() as i64;
+        for (idx, rating) in [(liked, Some(4.5)), (disliked, Some(2.0)), (forgotten, None)] {
+            let recent = RecentRating { movie_id: external(idx), rating, timestamp_ms: now_ms };
+            assert_eq!(serving.record_rating(user_id, recent), RatingOutcome::Applied);
+        }
+        // Implicit models learn positives as 1.0 (a rating of 2 is not one: it only counts as
+        // seen); explicit ALS learns the ratings themselves. A deleted rating leaves the history.
+        let mut history: Vec<(u32, f32)> = row
+            .indices
+            .iter()
+            .copied()
+            .zip(row.values.iter().copied())
+            .filter(|&(i, _)| i != forgotten)
+            .collect();
+        let deny = match explicit {
+            true => {
+                history.extend([(liked, 4.5), (disliked, 2.0)]);
+                vec![]
+            }
+            false => {
+                history.push((liked, 1.0));
+                vec![disliked]
+            }
+        };
+        history.sort_by_key(|&(i, _)| i);
+        let (indices, values): (Vec<u32>, Vec<f32>) = history.into_iter().unzip();
+        let options = RecommendOptions { n: 10, deny: &deny, ..Default::default() };
+        let engine =
+            rec::recommend_for_history(artifact.recommender(), Row::new(&indices, &values), &options)
+                .unwrap();
+        let response = client
+            .recommend(RecommendRequest { user_id, n: 10, ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(response.source(), Source::FoldIn, "explicit: {explicit}");
+        assert_eq!(response.movies, expected(&artifact, &engine), "explicit: {explicit}");
+        app.stop().await;
+    }
 }
