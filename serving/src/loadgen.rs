@@ -1,8 +1,14 @@
-//! `cinerec-loadgen`: a closed-loop load generator for the recommendation service.
+//! `cinerec-loadgen`: a load generator for the recommendation service, closed or open loop.
 //!
 //! For each concurrency level it opens that many clients (each with its own HTTP/2 connection
 //! unless `--connections` caps them), each sending one request at a time, until `--requests`
-//! requests are done or `--duration` has passed. User ids are drawn (seeded) from the users of
+//! requests are done or `--duration` has passed. Closed loop (the default): each client sends
+//! its next request when the previous one returns, and latency is measured from the send. Open
+//! loop (`--rate R`): a scheduler thread releases requests at R per second in all, dealt round
+//! robin to the clients; a client that is still busy queues them, and latency is measured from
+//! the *scheduled* send time, so a slow answer also counts against the requests it held up (no
+//! coordinated omission). The table then shows the offered rate and the p99 lag from schedule
+//! to send (the generator's own lateness plus queueing behind a busy client). User ids are drawn (seeded) from the users of
 //! the model in `--store`, the same store the server reads. It talks to loopback addresses
 //! only. `--method model-info` measures the gRPC round trip without engine work; `--method
 //! in-process` runs the same queries in this process without gRPC, for comparison.
@@ -74,6 +80,9 @@ pub struct LoadgenConfig {
     /// Worker threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Open loop: offered requests per second in all, spread over the clients (0: closed loop).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
 }
 
 /// Why a load test could not run.
@@ -111,6 +120,9 @@ pub enum LoadgenError {
     /// The warm-up pass failed.
     #[error("warm-up request failed: {0}")]
     Warmup(tonic::Status),
+    /// Flags that do not go together.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// One run's figures.
@@ -126,8 +138,12 @@ pub struct RunReport {
     pub cached: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
-    /// Latency percentiles.
+    /// Latency percentiles (open loop: from the scheduled send time).
     pub latency: Percentiles,
+    /// Open loop: the offered rate, requests per second.
+    pub offered: Option<f64>,
+    /// Open loop: percentiles of the lag from the scheduled to the actual send.
+    pub send_lag: Percentiles,
 }
 
 impl RunReport {
@@ -198,6 +214,15 @@ fn splitmix(state: &mut u64) -> u64 {
 
 /// Runs every concurrency level of `config` and returns one report per level.
 pub async fn run(config: &LoadgenConfig) -> Result<Vec<RunReport>, LoadgenError> {
+    if !(config.rate.is_finite() && config.rate >= 0.0) {
+        return Err(LoadgenError::Usage(format!(
+            "--rate must be 0 or a positive number, got {}",
+            config.rate
+        )));
+    }
+    if config.rate > 0.0 && config.method == Method::InProcess {
+        return Err(LoadgenError::Usage("--rate applies to the gRPC methods, not in-process".into()));
+    }
     let store = artifacts::open_store(&config.store).map_err(|e| LoadgenError::Store(e.to_string()))?;
     let (version, artifact) = store
         .load_latest()
@@ -263,8 +288,39 @@ impl Budget {
 #[derive(Default)]
 struct ClientTally {
     latencies_ns: Vec<u64>,
+    /// Open loop: scheduled → actual send.
+    lags_ns: Vec<u64>,
     errors: u64,
     cached: u64,
+}
+
+/// Releases `limit` send times at `rate` per second from `start` until `deadline`, dealt round
+/// robin to `clients` (runs on its own thread: `std::thread::sleep` wakes within tens of
+/// microseconds, the async timer only to the millisecond). Every send time already due at a
+/// wake-up is released at once.
+fn schedule(
+    clients: Vec<tokio::sync::mpsc::UnboundedSender<Instant>>,
+    rate: f64,
+    start: Instant,
+    deadline: Instant,
+    limit: u64,
+) {
+    let mut next = 0u64;
+    while next < limit {
+        let due = start + Duration::from_secs_f64(next as f64 / rate);
+        if due >= deadline {
+            break;
+        }
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+            continue;
+        }
+        if clients[(next % clients.len() as u64) as usize].send(due).is_err() {
+            break;
+        }
+        next += 1;
+    }
 }
 
 async fn over_grpc(
@@ -280,26 +336,42 @@ async fn over_grpc(
         channels.push(connect(endpoint, addr).await?);
     }
     let started = Instant::now();
-    let budget = Arc::new(Budget {
-        issued: AtomicU64::new(0),
-        limit: config.requests,
-        deadline: started + config.duration,
-    });
+    let deadline = started + config.duration;
+    let budget = Arc::new(Budget { issued: AtomicU64::new(0), limit: config.requests, deadline });
+    let open_loop = config.rate > 0.0;
+    let mut senders = Vec::with_capacity(concurrency);
     let mut tasks = Vec::with_capacity(concurrency);
     for client_idx in 0..concurrency {
         let mut client = RecommendationServiceClient::new(channels[client_idx % connections].clone());
         let (budget, users, method, n) = (budget.clone(), users.clone(), config.method, config.n);
         let mut state = config.seed ^ (client_idx as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let (tx, mut schedule) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+        senders.push(tx);
         tasks.push(tokio::spawn(async move {
             let mut tally = ClientTally::default();
-            while budget.take() {
+            loop {
+                // Closed loop: now, while the budget lasts; open loop: the next scheduled time.
+                let scheduled = match open_loop {
+                    false if budget.take() => None,
+                    false => break,
+                    true => match schedule.recv().await {
+                        Some(at) => Some(at),
+                        None => break,
+                    },
+                };
                 let user_id = users[(splitmix(&mut state) % users.len() as u64) as usize];
                 let sent = Instant::now();
                 let outcome = match method {
                     Method::ModelInfo => client.model_info(pb::ModelInfoRequest {}).await.map(|_| false),
                     _ => client.recommend(request(user_id, n)).await.map(|r| r.get_ref().cached),
                 };
-                tally.latencies_ns.push(sent.elapsed().as_nanos() as u64);
+                let done = Instant::now();
+                // Never earlier than the actual send, so the latency is not understated.
+                let from = scheduled.map_or(sent, |at| at.min(sent));
+                tally.latencies_ns.push((done - from).as_nanos() as u64);
+                if let Some(at) = scheduled {
+                    tally.lags_ns.push(sent.saturating_duration_since(at).as_nanos() as u64);
+                }
                 match outcome {
                     Ok(cached) => tally.cached += u64::from(cached),
                     Err(_) => tally.errors += 1,
@@ -308,14 +380,24 @@ async fn over_grpc(
             tally
         }));
     }
+    let scheduler = open_loop.then(|| {
+        let (rate, limit) = (config.rate, config.requests);
+        std::thread::spawn(move || schedule(senders, rate, started, deadline, limit))
+    });
     let mut all = ClientTally::default();
     for task in tasks {
         let tally = task.await.expect("load generator client task");
         all.latencies_ns.extend(tally.latencies_ns);
+        all.lags_ns.extend(tally.lags_ns);
         all.errors += tally.errors;
         all.cached += tally.cached;
     }
-    Ok(report(concurrency, all, started.elapsed()))
+    if let Some(scheduler) = scheduler {
+        scheduler.join().expect("the scheduler thread");
+    }
+    let mut res = report(concurrency, all, started.elapsed());
+    res.offered = open_loop.then_some(config.rate);
+    Ok(res)
 }
 
 async fn in_process(
@@ -374,10 +456,12 @@ fn report(concurrency: usize, mut tally: ClientTally, elapsed: Duration) -> RunR
         cached: tally.cached,
         elapsed,
         latency: Percentiles::of(&mut tally.latencies_ns),
+        offered: None,
+        send_lag: Percentiles::of(&mut tally.lags_ns),
     }
 }
 
-/// The reports as a Markdown table.
+/// The reports as a Markdown table (open-loop runs add the offered rate and the send lag).
 pub fn table(method: Method, reports: &[RunReport]) -> String {
     let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1000.0);
     let method = match method {
@@ -385,23 +469,33 @@ pub fn table(method: Method, reports: &[RunReport]) -> String {
         Method::ModelInfo => "ModelInfo",
         Method::InProcess => "in-process",
     };
-    let mut res = String::from(
-        "| method | clients | cache hits | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
+    let open_loop = reports.iter().any(|r| r.offered.is_some());
+    let mut res = String::from("| method | clients | cache hits | requests | errors |");
+    res.push_str(if open_loop { " offered req/s | req/s |" } else { " req/s |" });
+    res.push_str(" p50 ms | p90 ms | p99 ms | max ms |");
+    res.push_str(if open_loop { " lag p99 ms |\n" } else { "\n" });
+    res.push_str("|---|---:|---:|---:|---:|");
+    res.push_str(if open_loop { "---:|---:|" } else { "---:|" });
+    res.push_str("---:|---:|---:|---:|");
+    res.push_str(if open_loop { "---:|\n" } else { "\n" });
     for r in reports {
         let hits = format!("{:.0}%", 100.0 * r.cached as f64 / r.requests.max(1) as f64);
+        res.push_str(&format!("| {method} | {} | {hits} | {} | {} |", r.concurrency, r.requests, r.errors));
+        if open_loop {
+            res.push_str(&format!(" {:.0} |", r.offered.unwrap_or(0.0)));
+        }
         res.push_str(&format!(
-            "| {method} | {} | {hits} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
-            r.concurrency,
-            r.requests,
-            r.errors,
+            " {:.0} | {} | {} | {} | {} |",
             r.throughput(),
             ms(r.latency.p50),
             ms(r.latency.p90),
             ms(r.latency.p99),
             ms(r.latency.max)
         ));
+        if open_loop {
+            res.push_str(&format!(" {} |", ms(r.send_lag.p99)));
+        }
+        res.push('\n');
     }
     res
 }
@@ -437,6 +531,35 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), 100);
         assert_eq!(draw_users(&users, 0, 1).len(), 1000);
+    }
+
+    #[tokio::test]
+    async fn the_schedule_releases_the_offered_rate_round_robin_until_the_deadline() {
+        let (tx_a, mut a) = tokio::sync::mpsc::unbounded_channel();
+        let (tx_b, mut b) = tokio::sync::mpsc::unbounded_channel();
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(100);
+        // 1,000 req/s for 100 ms: 100 send times, 1 ms apart, alternating between the clients.
+        std::thread::spawn(move || schedule(vec![tx_a, tx_b], 1000.0, start, deadline, u64::MAX));
+        let (mut times_a, mut times_b) = (Vec::new(), Vec::new());
+        while let Some(at) = a.recv().await {
+            times_a.push(at);
+        }
+        while let Some(at) = b.recv().await {
+            times_b.push(at);
+        }
+        assert_eq!((times_a.len(), times_b.len()), (50, 50));
+        assert_eq!(times_a[1] - times_a[0], Duration::from_millis(2));
+        assert_eq!(times_b[0] - times_a[0], Duration::from_millis(1));
+        assert!(Instant::now() >= start + Duration::from_millis(99), "released no earlier than due");
+        // The request limit stops it first.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || schedule(vec![tx], 1e6, Instant::now(), deadline, 7));
+        let mut count = 0;
+        while rx.recv().await.is_some() {
+            count += 1;
+        }
+        assert_eq!(count, 7);
     }
 
     #[tokio::test]

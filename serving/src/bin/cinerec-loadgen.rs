@@ -1,8 +1,10 @@
-//! `cinerec-loadgen`: closed-loop load against a local `cinerec-serve`, one run per concurrency
-//! level, printed as a Markdown table. Example (server on the default port):
+//! `cinerec-loadgen`: closed-loop (or, with `--rate`, open-loop) load against a local
+//! `cinerec-serve`, one run per concurrency level, printed as a Markdown table. Examples (server
+//! on the default port):
 //!
 //! ```text
 //! cinerec-loadgen --store /tmp/ml20m-models --concurrency 1,16,64 --requests 100000 --duration 10s --warm
+//! cinerec-loadgen --store /tmp/ml20m-models --concurrency 16 --rate 10000 --duration 10s --warm
 //! ```
 
 use anyhow::Context;
