@@ -20,28 +20,8 @@ pub const MAX_SEARCH_LIMIT: u32 = 100;
 /// Search results when the request leaves the limit 0.
 pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
 
-/// The MovieLens genres (ml-latest spelling), the only ones a movie may have.
-pub const GENRES: [&str; 19] = [
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "IMAX",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-];
+/// The MovieLens genres a request may name (shared with the other services through `proto`).
+pub use proto::movies::GENRES;
 
 /// A request field that failed validation, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -243,28 +243,8 @@ impl Login {
     }
 }
 
-/// MovieLens genre names (ml-latest; ml-100k's `Children's` is read as `Children`).
-pub const GENRES: &[&str] = &[
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "IMAX",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-];
+/// The MovieLens genres a request may name (shared with the other services through `proto`).
+pub use proto::movies::GENRES;
 
 /// Most preferred languages a user may list.
 pub const MAX_LANGUAGES: usize = 32;
