@@ -16,6 +16,10 @@ pub enum Error {
     /// Reading or writing a file failed (`fs_err` messages name the path).
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// Reading ratings from the ratings service's Redis failed (unreachable, or keys that do
+    /// not follow its layout).
+    #[error(transparent)]
+    RatingsRedis(#[from] crate::source::redis::RedisSourceError),
     /// A JSON file could not be read or written.
     #[error("{path}: invalid JSON: {source}")]
     Json {

@@ -16,7 +16,7 @@ use fred::types::{Builder, ClusterHash, CustomCommand};
 use tokio::task::JoinSet;
 
 use crate::data::Loaded;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::source::RatingsSource;
 
 /// The key prefix the ratings service uses by default.
@@ -57,12 +57,6 @@ pub enum RedisSourceError {
         /// What the layout says.
         expected: &'static str,
     },
-}
-
-impl From<RedisSourceError> for Error {
-    fn from(err: RedisSourceError) -> Self {
-        Error::Io(std::io::Error::other(err))
-    }
 }
 
 /// The ratings in a ratings service's Redis.
