@@ -29,3 +29,4 @@ pub use params::ModelParams;
 pub use store::{LocalStore, ModelStore, StoreUri, VersionId, VersionInfo, open_store};
 #[cfg(feature = "s3")]
 pub use store::{S3Settings, S3Store};
+pub use time::format_rfc3339;

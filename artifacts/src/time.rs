@@ -51,8 +51,9 @@ impl Utc {
     }
 }
 
-/// `2026-11-24T09:15:00Z` (whole seconds).
-pub(crate) fn format_rfc3339(time: SystemTime) -> String {
+/// `2026-11-24T09:15:00Z`: a time in UTC to the whole second (RFC 3339), as artifact headers
+/// and the CLI show it.
+pub fn format_rfc3339(time: SystemTime) -> String {
     let t = Utc::from_system(time);
     format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
@@ -136,6 +137,7 @@ mod tests {
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(format_rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_795_511_700);
         assert_eq!(format_rfc3339(t), "2026-11-24T09:15:00Z");
         assert_eq!(parse_rfc3339("2026-11-24T09:15:00Z"), Some(t));

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::{Format, ModelsCommand};
 use crate::error::Result;
-use crate::output::{self, Table, bytes, count, num, rfc3339};
+use crate::output::{self, Table, bytes, count, num};
 use crate::store::Store;
 
 /// One line of `cinerec models list`.
@@ -125,7 +125,7 @@ pub fn list(store: &Store) -> Result<Vec<ModelLine>> {
         .list()?
         .into_iter()
         .map(|v| ModelLine {
-            created: rfc3339(v.created),
+            created: artifacts::format_rfc3339(v.created),
             size_bytes: v.size,
             latest: Some(&v.version) == latest.as_ref(),
             version: v.version.to_string(),
@@ -162,7 +162,7 @@ pub fn inspect(store: &Store, version: &str) -> Result<Inspection> {
         kind: info.kind.to_string(),
         params: output::params_json(&info.params),
         dataset: info.dataset,
-        created: rfc3339(info.created_at),
+        created: artifacts::format_rfc3339(info.created_at),
         code_version: info.code_version,
         format_version: info.format_version,
         n_users: info.n_users,

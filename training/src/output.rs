@@ -2,7 +2,6 @@
 //! a terminal.
 
 use std::io::{IsTerminal, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -178,23 +177,6 @@ pub fn truncate(text: &str, width: usize) -> String {
     res
 }
 
-/// `2026-11-24T09:15:00Z`: a time in UTC to the second (RFC 3339).
-pub fn rfc3339(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
 /// Whether progress bars may be drawn: stderr is a terminal and the output is not JSON.
 pub fn progress_enabled(format: Format) -> bool {
     format == Format::Table && std::io::stderr().is_terminal()
@@ -244,11 +226,6 @@ mod tests {
         assert_eq!(bytes(1_204_000_000), "1.20 GB");
         assert_eq!(truncate("Star Wars: Episode IV", 10), "Star Wars…");
         assert_eq!(truncate("Heat", 10), "Heat");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_511_700)),
-            "2026-11-24T09:15:00Z"
-        );
-        assert_eq!(rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
         let params = serde_json::json!({"kind": "ease", "regularization": 500.0});
         assert_eq!(params_text(&params), "regularization=500.0");
         assert_eq!(metric("eval_users", 596.0), "596");
