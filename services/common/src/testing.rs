@@ -105,7 +105,9 @@ fn binary(variable: &str, name: &str) -> PathBuf {
     })
 }
 
-fn free_port() -> u16 {
+/// A 127.0.0.1 port nothing listens on right now: for a server's own port, or as the address
+/// of a server that is down.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free local port").port()
 }
 

@@ -41,9 +41,8 @@ async fn published_events_are_consumed_in_order_with_keys() {
 
 #[tokio::test]
 async fn publishing_to_a_closed_port_fails_within_the_timeout() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let publisher =
-        KafkaPublisher::with_delivery_timeout(&closed.to_string(), Duration::from_millis(500)).unwrap();
+    let closed = format!("127.0.0.1:{}", service_common::testing::free_port());
+    let publisher = KafkaPublisher::with_delivery_timeout(&closed, Duration::from_millis(500)).unwrap();
     let started = Instant::now();
     let err = publisher.publish("any-topic", "1", vec![1]).await.unwrap_err();
     assert!(matches!(err, EventError::Publish { ref topic, .. } if topic == "any-topic"), "{err}");

@@ -7,21 +7,16 @@ use std::time::{Duration, Instant};
 use events::MemoryPublisher;
 use movies::{PgMovieStore, PgSettings, S3Media, Secret};
 use proto::movies::v1 as pb;
+use service_common::testing::free_port;
 use tonic::Code;
 
 use crate::helpers::{TestApp, TestDb, failure, fresh_media, s3_settings, unique};
-
-/// A 127.0.0.1 port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 #[tokio::test]
 async fn postgres_down_is_unavailable() {
     let mut settings = PgSettings::new(Secret::new(format!(
         "postgres://postgres:pw-secret@127.0.0.1:{}/movies",
-        closed_port()
+        free_port()
     )));
     settings.acquire_timeout = Duration::from_millis(300);
     let store = PgMovieStore::connect_lazy(&settings).unwrap();
@@ -60,7 +55,7 @@ async fn s3_down_is_unavailable_and_keeps_the_movie() {
     let db = TestDb::create().await;
     let store = PgMovieStore::connect(&db.settings()).await.unwrap();
     let mut settings = s3_settings("movies-down");
-    settings.endpoint = Some(format!("http://127.0.0.1:{}", closed_port()));
+    settings.endpoint = Some(format!("http://127.0.0.1:{}", free_port()));
     settings.connect_timeout = Duration::from_millis(300);
     let media = S3Media::new(&settings).unwrap();
     let mut app =

@@ -10,10 +10,7 @@ use crate::helpers::{PASSWORD, assert_status, spawn_app_with, test_config};
 
 #[tokio::test]
 async fn storage_down_is_unavailable_after_bounded_retries() {
-    let closed_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let closed_port = service_common::testing::free_port();
     let mut config = test_config();
     config.mongo_url = Secret::new(format!("mongodb://127.0.0.1:{closed_port}/"));
     config.mongo_timeout = Duration::from_millis(200);
