@@ -2,8 +2,6 @@
 //! variable, with documented defaults. The Redis URL may carry a password, so it is wrapped in
 //! [`RedisUrl`], which never prints it.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
@@ -100,52 +98,7 @@ impl ServingConfig {
 
 /// A Redis URL whose password never shows in `Debug` or `Display` output. Empty means "no
 /// cache".
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct RedisUrl(String);
-
-impl RedisUrl {
-    /// Wraps a URL.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(url.into().trim().to_string())
-    }
-
-    /// The URL, password included: pass it to the client only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// No URL: the cache is off.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl FromStr for RedisUrl {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
-}
-
-impl fmt::Display for RedisUrl {
-    /// The URL with any `user:password@` part replaced by `***@`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => write!(f, "{scheme}://***@{host}"),
-                None => f.write_str(&self.0),
-            },
-            None if self.0.contains('@') => f.write_str("***"),
-            None => f.write_str(&self.0),
-        }
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RedisUrl({self})")
-    }
-}
+pub type RedisUrl = service_common::SecretUrl;
 
 /// Parses a duration: a number with a unit `ms`, `s`, `m` or `h` (`250ms`, `30s`, `5m`); a bare
 /// number is seconds.
@@ -177,15 +130,6 @@ mod tests {
         for text in ["", "s", "5 parsecs", "-1s"] {
             assert!(parse_duration(text).is_err(), "{text}");
         }
-    }
-
-    #[test]
-    fn redis_passwords_never_print() {
-        let url = RedisUrl::new("redis://:hunter2@cache:6379/0");
-        assert_eq!(url.to_string(), "redis://***@cache:6379/0");
-        assert!(!format!("{url:?}").contains("hunter2"));
-        assert_eq!(url.expose(), "redis://:hunter2@cache:6379/0");
-        assert_eq!(RedisUrl::new("redis://127.0.0.1:6379").to_string(), "redis://127.0.0.1:6379");
     }
 
     #[test]

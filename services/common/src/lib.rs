@@ -11,7 +11,7 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use retry::{Backoff, retry};
-pub use settings::{LogFormat, ServiceSettings};
+pub use settings::{LogFormat, Secret, SecretUrl, ServiceSettings};
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,7 +1,6 @@
 //! Command-line / environment settings of `cinerec-movies` (clap groups the binary flattens),
 //! the [`Secret`] wrapper that keeps passwords out of logs, and the duration syntax.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,41 +10,8 @@ use service_common::ServiceSettings;
 use crate::media::S3MediaSettings;
 use crate::postgres::PgSettings;
 
-/// A value that must never be printed: `Debug` and `Display` show `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
-}
+/// Passwords, keys and URLs with credentials: never shown in `Debug` or `Display` output.
+pub use service_common::Secret;
 
 /// `900`, `900s`, `15m`, `1h`, `250ms` → a duration (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -178,7 +144,7 @@ mod tests {
     #[test]
     fn secrets_never_print() {
         let secret = Secret::new("hunter2");
-        assert_eq!(format!("{secret} {secret:?}"), "<redacted> <redacted>");
+        assert_eq!(format!("{secret} {secret:?}"), "[redacted] [redacted]");
         let settings = S3MediaSettings::new("b", "key", secret);
         assert!(!format!("{settings:?}").contains("hunter2"));
     }

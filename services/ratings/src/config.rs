@@ -1,7 +1,6 @@
 //! The `cinerec-ratings` command line: `serve` (the gRPC service and its outbox drainer) and
 //! `import` (MovieLens ratings into Redis). Every flag also reads a `CINEREC_*` variable.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,50 +16,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9093";
 
 /// A Redis URL, which may hold a password: shown with the password masked.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RedisUrl(String);
-
-impl RedisUrl {
-    /// Wraps `url`.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(url.into())
-    }
-
-    /// The URL with its password, for the client only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::str::FromStr for RedisUrl {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
-}
-
-impl fmt::Display for RedisUrl {
-    /// `redis://user:***@host:port/db` (the password masked).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.split_once("://").and_then(|(scheme, rest)| {
-            let (credentials, host) = rest.rsplit_once('@')?;
-            Some((scheme, credentials, host))
-        }) {
-            Some((scheme, credentials, host)) => {
-                let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
-                write!(f, "{scheme}://{user}:***@{host}")
-            }
-            None => f.write_str(&self.0),
-        }
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RedisUrl({self})")
-    }
-}
+pub type RedisUrl = service_common::SecretUrl;
 
 /// `cinerec-ratings`: the ratings service and its MovieLens importer.
 #[derive(Debug, Parser)]
@@ -219,15 +175,6 @@ pub struct ImportArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_print_without_their_password() {
-        let url = RedisUrl::new("redis://default:s3cret@cache:6379/2");
-        assert_eq!(url.to_string(), "redis://default:***@cache:6379/2");
-        assert!(!format!("{url:?}").contains("s3cret"));
-        assert_eq!(RedisUrl::new("redis://:s3cret@h:1").to_string(), "redis://:***@h:1");
-        assert_eq!(RedisUrl::new("redis://h:1").to_string(), "redis://h:1");
-    }
 
     #[test]
     fn serve_defaults_to_the_ratings_port() {

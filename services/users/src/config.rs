@@ -2,7 +2,6 @@
 //! variable) and the wrappers that keep secrets out of `Debug` output, logs and `--help`.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use service_common::{Backoff, ServiceSettings};
@@ -63,42 +62,8 @@ impl Config {
     }
 }
 
-/// A value that never shows itself in `Debug` or `Display` output; read it with
-/// [`Secret::expose`].
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    /// Wraps `value`.
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    /// The wrapped value; do not log it.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl FromStr for Secret<String> {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_string()))
-    }
-}
+/// Passwords, keys and URLs with credentials: never shown in `Debug` or `Display` output.
+pub use service_common::Secret;
 
 /// The HMAC key for login tokens: at least [`JwtSecret::MIN_LEN`] bytes; never printed.
 #[derive(Clone, PartialEq, Eq)]
