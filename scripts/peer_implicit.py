@@ -55,7 +55,7 @@ import threadpoolctl  # noqa: E402
 import implicit  # noqa: E402
 from implicit.cpu.als import AlternatingLeastSquares  # noqa: E402
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 IMPLICIT_DEFAULTS = {"factors": 100, "regularization": 0.01, "alpha": 1.0, "iterations": 15}
 
 

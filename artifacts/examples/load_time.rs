@@ -1,5 +1,6 @@
 //! Times writing and loading a large synthetic artifact: an implicit ALS model of ML-20M's
-//! shape (138,493 users, 26,744 items, 20M interactions) with random factors.
+//! shape (138,493 users, 26,744 items, 20M ratings: every other one of each user's ratings in
+//! the training matrix, the rest in the also-seen matrix) with random factors.
 //!
 //! Run (no S3 client needed):
 //! `cargo run --release -p artifacts --no-default-features --example load_time -- [FACTORS] [NNZ]`
@@ -42,8 +43,17 @@ fn main() {
         indices.extend((0..len).map(|j| (j * stride) as u32 + (rng.next_u64() % stride as u64) as u32));
         indptr.push(indices.len());
     }
-    let values = vec![1.0f32; indices.len()];
-    let seen = Csr::from_parts(n_users, n_items, indptr, indices, values).expect("a valid CSR");
+    // Alternate entries of each row: positives (training matrix) and other rated movies.
+    let split = |parity: usize| {
+        let (mut ptr, mut idx) = (vec![0usize], Vec::with_capacity(nnz / 2 + n_users));
+        for row in indptr.windows(2) {
+            idx.extend(indices[row[0]..row[1]].iter().skip(parity).step_by(2));
+            ptr.push(idx.len());
+        }
+        let values = vec![if parity == 0 { 1.0f32 } else { 2.0 }; idx.len()];
+        Csr::from_parts(n_users, n_items, ptr, idx, values).expect("a valid CSR")
+    };
+    let (seen, also_seen) = (split(0), split(1));
     let mut factors = |rows: usize| {
         (0..rows * k).map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect::<Vec<f32>>()
     };
@@ -56,8 +66,10 @@ fn main() {
         users: IdMap::from_external((1..=n_users as u64).collect()).unwrap(),
         items: IdMap::from_external((1..=n_items as u64).collect()).unwrap(),
         seen,
+        also_seen,
         movies: Vec::new(),
         meta: Metadata::new("synthetic ML-20M shape, random factors", None),
+        upgraded_from: None,
     };
     eprintln!("built the model in {:.2?}", started.elapsed());
 
@@ -74,12 +86,12 @@ fn main() {
         let read_time = started.elapsed();
         let loaded = read_artifact(&bytes).expect("load");
         let total = started.elapsed();
-        assert_eq!(loaded.seen.nnz(), artifact.seen.nnz());
+        assert_eq!(loaded.seen.nnz() + loaded.also_seen.nnz(), nnz);
         println!(
-            "run {run}: {} factors, {} interactions: {:.1} MB written in {write_time:.2?}; \
+            "run {run}: {} factors, {} ratings: {:.1} MB written in {write_time:.2?}; \
              loaded in {total:.2?} (file read {read_time:.2?}, decode+validate {:.2?})",
             k,
-            artifact.seen.nnz(),
+            nnz,
             size as f64 / 1e6,
             total - read_time
         );

@@ -1,28 +1,30 @@
-//! The artifact file format, version 1: a fixed preamble, a JSON header with a section table,
+//! The artifact file format, version 2: a fixed preamble, a JSON header with a section table,
 //! 64-byte-aligned little-endian arrays, and an xxh3-64 checksum of everything before it.
 //!
 //! ```text
 //! offset          size  content
 //! 0               8     magic "CINEREC\0"
-//! 8               4     format version, u32 LE (this build writes 1, reads SUPPORTED_VERSIONS)
+//! 8               4     format version, u32 LE (this build writes 2, reads SUPPORTED_VERSIONS)
 //! 12              4     flags, u32 LE, 0
 //! 16              8     header length H in bytes, u64 LE
 //! 24              8     file length L in bytes (everything, checksum included), u64 LE
 //! 32              32    reserved, zero
-//! 64              H     header: UTF-8 JSON (kind, params, n_users, n_items, nnz, n_movies,
-//!                       created_at, code_version, dataset, metrics, sections)
+//! 64              H     header: UTF-8 JSON (kind, params, n_users, n_items, nnz,
+//!                       also_seen_nnz, n_movies, created_at, code_version, dataset, metrics,
+//!                       sections)
 //! D = align64(64 + H)   data area: each section at D + offset, offset a multiple of 64,
 //!                       zero padding between sections
 //! L - 8           8     xxh3-64 of bytes [0, L - 8), u64 LE
 //! ```
 //!
 //! Every section table entry has `name`, `dtype` (`u8`, `u16`, `u32`, `u64`, `f32`), `shape`,
-//! `offset` (from D) and `bytes` (= product of shape × dtype size). Sections of version 1:
+//! `offset` (from D) and `bytes` (= product of shape × dtype size). Sections of version 2:
 //!
 //! | section | dtype | shape |
 //! |---|---|---|
 //! | `users.ids`, `items.ids` | u64 | `[n_users]`, `[n_items]`: external id of each dense index |
 //! | `seen.indptr`, `seen.indices`, `seen.values` | u64, u32, f32 | training matrix CSR: `[n_users + 1]`, `[nnz]`, `[nnz]` |
+//! | `also_seen.indptr`, `also_seen.indices`, `also_seen.values` | u64, u32, f32 | the other rated movies (ratings the model did not learn from, values = the ratings): `[n_users + 1]`, `[also_seen_nnz]`, `[also_seen_nnz]` |
 //! | `movies.ids`, `movies.years` | u64, u16 | `[n_movies]` (year 0: unknown) |
 //! | `movies.titles.offsets`, `movies.titles.bytes` | u64, u8 | `[n_movies + 1]`, UTF-8 |
 //! | `movies.genres.index` | u64 | `[n_movies + 1]`: movie `m`'s genres are strings `index[m]..index[m+1]` |
@@ -36,6 +38,12 @@
 //! | `popularity.scores` | f32 | `[n_items]` (popularity) |
 //!
 //! Readers find sections by name, so a later version may add sections without moving others.
+//!
+//! **Version 1** (no `also_seen` sections: only the training matrix's movies counted as seen,
+//! so an implicit model recommended movies a user had rated below the positive threshold) is
+//! still read: it is upgraded on read with an empty also-seen matrix, and
+//! [`Artifact::upgraded_from`] says so, so that loaders warn that the model must be retrained
+//! to leave out every rated movie.
 //! Loading copies each array with one `memcpy`-like bulk copy; no element is parsed as text.
 
 use std::borrow::Cow;
@@ -61,10 +69,11 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 /// The first eight bytes of every artifact.
 pub const MAGIC: [u8; 8] = *b"CINEREC\0";
 /// The format version this build writes.
-pub const FORMAT_VERSION: u32 = 1;
-/// The format versions this build reads.
-pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+pub const FORMAT_VERSION: u32 = 2;
+/// The format versions this build reads (1 is upgraded on read: see the module docs).
+pub const SUPPORTED_VERSIONS: &[u32] = &[1, 2];
 
+const ALSO_SEEN: [&str; 3] = ["also_seen.indptr", "also_seen.indices", "also_seen.values"];
 const PREAMBLE_LEN: usize = 64;
 const ALIGN: u64 = 64;
 const TRAILER_LEN: usize = 8;
@@ -132,6 +141,9 @@ struct Header {
     n_users: u64,
     n_items: u64,
     nnz: u64,
+    /// Entries of the also-seen matrix (absent in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    also_seen_nnz: Option<u64>,
     n_movies: u64,
     created_at: String,
     code_version: String,
@@ -251,7 +263,7 @@ fn movie_sections(movies: &[MovieInfo]) -> Vec<Out<'static>> {
     ]
 }
 
-fn sections(artifact: &Artifact) -> Vec<Out<'_>> {
+fn sections(artifact: &Artifact, version: u32) -> Vec<Out<'_>> {
     let n_users = artifact.users.len();
     let n_items = artifact.items.len();
     let mut res = vec![
@@ -259,6 +271,9 @@ fn sections(artifact: &Artifact) -> Vec<Out<'_>> {
         out("items.ids", Dtype::U64, &[n_items], artifact.items.as_slice()),
     ];
     res.extend(csr_sections(["seen.indptr", "seen.indices", "seen.values"], &artifact.seen));
+    if version >= 2 {
+        res.extend(csr_sections(ALSO_SEEN, &artifact.also_seen));
+    }
     res.extend(movie_sections(&artifact.movies));
     match &artifact.model {
         TrainedModel::ImplicitAls(m) => {
@@ -323,11 +338,15 @@ struct Layout<'a> {
     offsets: Vec<u64>,
     data_start: u64,
     file_len: u64,
+    version: u32,
 }
 
-fn layout(artifact: &Artifact) -> Result<Layout<'_>, ArtifactError> {
+fn layout(artifact: &Artifact, version: u32) -> Result<Layout<'_>, ArtifactError> {
     artifact.check_consistent()?;
-    let sections = sections(artifact);
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(ArtifactError::UnsupportedVersion { found: version, supported: SUPPORTED_VERSIONS });
+    }
+    let sections = sections(artifact, version);
     let mut table = Vec::with_capacity(sections.len());
     let mut offsets = Vec::with_capacity(sections.len());
     let mut end = 0u64;
@@ -350,6 +369,7 @@ fn layout(artifact: &Artifact) -> Result<Layout<'_>, ArtifactError> {
         n_users: model.n_users() as u64,
         n_items: model.n_items() as u64,
         nnz: artifact.seen.nnz() as u64,
+        also_seen_nnz: (version >= 2).then_some(artifact.also_seen.nnz() as u64),
         n_movies: artifact.movies.len() as u64,
         created_at: format_rfc3339(artifact.meta.created_at),
         code_version: artifact.meta.code_version.clone(),
@@ -360,7 +380,7 @@ fn layout(artifact: &Artifact) -> Result<Layout<'_>, ArtifactError> {
     let header = serde_json::to_vec(&header).map_err(ArtifactError::Header)?;
     let data_start = align(PREAMBLE_LEN as u64 + header.len() as u64);
     let file_len = data_start + end + TRAILER_LEN as u64;
-    Ok(Layout { header, sections, offsets, data_start, file_len })
+    Ok(Layout { header, sections, offsets, data_start, file_len, version })
 }
 
 /// Writes `artifact` to `out` in the current format version; returns the bytes written.
@@ -368,7 +388,7 @@ fn layout(artifact: &Artifact) -> Result<Layout<'_>, ArtifactError> {
 /// Refuses artifacts whose parts disagree ([`Artifact::check_consistent`]). `out` receives a
 /// few large writes (one per section); wrap it in a `BufWriter` only if writes are expensive.
 pub fn write_artifact(artifact: &Artifact, out: impl Write) -> Result<u64, ArtifactError> {
-    let layout = layout(artifact)?;
+    let layout = layout(artifact, FORMAT_VERSION)?;
     write_layout(&layout, out)
 }
 
@@ -376,7 +396,7 @@ fn write_layout(layout: &Layout<'_>, out: impl Write) -> Result<u64, ArtifactErr
     let mut w = Hashing { inner: out, hasher: Xxh3::new(), written: 0 };
     let mut preamble = [0u8; PREAMBLE_LEN];
     preamble[0..8].copy_from_slice(&MAGIC);
-    preamble[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    preamble[8..12].copy_from_slice(&layout.version.to_le_bytes());
     preamble[16..24].copy_from_slice(&(layout.header.len() as u64).to_le_bytes());
     preamble[24..32].copy_from_slice(&layout.file_len.to_le_bytes());
     w.put(&preamble)?;
@@ -395,7 +415,14 @@ fn write_layout(layout: &Layout<'_>, out: impl Write) -> Result<u64, ArtifactErr
 
 /// The artifact as bytes (one allocation of the final size).
 pub fn to_bytes(artifact: &Artifact) -> Result<Vec<u8>, ArtifactError> {
-    let layout = layout(artifact)?;
+    to_bytes_in_version(artifact, FORMAT_VERSION)
+}
+
+/// The artifact as bytes of an older supported format version, which leaves out what that
+/// version cannot hold (version 1: the also-seen matrix); for upgrade tests and for readers
+/// that only know the older version.
+pub fn to_bytes_in_version(artifact: &Artifact, version: u32) -> Result<Vec<u8>, ArtifactError> {
+    let layout = layout(artifact, version)?;
     let mut res = Vec::with_capacity(layout.file_len as usize);
     write_layout(&layout, &mut res)?;
     Ok(res)
@@ -695,7 +722,7 @@ fn read_movies(s: &Sections<'_>, n: u64) -> Result<Vec<MovieInfo>, ArtifactError
 /// Reads and validates an artifact: preamble, checksum, header, every section's dtype and
 /// shape, and the engine's own checks of each rebuilt part.
 pub fn read_artifact(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
-    let Parsed { header, created_at, data, .. } = parse(bytes)?;
+    let Parsed { header, created_at, data, version, .. } = parse(bytes)?;
     let s = Sections { data, table: header.sections.iter().map(|s| (s.name.as_str(), s)).collect() };
     let (n_users, n_items) = (header.n_users, header.n_items);
 
@@ -712,6 +739,23 @@ pub fn read_artifact(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
             got: vec![seen.nnz() as u64],
         });
     }
+    let (also_seen, upgraded_from) = if version >= 2 {
+        let also_seen = s.csr(ALSO_SEEN, n_users, n_items, "also-seen ratings")?;
+        let expected = header.also_seen_nnz.ok_or(ArtifactError::HeaderField {
+            field: "also_seen_nnz",
+            problem: format!("missing in a version {version} header"),
+        })?;
+        if also_seen.nnz() as u64 != expected {
+            return Err(ArtifactError::SectionShape {
+                name: ALSO_SEEN[1].into(),
+                expected: vec![expected],
+                got: vec![also_seen.nnz() as u64],
+            });
+        }
+        (also_seen, None)
+    } else {
+        (Csr::empty(n_users as usize, n_items as usize), Some(version))
+    };
     let movies = read_movies(&s, header.n_movies)?;
 
     let (nu, ni) = (n_users as usize, n_items as usize);
@@ -771,7 +815,7 @@ pub fn read_artifact(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
         dataset: header.dataset,
         metrics: header.metrics,
     };
-    let res = Artifact { model, users, items, seen, movies, meta };
+    let res = Artifact { model, users, items, seen, also_seen, movies, meta, upgraded_from };
     res.check_consistent()?;
     Ok(res)
 }

@@ -22,7 +22,7 @@ mod time;
 pub use error::{ArtifactError, StoreError};
 pub use format::{
     ArtifactInfo, Dtype, FORMAT_VERSION, MAGIC, SUPPORTED_VERSIONS, SectionInfo, check_bytes, read_artifact,
-    read_info, to_bytes, write_artifact,
+    read_info, to_bytes, to_bytes_in_version, write_artifact,
 };
 pub use model::{Artifact, Metadata, ModelKind, MovieInfo, TrainedModel, code_version};
 pub use params::ModelParams;

@@ -11,7 +11,7 @@ use engine::ease::{EaseModel, EaseParams};
 use engine::explicit_als::ExplicitAlsModel;
 use engine::knn::ItemKnnModel;
 use engine::popularity::{PopularityModel, PopularityParams};
-use engine::{Csr, IdMap, Recommender};
+use engine::{Csr, EngineError, IdMap, Recommender, TrainingUsers};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ArtifactError;
@@ -179,8 +179,8 @@ pub fn code_version(git_hash: Option<&str>) -> String {
 }
 
 /// Everything a serving process needs to answer queries: the model, the id maps that translate
-/// external ids, the training matrix (to leave out already-seen items and to explain), the
-/// catalogue and the run's metadata.
+/// external ids, what each user rated (the training matrix, which scoring and explanations read,
+/// and the other rated movies; lists leave out both), the catalogue and the run's metadata.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Artifact {
     /// The trained model.
@@ -189,18 +189,47 @@ pub struct Artifact {
     pub users: IdMap,
     /// External movie id ↔ dense item index (`n_items` entries).
     pub items: IdMap,
-    /// The training interactions, user × item (`n_users × n_items`).
+    /// The training interactions, user × item (`n_users × n_items`): what the model learned
+    /// from (implicit models: the positives, as 1.0; explicit ALS: every rating).
     pub seen: Csr,
+    /// The movies each user rated that are not in `seen` (implicit models: the ratings below
+    /// the positive threshold, values = the ratings; empty for explicit ALS), `n_users ×
+    /// n_items`. Together with `seen` it is every movie the user rated, which lists leave out.
+    pub also_seen: Csr,
     /// The catalogue (may be empty; may hold movies the model never saw).
     pub movies: Vec<MovieInfo>,
     /// Facts about the run.
     pub meta: Metadata,
+    /// The format version the artifact was read from when it was older than the current one
+    /// and upgraded on read (`Some(1)`: no also-seen movies were stored, so lists leave out only
+    /// the training matrix's movies until the model is retrained); `None` otherwise.
+    pub upgraded_from: Option<u32>,
 }
 
 impl Artifact {
     /// The model as the engine's query interface.
     pub fn recommender(&self) -> &dyn Recommender {
         self.model.as_recommender()
+    }
+
+    /// The training users as the engine's queries see them: the training matrix and the other
+    /// rated movies. Fails only when their shapes disagree, which
+    /// [`Artifact::check_consistent`] (and so every read artifact) rules out.
+    pub fn training_users(&self) -> Result<TrainingUsers<'_>, EngineError> {
+        TrainingUsers::new(&self.seen, &self.also_seen)
+    }
+
+    /// A warning for loaders to show when the artifact was upgraded from an older format, or
+    /// `None`.
+    pub fn upgrade_warning(&self) -> Option<String> {
+        self.upgraded_from.map(|version| {
+            format!(
+                "model file format v{version} (this build writes v{}): it does not record the movies \
+                 users rated below the positive threshold, so they can be recommended back; retrain \
+                 the model to leave out every rated movie",
+                crate::format::FORMAT_VERSION
+            )
+        })
     }
 
     /// Checks that the parts agree: the id maps and the training matrix have the model's
@@ -213,6 +242,8 @@ impl Artifact {
             ("item id map length", n_items, self.items.len()),
             ("training matrix rows", n_users, self.seen.n_rows()),
             ("training matrix columns", n_items, self.seen.n_cols()),
+            ("also-seen matrix rows", n_users, self.also_seen.n_rows()),
+            ("also-seen matrix columns", n_items, self.also_seen.n_cols()),
         ];
         for (what, expected, got) in checks {
             if expected != got {

@@ -6,7 +6,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use engine::als::{ImplicitAlsModel, ImplicitAlsParams};
-use engine::recommend::{RecommendOptions, recommend, recommend_batch, similar_items};
+use engine::recommend::{RecommendOptions, TrainingUsers, recommend, recommend_batch, similar_items};
 use engine::rng::Rng;
 use engine::{Duplicates, Interaction, Interactions, Params, QuantizedIndex};
 
@@ -51,23 +51,33 @@ fn top10(c: &mut Criterion) {
     group.bench_function("single", |b| {
         b.iter(|| {
             user = (user + 1) % N_USERS as u32;
-            recommend(&model, seen.user_items(), user, &options).expect("recommend")
+            recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, &options)
+                .expect("recommend")
         })
     });
     group.bench_function("quantized-single", |b| {
         b.iter(|| {
             user = (user + 1) % N_USERS as u32;
-            index.recommend(&model, seen.user_items(), user, &options).expect("recommend")
+            index
+                .recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, &options)
+                .expect("recommend")
         })
     });
     for batch in [64usize, 256] {
         let users: Vec<u32> = (0..batch as u32).collect();
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("batch", batch), &users, |b, users| {
-            b.iter(|| recommend_batch(&model, seen.user_items(), users, &options).expect("batch"))
+            b.iter(|| {
+                recommend_batch(&model, TrainingUsers::learned_only(seen.user_items()), users, &options)
+                    .expect("batch")
+            })
         });
         group.bench_with_input(BenchmarkId::new("quantized-batch", batch), &users, |b, users| {
-            b.iter(|| index.recommend_batch(&model, seen.user_items(), users, &options).expect("batch"))
+            b.iter(|| {
+                index
+                    .recommend_batch(&model, TrainingUsers::learned_only(seen.user_items()), users, &options)
+                    .expect("batch")
+            })
         });
     }
     group.finish();

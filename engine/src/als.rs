@@ -883,7 +883,9 @@ fn cosine_normalise(dots: &mut [f32], norms: &[f32], own_norm: f32) {
 mod tests {
     use super::*;
     use crate::interactions::{Duplicates, Interaction};
-    use crate::recommend::{RecommendOptions, explain, recommend, recommend_for_history, similar_items};
+    use crate::recommend::{
+        RecommendOptions, TrainingUsers, explain, recommend, recommend_for_history, similar_items,
+    };
 
     /// Two communities: users 0..10 like items 0..6, users 10..20 like items 6..12, each user
     /// missing one item of their community. Two factors force the model to learn the community
@@ -923,7 +925,7 @@ mod tests {
                 let base = if user < 10 { 0 } else { 6 };
                 let top = recommend(
                     &model,
-                    data.user_items(),
+                    TrainingUsers::learned_only(data.user_items()),
                     user,
                     &RecommendOptions { n: 1, ..Default::default() },
                 )
@@ -1019,8 +1021,8 @@ mod tests {
             assert!((a - b).abs() < 0.05, "{folded:?}");
         }
         let options = RecommendOptions { n: 5, exclude_seen: false, ..Default::default() };
-        let by_history = recommend_for_history(&model, history, &options).unwrap();
-        let trained = recommend(&model, data.user_items(), 4, &options).unwrap();
+        let by_history = recommend_for_history(&model, history, &[], &options).unwrap();
+        let trained = recommend(&model, TrainingUsers::learned_only(data.user_items()), 4, &options).unwrap();
         // The same five items, the same best one; near-ties among the seen items may swap.
         let ids = |v: &[crate::ScoredItem]| v.iter().map(|s| s.item_idx).collect::<Vec<_>>();
         let sorted = |mut v: Vec<u32>| {

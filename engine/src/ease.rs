@@ -299,7 +299,9 @@ impl Recommender for EaseModel {
 mod tests {
     use super::*;
     use crate::interactions::{Duplicates, Interaction};
-    use crate::recommend::{RecommendOptions, explain, recommend, recommend_for_history, similar_items};
+    use crate::recommend::{
+        RecommendOptions, TrainingUsers, explain, recommend, recommend_for_history, similar_items,
+    };
 
     fn e(user_idx: u32, item_idx: u32) -> Interaction {
         Interaction { user_idx, item_idx, value: 1.0, timestamp: 0 }
@@ -383,9 +385,13 @@ mod tests {
         let model = fit(&params(1.0), &data, &FitContext::new()).unwrap();
         for user in 0..12u32 {
             let base = if user < 6 { 0 } else { 5 };
-            let top =
-                recommend(&model, data.user_items(), user, &RecommendOptions { n: 1, ..Default::default() })
-                    .unwrap();
+            let top = recommend(
+                &model,
+                TrainingUsers::learned_only(data.user_items()),
+                user,
+                &RecommendOptions { n: 1, ..Default::default() },
+            )
+            .unwrap();
             assert_eq!(top[0].item_idx, base + user % 5, "user {user}");
             assert!(top[0].score > 0.0);
         }
@@ -416,7 +422,8 @@ mod tests {
             assert!(why.contributions.windows(2).all(|w| w[0].1 >= w[1].1));
         }
         let top =
-            recommend_for_history(&model, history, &RecommendOptions { n: 1, ..Default::default() }).unwrap();
+            recommend_for_history(&model, history, &[], &RecommendOptions { n: 1, ..Default::default() })
+                .unwrap();
         assert_eq!(top[0].item_idx, 3);
     }
 
@@ -457,7 +464,13 @@ mod tests {
         );
         assert_eq!(fit_memory_bytes(26_744, 26_744), 14_304_830_720);
         let model = fit(&params(1.0), &data, &FitContext::new()).unwrap();
-        let err = recommend(&model, data.user_items(), 12, &RecommendOptions::default()).unwrap_err();
+        let err = recommend(
+            &model,
+            TrainingUsers::learned_only(data.user_items()),
+            12,
+            &RecommendOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(err, EngineError::UnknownUser { user_idx: 12, n_users: 12 });
         assert_eq!(model.weight_row(10).unwrap_err(), EngineError::UnknownItem { item_idx: 10, n_items: 10 });
         assert!(matches!(

@@ -626,7 +626,9 @@ impl Recommender for ExplicitAlsModel {
 mod tests {
     use super::*;
     use crate::interactions::{Duplicates, Interaction};
-    use crate::recommend::{RecommendOptions, explain, recommend, similar_items, similar_users};
+    use crate::recommend::{
+        RecommendOptions, TrainingUsers, explain, recommend, similar_items, similar_users,
+    };
 
     /// Two taste groups: users 0..10 rate items 0..6 high and items 6..12 low, users 10..20 the
     /// opposite; each user has rated 8 of the 12 items (a different gap per user). Item 11 is
@@ -676,8 +678,13 @@ mod tests {
         }
         let rmse = (squared / data.nnz() as f32).sqrt();
         assert!(rmse < 0.3, "training RMSE {rmse}");
-        let top = recommend(&model, data.user_items(), 2, &RecommendOptions { n: 1, ..Default::default() })
-            .unwrap();
+        let top = recommend(
+            &model,
+            TrainingUsers::learned_only(data.user_items()),
+            2,
+            &RecommendOptions { n: 1, ..Default::default() },
+        )
+        .unwrap();
         assert!(top[0].item_idx < 6, "{top:?}");
         let similar = similar_items(&model, 1, 3).unwrap();
         assert!(similar.iter().all(|s| s.item_idx < 6), "{similar:?}");

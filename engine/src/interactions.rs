@@ -325,6 +325,11 @@ impl Interactions {
         self.user_items.nnz()
     }
 
+    /// The user × item matrix, dropping the transpose.
+    pub fn into_user_items(self) -> Csr {
+        self.user_items
+    }
+
     /// The user × item matrix.
     pub fn user_items(&self) -> &Csr {
         &self.user_items

@@ -326,7 +326,9 @@ impl Recommender for ItemKnnModel {
 mod tests {
     use super::*;
     use crate::interactions::{Duplicates, Interaction};
-    use crate::recommend::{RecommendOptions, explain, recommend, recommend_for_history, similar_items};
+    use crate::recommend::{
+        RecommendOptions, TrainingUsers, explain, recommend, recommend_for_history, similar_items,
+    };
 
     /// Two disjoint communities: users 0..6 use items 0..5, users 6..12 use items 5..10, each
     /// user missing one item of their community; values 1..=3 so that BM25 has lengths to
@@ -362,7 +364,7 @@ mod tests {
                 let base = if user < 6 { 0 } else { 5 };
                 let top = recommend(
                     &model,
-                    data.user_items(),
+                    TrainingUsers::learned_only(data.user_items()),
                     user,
                     &RecommendOptions { n: 1, ..Default::default() },
                 )
@@ -451,7 +453,7 @@ mod tests {
                 assert!(why.contributions.windows(2).all(|w| w[0].1 >= w[1].1));
             }
             let by_history =
-                recommend_for_history(&model, history, &RecommendOptions { n: 1, ..Default::default() })
+                recommend_for_history(&model, history, &[], &RecommendOptions { n: 1, ..Default::default() })
                     .unwrap();
             assert_eq!(by_history[0].item_idx, 8);
         }
@@ -499,7 +501,13 @@ mod tests {
         assert!(err.to_string().contains("`b` = 1.5"), "{err}");
         let data = communities();
         let model = fit(&ItemKnnParams::default().check().unwrap(), &data, &FitContext::new()).unwrap();
-        let err = recommend(&model, data.user_items(), 12, &RecommendOptions::default()).unwrap_err();
+        let err = recommend(
+            &model,
+            TrainingUsers::learned_only(data.user_items()),
+            12,
+            &RecommendOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(err, EngineError::UnknownUser { user_idx: 12, n_users: 12 });
         assert_eq!(
             model.item_similarities(10, &mut [0.0; 10]).unwrap_err(),

@@ -27,5 +27,5 @@ pub use ids::IdMap;
 pub use interactions::{Csr, Duplicates, Interaction, InteractionLog, Interactions, Row};
 pub use params::{Params, Valid};
 pub use quantized::{FactorView, QuantizedIndex};
-pub use recommend::{Explanation, RecommendOptions, Recommender};
+pub use recommend::{Explanation, RecommendOptions, Recommender, Seen, TrainingUsers};
 pub use topk::{ScoredItem, TopK, top_k};

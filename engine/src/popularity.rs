@@ -103,7 +103,9 @@ impl Recommender for PopularityModel {
 mod tests {
     use super::*;
     use crate::interactions::{Duplicates, Interaction};
-    use crate::recommend::{RecommendOptions, recommend, recommend_for_history, similar_items};
+    use crate::recommend::{
+        RecommendOptions, TrainingUsers, recommend, recommend_for_history, similar_items,
+    };
 
     fn data() -> Interactions {
         let e = |u, i, v| Interaction { user_idx: u, item_idx: i, value: v, timestamp: 0 };
@@ -121,10 +123,16 @@ mod tests {
         let data = data();
         let model = fit(&PopularityParams::default().check().unwrap(), &data).unwrap();
         assert_eq!(model.scores(), &[0.0, 3.0, 1.0, 1.0]);
-        let top = recommend(&model, data.user_items(), 1, &RecommendOptions { n: 2, ..Default::default() })
-            .unwrap();
+        let top = recommend(
+            &model,
+            TrainingUsers::learned_only(data.user_items()),
+            1,
+            &RecommendOptions { n: 2, ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(top.iter().map(|s| s.item_idx).collect::<Vec<_>>(), vec![2, 0]);
-        let all = recommend_for_history(&model, Row::new(&[], &[]), &RecommendOptions::default()).unwrap();
+        let all =
+            recommend_for_history(&model, Row::new(&[], &[]), &[], &RecommendOptions::default()).unwrap();
         assert_eq!(all[0].item_idx, 1);
         let sum =
             fit(&PopularityParams { weighting: PopularityWeighting::SumOfValues }.check().unwrap(), &data)
@@ -136,11 +144,17 @@ mod tests {
     fn bad_queries_are_errors() {
         let data = data();
         let model = fit(&PopularityParams::default().check().unwrap(), &data).unwrap();
-        let err = recommend(&model, data.user_items(), 3, &RecommendOptions::default()).unwrap_err();
+        let err = recommend(
+            &model,
+            TrainingUsers::learned_only(data.user_items()),
+            3,
+            &RecommendOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(err, EngineError::UnknownUser { user_idx: 3, n_users: 3 });
         let opts = RecommendOptions { deny: &[9], ..Default::default() };
         assert_eq!(
-            recommend(&model, data.user_items(), 0, &opts).unwrap_err(),
+            recommend(&model, TrainingUsers::learned_only(data.user_items()), 0, &opts).unwrap_err(),
             EngineError::UnknownItem { item_idx: 9, n_items: 4 }
         );
         assert!(matches!(similar_items(&model, 1, 2), Err(EngineError::Unsupported { .. })));

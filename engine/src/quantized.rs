@@ -30,8 +30,11 @@ use rayon::prelude::*;
 use crate::als::ImplicitAlsModel;
 use crate::error::{EngineError, Result};
 use crate::explicit_als::ExplicitAlsModel;
-use crate::interactions::{Csr, Row};
-use crate::recommend::{RecommendOptions, Recommender, check_history, check_item, check_user};
+use crate::interactions::Row;
+use crate::recommend::{
+    RecommendOptions, Recommender, Seen, TrainingUsers, check_also_seen, check_history, check_item,
+    check_user,
+};
 use crate::simd::matvec_rows_at;
 use crate::topk::{ScoredItem, TopK};
 
@@ -275,19 +278,19 @@ impl QuantizedIndex {
     }
 
     /// Top-N for a training user, like [`crate::recommend::recommend`] (same errors, same
-    /// filters, exact scores); `seen` is the training matrix.
+    /// filters, exact scores).
     pub fn recommend(
         &self,
         model: &dyn Recommender,
-        seen: &Csr,
+        users: TrainingUsers<'_>,
         user_idx: u32,
         options: &RecommendOptions<'_>,
     ) -> Result<Vec<ScoredItem>> {
         let view = self.view_of(model)?;
         check_user(user_idx, model.n_users())?;
         check_options(options, self.n_items)?;
-        let history = seen.checked_row(user_idx)?;
-        Ok(self.query_user(Kernel::detect(), view, user_idx, history, options, &mut self.scratch()))
+        let (_, seen) = users.checked(user_idx)?;
+        Ok(self.query_user(Kernel::detect(), view, user_idx, seen, options, &mut self.scratch()))
     }
 
     /// Top-N for many training users in parallel, like [`crate::recommend::recommend_batch`];
@@ -295,7 +298,7 @@ impl QuantizedIndex {
     pub fn recommend_batch(
         &self,
         model: &dyn Recommender,
-        seen: &Csr,
+        training: TrainingUsers<'_>,
         users: &[u32],
         options: &RecommendOptions<'_>,
     ) -> Result<Vec<Vec<ScoredItem>>> {
@@ -303,7 +306,7 @@ impl QuantizedIndex {
         check_options(options, self.n_items)?;
         for &user in users {
             check_user(user, model.n_users())?;
-            seen.checked_row(user)?;
+            training.checked(user)?;
         }
         let kernel = Kernel::detect();
         Ok(users
@@ -311,26 +314,29 @@ impl QuantizedIndex {
             .map_init(
                 || self.scratch(),
                 |scratch, &user| {
-                    self.query_user(kernel, view, user, seen.row(user as usize), options, scratch)
+                    self.query_user(kernel, view, user, training.unchecked(user).1, options, scratch)
                 },
             )
             .collect())
     }
 
-    /// Top-N for someone known only by `history`, like
+    /// Top-N for someone known by `history` and `also_seen`, like
     /// [`crate::recommend::recommend_for_history`]: the model folds the history in.
     pub fn recommend_for_history(
         &self,
         model: &dyn Recommender,
         history: Row<'_>,
+        also_seen: &[u32],
         options: &RecommendOptions<'_>,
     ) -> Result<Vec<ScoredItem>> {
         let view = self.view_of(model)?;
         check_history(history, self.n_items)?;
+        check_also_seen(also_seen, self.n_items)?;
         check_options(options, self.n_items)?;
         let (user, bias) = view.fold_in(history)?;
         let user = UserQuery { vector: &user, base: view.biases().map(|b| b.global_mean + bias) };
-        Ok(self.query(Kernel::detect(), view, user, history, options, &mut self.scratch()))
+        let seen = Seen { history: history.indices, also: also_seen };
+        Ok(self.query(Kernel::detect(), view, user, seen, options, &mut self.scratch()))
     }
 
     /// The model's factors, checked against the ones the index was built from.
@@ -370,29 +376,29 @@ impl QuantizedIndex {
         kernel: Kernel,
         view: FactorView<'_>,
         user_idx: u32,
-        history: Row<'_>,
+        seen: Seen<'_>,
         options: &RecommendOptions<'_>,
         scratch: &mut Scratch,
     ) -> Vec<ScoredItem> {
         let k = self.n_factors;
         let user = &view.user_factors()[user_idx as usize * k..][..k];
         let base = view.biases().map(|b| b.global_mean + b.user[user_idx as usize]);
-        self.query(kernel, view, UserQuery { vector: user, base }, history, options, scratch)
+        self.query(kernel, view, UserQuery { vector: user, base }, seen, options, scratch)
     }
 
-    /// Shortlists by approximate score, then re-ranks exactly; `history` is what `exclude_seen`
+    /// Shortlists by approximate score, then re-ranks exactly; `seen` is what `exclude_seen`
     /// excludes.
     fn query(
         &self,
         kernel: Kernel,
         view: FactorView<'_>,
         user: UserQuery<'_>,
-        history: Row<'_>,
+        seen: Seen<'_>,
         options: &RecommendOptions<'_>,
         scratch: &mut Scratch,
     ) -> Vec<ScoredItem> {
         let denied =
-            |item: u32| options.deny.contains(&item) || (options.exclude_seen && history.contains(item));
+            |item: u32| options.deny.contains(&item) || (options.exclude_seen && seen.contains(item));
         let exact_at = |items: &[u32], out: &mut Vec<f32>| {
             out.clear();
             out.resize(items.len(), 0.0);
@@ -425,7 +431,8 @@ impl QuantizedIndex {
         // Excluded items sink to −∞ so that they never take a slot from an allowed item; the
         // few that still come through (when fewer than C items remain) are dropped below.
         let approx = &mut scratch.approx[..self.n_items];
-        for &item in options.deny.iter().chain(if options.exclude_seen { history.indices } else { &[] }) {
+        let excluded = if options.exclude_seen { seen } else { Seen::default() };
+        for item in options.deny.iter().copied().chain(excluded.iter()) {
             if let Some(score) = approx.get_mut(item as usize) {
                 *score = f32::NEG_INFINITY;
             }
@@ -630,7 +637,7 @@ mod tests {
     use crate::interactions::{Duplicates, Interaction, Interactions};
     use crate::params::Params;
     use crate::popularity::{self, PopularityParams};
-    use crate::recommend::{recommend, recommend_batch, recommend_for_history};
+    use crate::recommend::{TrainingUsers, recommend, recommend_batch, recommend_for_history};
     use crate::rng::Rng;
 
     fn uniform(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
@@ -809,8 +816,11 @@ mod tests {
         let index = QuantizedIndex::build(&model).unwrap();
         let options = RecommendOptions::default();
         let users: Vec<u32> = (0..n_users as u32).collect();
-        let exact = recommend_batch(&model, seen.user_items(), &users, &options).unwrap();
-        let quantized = index.recommend_batch(&model, seen.user_items(), &users, &options).unwrap();
+        let exact = recommend_batch(&model, TrainingUsers::learned_only(seen.user_items()), &users, &options)
+            .unwrap();
+        let quantized = index
+            .recommend_batch(&model, TrainingUsers::learned_only(seen.user_items()), &users, &options)
+            .unwrap();
         let (mut hits, mut same_top1, mut identical) = (0, 0, 0);
         let mut scores = vec![0f32; n_items];
         for (&user, (q, e)) in users.iter().zip(quantized.iter().zip(&exact)) {
@@ -830,7 +840,9 @@ mod tests {
         assert!(identical as f64 >= 0.95 * n_users as f64, "identical lists for {identical}/{n_users}");
         // The single-user query is the batch query.
         for user in [0u32, 17, 599] {
-            let single = index.recommend(&model, seen.user_items(), user, &options).unwrap();
+            let single = index
+                .recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, &options)
+                .unwrap();
             assert_same(&single, &quantized[user as usize], "single vs batch");
         }
     }
@@ -844,9 +856,13 @@ mod tests {
         let mut rng = Rng::new(32);
         for user in 0..n_users as u32 {
             let history = seen.user_items().row(user as usize);
-            let top =
-                recommend(&model, seen.user_items(), user, &RecommendOptions { n: 5, ..Default::default() })
-                    .unwrap();
+            let top = recommend(
+                &model,
+                TrainingUsers::learned_only(seen.user_items()),
+                user,
+                &RecommendOptions { n: 5, ..Default::default() },
+            )
+            .unwrap();
             // Deny the exact top 3 and some random items; allow random items, some seen or denied.
             let mut deny: Vec<u32> = top[..3].iter().map(|s| s.item_idx).collect();
             deny.extend((0..5).map(|_| rng.below(n_items as u64) as u32));
@@ -864,8 +880,11 @@ mod tests {
                 RecommendOptions { n: 2_950, exclude_seen: true, allow: None, deny: &deny },
             ];
             for (case, options) in cases.iter().enumerate() {
-                let exact = recommend(&model, seen.user_items(), user, options).unwrap();
-                let quantized = index.recommend(&model, seen.user_items(), user, options).unwrap();
+                let exact =
+                    recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, options).unwrap();
+                let quantized = index
+                    .recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, options)
+                    .unwrap();
                 assert_same(&quantized, &exact, &format!("user {user} case {case}"));
                 for s in &quantized {
                     assert!(!options.deny.contains(&s.item_idx), "denied item returned");
@@ -886,26 +905,36 @@ mod tests {
         let mut scores = vec![0f32; n_items];
         for user in 0..n_users as u32 {
             let history = seen.user_items().row(user as usize);
-            let quantized = index.recommend(&model, seen.user_items(), user, &options).unwrap();
+            let quantized = index
+                .recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, &options)
+                .unwrap();
             model.score_user(user, history, &mut scores).unwrap();
             for s in &quantized {
                 assert_eq!(s.score.to_bits(), scores[s.item_idx as usize].to_bits(), "user {user}");
             }
             assert_same(
                 &quantized,
-                &recommend(&model, seen.user_items(), user, &options).unwrap(),
+                &recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, &options).unwrap(),
                 "score_user",
             );
-            let folded = index.recommend_for_history(&model, history, &options).unwrap();
+            let folded = index.recommend_for_history(&model, history, &[], &options).unwrap();
             model.score_history(history, &mut scores).unwrap();
             for s in &folded {
                 assert_eq!(s.score.to_bits(), scores[s.item_idx as usize].to_bits(), "fold-in user {user}");
             }
-            assert_same(&folded, &recommend_for_history(&model, history, &options).unwrap(), "score_history");
+            assert_same(
+                &folded,
+                &recommend_for_history(&model, history, &[], &options).unwrap(),
+                "score_history",
+            );
         }
         // An empty history: μ + b_i only, i.e. the items with the largest biases.
-        let empty = index.recommend_for_history(&model, Row::new(&[], &[]), &options).unwrap();
-        assert_same(&empty, &recommend_for_history(&model, Row::new(&[], &[]), &options).unwrap(), "empty");
+        let empty = index.recommend_for_history(&model, Row::new(&[], &[]), &[], &options).unwrap();
+        assert_same(
+            &empty,
+            &recommend_for_history(&model, Row::new(&[], &[]), &[], &options).unwrap(),
+            "empty",
+        );
     }
 
     #[test]
@@ -916,8 +945,12 @@ mod tests {
         for user in 0..20 {
             let history = seen.user_items().row(user);
             let options = RecommendOptions::default();
-            let exact = recommend_for_history(&model, history, &options).unwrap();
-            assert_same(&index.recommend_for_history(&model, history, &options).unwrap(), &exact, "fold-in");
+            let exact = recommend_for_history(&model, history, &[], &options).unwrap();
+            assert_same(
+                &index.recommend_for_history(&model, history, &[], &options).unwrap(),
+                &exact,
+                "fold-in",
+            );
         }
     }
 
@@ -932,32 +965,42 @@ mod tests {
         let bad_allow = RecommendOptions { allow: Some(&[3, 250]), ..Default::default() };
         for (what, options, user) in [("user", &opts, 5u32), ("deny", &bad_deny, 0), ("allow", &bad_allow, 0)]
         {
-            let exact = recommend(&model, csr, user, options).unwrap_err();
-            assert_eq!(index.recommend(&model, csr, user, options).unwrap_err(), exact, "{what}");
-            assert_eq!(index.recommend_batch(&model, csr, &[0, user], options).unwrap_err(), exact, "{what}");
+            let exact = recommend(&model, TrainingUsers::learned_only(csr), user, options).unwrap_err();
+            assert_eq!(
+                index.recommend(&model, TrainingUsers::learned_only(csr), user, options).unwrap_err(),
+                exact,
+                "{what}"
+            );
+            assert_eq!(
+                index
+                    .recommend_batch(&model, TrainingUsers::learned_only(csr), &[0, user], options)
+                    .unwrap_err(),
+                exact,
+                "{what}"
+            );
         }
         assert_eq!(
-            index.recommend(&model, csr, 5, &opts).unwrap_err(),
+            index.recommend(&model, TrainingUsers::learned_only(csr), 5, &opts).unwrap_err(),
             EngineError::UnknownUser { user_idx: 5, n_users: 5 }
         );
         let history = Row::new(&[3, 100], &[1.0, 1.0]);
         assert_eq!(
-            index.recommend_for_history(&model, history, &opts).unwrap_err(),
+            index.recommend_for_history(&model, history, &[], &opts).unwrap_err(),
             EngineError::UnknownItem { item_idx: 100, n_items: 100 }
         );
         // A model without factors: no index, and the index refuses to serve it.
         let popular = popularity::fit(&PopularityParams::default().check().unwrap(), &seen).unwrap();
         assert!(QuantizedIndex::build(&popular).is_none());
         assert!(matches!(
-            index.recommend(&popular, csr, 0, &opts).unwrap_err(),
+            index.recommend(&popular, TrainingUsers::learned_only(csr), 0, &opts).unwrap_err(),
             EngineError::Unsupported { operation: "quantized top-N", .. }
         ));
         // Another model: different shape, or same shape and different factors.
         for other in [implicit_model(5, 100, 16, 60), implicit_model(5, 100, 8, 62)] {
-            let err = index.recommend(&other, csr, 0, &opts).unwrap_err();
+            let err = index.recommend(&other, TrainingUsers::learned_only(csr), 0, &opts).unwrap_err();
             assert!(matches!(err, EngineError::IndexMismatch { model: "implicit-als", .. }), "{err}");
         }
         // A clone of the model is the same model.
-        assert!(index.recommend(&model.clone(), csr, 0, &opts).is_ok());
+        assert!(index.recommend(&model.clone(), TrainingUsers::learned_only(csr), 0, &opts).is_ok());
     }
 }

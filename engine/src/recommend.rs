@@ -1,5 +1,10 @@
 //! The query side shared by every model: the [`Recommender`] trait and top-N, batch, fold-in,
 //! similar-item/user and explanation queries built on it.
+//!
+//! **Seen means rated.** A model learns from some of a user's ratings (implicit models: the
+//! positives), but every movie the user rated, whatever the value, is *seen*: `exclude_seen`
+//! leaves out the scoring history's items *and* the other rated items ([`TrainingUsers`] for
+//! training users, `also_seen` for fold-in).
 
 use rayon::prelude::*;
 
@@ -13,7 +18,7 @@ use crate::topk::{ScoredItem, TopK, top_k};
 pub struct RecommendOptions<'a> {
     /// How many items to return.
     pub n: usize,
-    /// Leave out items the user already interacted with.
+    /// Leave out every item the user rated: the history's items and the other rated items.
     pub exclude_seen: bool,
     /// When set, only these items may be returned.
     pub allow: Option<&'a [u32]>,
@@ -24,6 +29,90 @@ pub struct RecommendOptions<'a> {
 impl Default for RecommendOptions<'_> {
     fn default() -> Self {
         Self { n: 10, exclude_seen: true, allow: None, deny: &[] }
+    }
+}
+
+/// The training users as queries see them: `learned`, the matrix the model was trained on (its
+/// rows are the histories that scoring and explanations read), and `also_seen`, the items each
+/// user rated that the model did not learn from (for implicit models the ratings below the
+/// positive threshold; an empty matrix when the model learned from every rating). Both are
+/// `n_users × n_items`; `exclude_seen` leaves out the items of both rows.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainingUsers<'a> {
+    learned: &'a Csr,
+    also_seen: Option<&'a Csr>,
+}
+
+impl<'a> TrainingUsers<'a> {
+    /// The training matrix and the other rated items; their shapes must agree.
+    pub fn new(learned: &'a Csr, also_seen: &'a Csr) -> Result<Self> {
+        for (what, expected, got) in [
+            ("also-seen matrix rows", learned.n_rows(), also_seen.n_rows()),
+            ("also-seen matrix columns", learned.n_cols(), also_seen.n_cols()),
+        ] {
+            if expected != got {
+                return Err(EngineError::Shape { what, expected, got });
+            }
+        }
+        Ok(Self { learned, also_seen: Some(also_seen) })
+    }
+
+    /// Users whose every rated item is in the training matrix (e.g. explicit models, which
+    /// learn from every rating).
+    pub fn learned_only(learned: &'a Csr) -> Self {
+        Self { learned, also_seen: None }
+    }
+
+    /// The training matrix.
+    pub fn learned(&self) -> &'a Csr {
+        self.learned
+    }
+
+    /// A user's training row (what scoring reads) and other rated items; checks the index.
+    pub fn checked(&self, user_idx: u32) -> Result<(Row<'a>, Seen<'a>)> {
+        let history = self.learned.checked_row(user_idx)?;
+        Ok((history, self.seen_with(user_idx, history)))
+    }
+
+    fn seen_with(&self, user_idx: u32, history: Row<'a>) -> Seen<'a> {
+        let also = self.also_seen.map_or(&[][..], |m| m.row(user_idx as usize).indices);
+        Seen { history: history.indices, also }
+    }
+
+    /// A user's row and seen items, for an index already checked.
+    pub(crate) fn unchecked(&self, user_idx: u32) -> (Row<'a>, Seen<'a>) {
+        let history = self.learned.row(user_idx as usize);
+        (history, self.seen_with(user_idx, history))
+    }
+}
+
+/// The items a query leaves out as seen: the scoring history's items and `also` (other rated
+/// items), both sorted ascending.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Seen<'a> {
+    /// The history's items.
+    pub history: &'a [u32],
+    /// The other rated items.
+    pub also: &'a [u32],
+}
+
+impl Seen<'_> {
+    /// Whether `item` is seen.
+    pub fn contains(&self, item: u32) -> bool {
+        self.history.binary_search(&item).is_ok() || self.also.binary_search(&item).is_ok()
+    }
+
+    /// Every seen item (an item in both lists comes twice).
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.history.iter().chain(self.also).copied()
+    }
+
+    /// The sorted union of both lists.
+    pub fn union(&self) -> Vec<u32> {
+        let mut res: Vec<u32> = self.iter().collect();
+        res.sort_unstable();
+        res.dedup();
+        res
     }
 }
 
@@ -107,9 +196,24 @@ fn check_options(options: &RecommendOptions<'_>, n_items: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks a list of other rated items: sorted ascending, each a known item.
+pub(crate) fn check_also_seen(also_seen: &[u32], n_items: usize) -> Result<()> {
+    if let Some(pair) = also_seen.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(EngineError::InvalidParam {
+            name: "also_seen",
+            value: format!("{} before {}", pair[0], pair[1]),
+            allowed: "item indices sorted ascending without repeats",
+        });
+    }
+    match also_seen.last() {
+        Some(&last) => check_item(last, n_items),
+        None => Ok(()),
+    }
+}
+
 /// Picks the best `options.n` items from `scores`, applying seen/allow/deny filters.
-fn select(scores: &[f32], history: Row<'_>, options: &RecommendOptions<'_>) -> Vec<ScoredItem> {
-    let denied = |item: u32| options.deny.contains(&item) || (options.exclude_seen && history.contains(item));
+fn select(scores: &[f32], seen: Seen<'_>, options: &RecommendOptions<'_>) -> Vec<ScoredItem> {
+    let denied = |item: u32| options.deny.contains(&item) || (options.exclude_seen && seen.contains(item));
     match options.allow {
         Some(allow) => {
             let mut top = TopK::new(options.n);
@@ -124,64 +228,68 @@ fn select(scores: &[f32], history: Row<'_>, options: &RecommendOptions<'_>) -> V
         }
         None if options.deny.is_empty() => {
             // Seen items: binary search per candidate that passes the threshold.
-            top_k(scores, options.n, |item| !(options.exclude_seen && history.contains(item)))
+            top_k(scores, options.n, |item| !(options.exclude_seen && seen.contains(item)))
         }
         None => top_k(scores, options.n, |item| !denied(item)),
     }
 }
 
-/// Top-N for a training user. `seen` is the training matrix (user × item).
+/// Top-N for a training user, scored from their row of the training matrix; with
+/// `exclude_seen` every item they rated is left out.
 pub fn recommend(
     model: &dyn Recommender,
-    seen: &Csr,
+    users: TrainingUsers<'_>,
     user_idx: u32,
     options: &RecommendOptions<'_>,
 ) -> Result<Vec<ScoredItem>> {
     check_user(user_idx, model.n_users())?;
     check_options(options, model.n_items())?;
-    let history = seen.checked_row(user_idx)?;
+    let (history, seen) = users.checked(user_idx)?;
     let mut scores = vec![0f32; model.n_items()];
     model.score_user(user_idx, history, &mut scores)?;
-    Ok(select(&scores, history, options))
+    Ok(select(&scores, seen, options))
 }
 
 /// Top-N for many training users in parallel; results in the order of `users`.
 pub fn recommend_batch(
     model: &dyn Recommender,
-    seen: &Csr,
+    training: TrainingUsers<'_>,
     users: &[u32],
     options: &RecommendOptions<'_>,
 ) -> Result<Vec<Vec<ScoredItem>>> {
     check_options(options, model.n_items())?;
     for &user in users {
         check_user(user, model.n_users())?;
-        seen.checked_row(user)?;
+        training.checked(user)?;
     }
     users
         .par_iter()
         .map_init(
             || vec![0f32; model.n_items()],
             |scores, &user| {
-                let history = seen.row(user as usize);
+                let (history, seen) = training.unchecked(user);
                 model.score_user(user, history, scores)?;
-                Ok(select(scores, history, options))
+                Ok(select(scores, seen, options))
             },
         )
         .collect()
 }
 
-/// Top-N for someone not in the training data, from their interactions (`history`: sorted
-/// item indices and values). Factor models fold the history in.
+/// Top-N for someone known by their interactions (`history`: sorted item indices and values,
+/// what the model scores from; factor models fold it in) and `also_seen`, the other items they
+/// rated (sorted ascending), which `exclude_seen` leaves out with the history's items.
 pub fn recommend_for_history(
     model: &dyn Recommender,
     history: Row<'_>,
+    also_seen: &[u32],
     options: &RecommendOptions<'_>,
 ) -> Result<Vec<ScoredItem>> {
     check_history(history, model.n_items())?;
+    check_also_seen(also_seen, model.n_items())?;
     check_options(options, model.n_items())?;
     let mut scores = vec![0f32; model.n_items()];
     model.score_history(history, &mut scores)?;
-    Ok(select(&scores, history, options))
+    Ok(select(&scores, Seen { history: history.indices, also: also_seen }, options))
 }
 
 /// The `n` items most similar to `item_idx` (itself excluded).

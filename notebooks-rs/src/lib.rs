@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use datasets::DatasetName;
-use engine::eval::{evaluate_ranking, per_user_holdout, positives};
-use engine::{Duplicates, InteractionLog, Interactions, Recommender};
+use engine::eval::{evaluate_ranking, per_user_holdout, positives, without};
+use engine::{Csr, Duplicates, InteractionLog, Interactions, Recommender, TrainingUsers};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -36,13 +36,16 @@ pub fn out_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// One dataset's PROTOCOLS holdout: binary positives, 20 % of each user's held out.
+/// One dataset's PROTOCOLS holdout: binary positives, 20 % of each user's held out; the other
+/// training ratings are seen.
 #[derive(Clone, Debug)]
 pub struct Holdout {
     /// The dataset.
     pub dataset: DatasetName,
     /// Training positives (value 1), users × items.
     pub train: Interactions,
+    /// The training ratings below the positive threshold (seen, not learned from), same shape.
+    pub also_seen: Csr,
     /// Held-out positives, same shape.
     pub test: Interactions,
 }
@@ -66,12 +69,21 @@ pub fn holdout(dataset: DatasetName) -> Result<Holdout> {
     let matrix = |log: &InteractionLog, entries| -> Result<Interactions> {
         Ok(log.interactions_of(entries, Duplicates::KeepLatest)?.map_values(|_| 1.0))
     };
-    Ok(Holdout { dataset, train: matrix(&log, &split.train)?, test: matrix(&log, &split.test)? })
+    let not_positive: Vec<_> =
+        without(&log.entries, &[&split.test]).into_iter().filter(|e| e.value < POSITIVE_THRESHOLD).collect();
+    Ok(Holdout {
+        dataset,
+        train: matrix(&log, &split.train)?,
+        also_seen: log.interactions_of(&not_positive, Duplicates::KeepLatest)?.into_user_items(),
+        test: matrix(&log, &split.test)?,
+    })
 }
 
-/// nDCG@10 of `model` on the held-out positives (training items excluded from the ranking).
+/// nDCG@10 of `model` on the held-out positives (every rated training movie excluded from the
+/// ranking).
 pub fn ndcg(model: &dyn Recommender, holdout: &Holdout) -> Result<f64> {
-    Ok(evaluate_ranking(model, holdout.train.user_items(), holdout.test.user_items(), K)?.ndcg)
+    let training = TrainingUsers::new(holdout.train.user_items(), &holdout.also_seen)?;
+    Ok(evaluate_ranking(model, training, holdout.test.user_items(), K)?.ndcg)
 }
 
 /// One line of a chart: its legend label and its `(x, y)` points.

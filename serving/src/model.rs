@@ -322,32 +322,40 @@ impl ModelState {
             allow: query.allow.as_deref(),
             deny: &deny,
         };
-        let (model, seen) = (self.recommender(), &self.artifact.seen);
+        let (model, training) = (self.recommender(), self.artifact.training_users()?);
         if let (Some(user_idx), true, true) =
             (query.user_idx, query.recent.is_empty(), query.rated.is_empty())
         {
             let items = match &self.index {
-                Some(index) => index.recommend(model, seen, user_idx, &options)?,
-                None => engine::recommend::recommend(model, seen, user_idx, &options)?,
+                Some(index) => index.recommend(model, training, user_idx, &options)?,
+                None => engine::recommend::recommend(model, training, user_idx, &options)?,
             };
             return Ok(Recommendations { items, source: Source::Model });
         }
+        // A known user's other rated movies stay seen when their history is folded in (the
+        // overlay's low ratings are in `deny` already: see `convert::overlay_parts`).
+        let also_seen = match query.user_idx {
+            Some(user_idx) => training.checked(user_idx)?.1.also,
+            None => &[],
+        };
         let (indices, values) = self.history(query.user_idx, &query.recent, &query.rated);
         if indices.is_empty() {
-            return Ok(Recommendations { items: self.popular(&options), source: Source::Popularity });
+            let seen = if options.exclude_seen { also_seen } else { &[] };
+            return Ok(Recommendations { items: self.popular(&options, seen), source: Source::Popularity });
         }
         let history = Row::new(&indices, &values);
         let items = match &self.index {
-            Some(index) => index.recommend_for_history(model, history, &options)?,
-            None => engine::recommend::recommend_for_history(model, history, &options)?,
+            Some(index) => index.recommend_for_history(model, history, also_seen, &options)?,
+            None => engine::recommend::recommend_for_history(model, history, also_seen, &options)?,
         };
         Ok(Recommendations { items, source: Source::FoldIn })
     }
 
-    /// The most popular items passing the allow/deny filters (there is no history to leave
-    /// out); scores are training-user counts.
-    fn popular(&self, options: &RecommendOptions<'_>) -> Vec<ScoredItem> {
-        let denied = |item: u32| options.deny.binary_search(&item).is_ok();
+    /// The most popular items passing the allow/deny filters and not in `seen` (sorted: a user
+    /// with ratings but no history to fold in); scores are training-user counts.
+    fn popular(&self, options: &RecommendOptions<'_>, seen: &[u32]) -> Vec<ScoredItem> {
+        let denied =
+            |item: u32| options.deny.binary_search(&item).is_ok() || seen.binary_search(&item).is_ok();
         let scored = |item: u32| ScoredItem { item_idx: item, score: self.popularity[item as usize] };
         match options.allow {
             Some(allow) => {

@@ -145,6 +145,9 @@ impl Models {
             Err(err) => return Err(self.store_error(err, current.is_some())),
         };
         let fetched = started.elapsed();
+        if let Some(warning) = artifact.upgrade_warning() {
+            warn!(version = %latest, "{warning}");
+        }
         let (version, scoring) = (latest.clone(), self.scoring);
         let prepared =
             tokio::task::spawn_blocking(move || ModelState::prepare(version, artifact, scoring)).await;

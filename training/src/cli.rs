@@ -253,10 +253,14 @@ pub enum Protocol {
     /// where every user keeps a training rating.
     Folds,
     /// Per-user holdout: ratings ≥ 4 are positives; users with ≥ 5 positives lose 20 % of
-    /// them (seeded) to the test set.
+    /// them (seeded) to the test set; every other rating stays in training, and every movie a
+    /// user rated there is left out of their ranking.
     Holdout,
+    /// Temporal: users with ≥ 5 positives lose their latest 20 % of positives (by timestamp)
+    /// to the test set; otherwise as holdout.
+    Temporal,
     /// Strong generalization: held-out users never trained on, folded in from 80 % of their
-    /// positives and tested on the rest.
+    /// positives (their other ratings are seen) and tested on the rest.
     Strong,
 }
 
@@ -266,6 +270,7 @@ impl Protocol {
         match self {
             Protocol::Folds => "folds",
             Protocol::Holdout => "holdout",
+            Protocol::Temporal => "temporal",
             Protocol::Strong => "strong",
         }
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use datasets::synth::SynthShape;
 use datasets::{DatasetName, Movie, Rating, SynthParams};
-use engine::{Duplicates, Interaction, InteractionLog, Interactions};
+use engine::{Csr, Duplicates, Interaction, InteractionLog, Interactions};
 
 use crate::cli::DataArgs;
 use crate::error::{Error, Result};
@@ -107,6 +107,22 @@ pub fn binary_positives(entries: &[Interaction]) -> Vec<Interaction> {
         .into_iter()
         .map(|e| Interaction { value: 1.0, ..e })
         .collect()
+}
+
+/// The movies users rated that a model of this kind does not learn from, as an `n_users ×
+/// n_items` matrix whose values are the ratings: nothing for explicit ALS (it learns from every
+/// rating), else the ratings below [`POSITIVE_THRESHOLD`]. With the training matrix it is every
+/// movie a user rated, which recommendations leave out ("seen" means rated).
+pub fn also_seen(n_users: usize, n_items: usize, ratings: &[Interaction], explicit: bool) -> Result<Csr> {
+    if explicit {
+        return Ok(Csr::empty(n_users, n_items));
+    }
+    Ok(matrix(n_users, n_items, &not_positive(ratings))?.into_user_items())
+}
+
+/// The ratings below [`POSITIVE_THRESHOLD`], values kept.
+pub fn not_positive(ratings: &[Interaction]) -> Vec<Interaction> {
+    ratings.iter().filter(|e| e.value < POSITIVE_THRESHOLD).copied().collect()
 }
 
 /// The `n_users × n_items` matrix of `entries` (re-ratings keep the latest).

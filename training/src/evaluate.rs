@@ -6,17 +6,21 @@
 //!   ratings; the implicit models train on the fold's positives (ratings ≥ 4, as 1.0) and are
 //!   ranked against the test fold's positives.
 //! - `holdout`: positives, users with ≥ 5 of them hold out 20 % (seeded); ranking metrics.
+//! - `temporal`: as `holdout`, but the held-out positives are each user's latest 20 %.
 //! - `strong`: held-out users are removed from training, folded in from 80 % of their positives
 //!   and ranked against the other 20 %.
+//!
+//! Every protocol measures what users get: every rating that is not held out stays in the
+//! training data (implicit models learn from its positives), and every movie a user rated there,
+//! whatever the value, is left out of their ranking and never counted as a hit.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
 use artifacts::TrainedModel;
 use engine::eval::{self, RankingReport, RatingReport};
-use engine::{Csr, Interaction, Interactions};
+use engine::{Csr, Interaction, Interactions, TrainingUsers};
 use serde::Serialize;
 
 use datasets::DatasetName;
@@ -30,6 +34,10 @@ use crate::output::{self, Table, num};
 
 /// Folds of the `folds` protocol.
 pub const N_FOLDS: usize = 5;
+/// Share of each eligible user's positives held out by `holdout` and `temporal`.
+pub const TEST_FRACTION: f64 = 0.2;
+/// Users need this many positives to be evaluated by `holdout` and `temporal`.
+pub const MIN_POSITIVES: usize = 5;
 
 /// Quality figures of one train/test part (or their mean).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -178,8 +186,9 @@ pub(crate) fn ratings_without(
     test: &[Interaction],
     keep: impl Fn(u32) -> bool,
 ) -> Vec<Interaction> {
-    let held: HashSet<(u32, u32)> = test.iter().map(|e| (e.user_idx, e.item_idx)).collect();
-    all.iter().filter(|e| keep(e.user_idx) && !held.contains(&(e.user_idx, e.item_idx))).copied().collect()
+    let mut res = eval::without(all, &[test]);
+    res.retain(|e| keep(e.user_idx));
+    res
 }
 
 /// Runs `cinerec evaluate`.
@@ -208,18 +217,24 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
         bar.finish_and_clear();
         Ok((model, start.elapsed().as_secs_f64()))
     };
-    let rank = |model: &TrainedModel, history: &Csr, test: &Csr| {
-        pool.install(|| eval::evaluate_ranking(model.as_recommender(), history, test, args.k))
+    let rank = |model: &TrainedModel, learned: &Csr, also_seen: &Csr, test: &Csr| {
+        let training = TrainingUsers::new(learned, also_seen)?;
+        pool.install(|| eval::evaluate_ranking(model.as_recommender(), training, test, args.k))
+    };
+    // What a model of this kind trains on, from the ratings it may see.
+    let learned_from = |rated: &[Interaction]| -> Result<Interactions> {
+        let entries = if explicit { rated.to_vec() } else { data::binary_positives(rated) };
+        data::matrix(n_users, n_items, &entries)
     };
     match args.protocol {
         Protocol::Folds => {
             for part in fold_parts(&source, data_dir, log, args.seed)? {
-                let train_entries =
-                    if explicit { part.train.clone() } else { data::binary_positives(&part.train) };
-                let train = data::matrix(n_users, n_items, &train_entries)?;
+                let train = learned_from(&part.train)?;
+                let also_seen = data::also_seen(n_users, n_items, &part.train, explicit)?;
                 let test = data::matrix(n_users, n_items, &data::binary_positives(&part.test))?;
                 let (model, fit_seconds) = fit(&part.name, &train)?;
-                let mut metrics = Metrics::from(&rank(&model, train.user_items(), test.user_items())?);
+                let report = rank(&model, train.user_items(), &also_seen, test.user_items())?;
+                let mut metrics = Metrics::from(&report);
                 if let TrainedModel::ExplicitAls(m) = &model {
                     let predict = |u: u32, i: u32| m.predict(u, i).unwrap_or(f32::NAN);
                     let ratings = pool.install(|| eval::evaluate_ratings(predict, &part.test))?;
@@ -235,17 +250,21 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
                 });
             }
         }
-        Protocol::Holdout => {
+        Protocol::Holdout | Protocol::Temporal => {
             let positives = data::binary_positives(&log.entries);
-            let split = eval::per_user_holdout(&positives, 0.2, 5, args.seed)?;
-            let train_entries =
-                if explicit { ratings_without(&log.entries, &split.test, |_| true) } else { split.train };
-            let train = data::matrix(n_users, n_items, &train_entries)?;
+            let split = match args.protocol {
+                Protocol::Temporal => eval::temporal_per_user(&positives, TEST_FRACTION, MIN_POSITIVES)?,
+                _ => eval::per_user_holdout(&positives, TEST_FRACTION, MIN_POSITIVES, args.seed)?,
+            };
+            // Every rating but the held-out positives stays in training.
+            let rated = ratings_without(&log.entries, &split.test, |_| true);
+            let train = learned_from(&rated)?;
+            let also_seen = data::also_seen(n_users, n_items, &rated, explicit)?;
             let test = data::matrix(n_users, n_items, &split.test)?;
-            let (model, fit_seconds) = fit("holdout", &train)?;
-            let report = rank(&model, train.user_items(), test.user_items())?;
+            let (model, fit_seconds) = fit(args.protocol.name(), &train)?;
+            let report = rank(&model, train.user_items(), &also_seen, test.user_items())?;
             parts.push(PartReport {
-                name: "holdout".into(),
+                name: args.protocol.name().into(),
                 n_train: train.nnz(),
                 n_test: test.nnz(),
                 fit_seconds,
@@ -262,16 +281,22 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
             let heldout =
                 args.heldout_users.unwrap_or(((with_positives as f64) * 0.2).round() as usize).max(1);
             let mut split = eval::strong_generalization(&positives, n_users, heldout, 0.8, args.seed)?;
+            let is_heldout = |u: u32| split.heldout_users.binary_search(&u).is_ok();
+            // The held-out users' ratings but the test positives: folded in (explicit ALS) or
+            // seen (the implicit models fold in their 80 % of positives).
+            let heldout_rated = ratings_without(&log.entries, &split.test, is_heldout);
+            let not_learned = if explicit { Vec::new() } else { data::not_positive(&heldout_rated) };
+            let fold_in_also_seen = split.heldout_rows(&not_learned, n_items)?;
             if explicit {
-                let is_heldout = |u: u32| split.heldout_users.binary_search(&u).is_ok();
                 split.train = ratings_without(&log.entries, &[], |u| !is_heldout(u));
-                split.fold_in = ratings_without(&log.entries, &split.test, is_heldout);
+                split.fold_in = heldout_rated;
             }
             let train = data::matrix(n_users, n_items, &split.train)?;
             let (fold_in, test) = split.heldout_matrices(n_items)?;
             let (model, fit_seconds) = fit("strong", &train)?;
             let report = pool.install(|| {
-                eval::evaluate_ranking_fold_in(model.as_recommender(), &fold_in, &test, args.k)
+                let fold_in = TrainingUsers::new(&fold_in, &fold_in_also_seen)?;
+                eval::evaluate_ranking_fold_in(model.as_recommender(), fold_in, &test, args.k)
             })?;
             parts.push(PartReport {
                 name: format!("strong ({heldout} users)"),

@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! DIR/meta.json                      ExchangeMeta: dataset, split, seed, shape, split settings
-//! DIR/{train,test}/meta.json         MatrixMeta: n_users, n_items, nnz, dataset, split, seed
-//! DIR/{train,test}/indptr.i64        n_users + 1 × i64 (row offsets)
-//! DIR/{train,test}/indices.i32       nnz × i32 (item indices, strictly increasing in a row)
-//! DIR/{train,test}/data.f32          nnz × f32 (the stored values: 1.0 for a positive)
+//! DIR/{train,test,also_seen}/meta.json    MatrixMeta: n_users, n_items, nnz, dataset, split, seed
+//! DIR/{train,test,also_seen}/indptr.i64   n_users + 1 × i64 (row offsets)
+//! DIR/{train,test,also_seen}/indices.i32  nnz × i32 (item indices, strictly increasing in a row)
+//! DIR/{train,test,also_seen}/data.f32     nnz × f32 (the stored values: 1.0 for a positive,
+//!                                         the rating in also_seen)
 //! DIR/runs/<run>/factors.json        FactorsMeta: n_users, n_items, factors
 //! DIR/runs/<run>/user_factors.f32    n_users × factors f32, row-major
 //! DIR/runs/<run>/item_factors.f32    n_items × factors f32, row-major
@@ -23,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Version written into every JSON file of the format; readers refuse other versions.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added `also_seen/`: the training ratings below the positive threshold, which both
+/// sides' rankings leave out.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Metadata of a whole exchange folder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -306,6 +309,11 @@ impl ExchangeDir {
     /// The test matrix folder.
     pub fn test(&self) -> PathBuf {
         self.root.join("test")
+    }
+
+    /// The folder of the other rated movies (training ratings that are not positives).
+    pub fn also_seen(&self) -> PathBuf {
+        self.root.join("also_seen")
     }
 
     /// A run's folder.

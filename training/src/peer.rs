@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use datasets::DatasetName;
 use engine::als::{ImplicitAlsModel, ImplicitAlsParams};
 use engine::eval::{evaluate_ranking, per_user_holdout};
-use engine::{Interactions, Params};
+use engine::{Interactions, Params, TrainingUsers};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{als_params, thread_pool, time_implicit_als};
@@ -32,7 +32,8 @@ pub const MIN_POSITIVES: usize = 5;
 /// The split's description, written into the exchange metadata.
 pub fn holdout_description() -> String {
     format!(
-        "per-user holdout: ratings >= {} as 1.0; users with >= {MIN_POSITIVES} positives hold out {} % (seeded)",
+        "per-user holdout: ratings >= {} as 1.0; users with >= {MIN_POSITIVES} positives hold out {} % (seeded); \
+         every other rated movie is seen",
         data::POSITIVE_THRESHOLD,
         HOLDOUT_FRACTION * 100.0
     )
@@ -53,10 +54,14 @@ pub fn prepare(args: &PeerPrepareArgs, data_dir: &Path) -> Result<ExchangeMeta> 
     let split = per_user_holdout(&positives, HOLDOUT_FRACTION, MIN_POSITIVES, args.seed)?;
     let train = data::matrix(n_users, n_items, &split.train)?;
     let test = data::matrix(n_users, n_items, &split.test)?;
+    let rated = crate::evaluate::ratings_without(&loaded.log.entries, &split.test, |_| true);
+    let also_seen = data::also_seen(n_users, n_items, &rated, false)?;
+    drop(rated);
     let dir = ExchangeDir::new(&args.out);
     let description = holdout_description();
     exchange::write_csr(&dir.train(), train.user_items(), &loaded.name, &description, args.seed)?;
     exchange::write_csr(&dir.test(), test.user_items(), &loaded.name, &description, args.seed)?;
+    exchange::write_csr(&dir.also_seen(), &also_seen, &loaded.name, &description, args.seed)?;
     let meta = ExchangeMeta {
         format_version: FORMAT_VERSION,
         dataset: loaded.name,
@@ -191,6 +196,8 @@ pub fn compare(args: &PeerCompareArgs, progress: bool) -> Result<CompareRow> {
     let peak_rss_bytes = output::peak_rss_bytes();
 
     let (test, _) = exchange::read_csr(&dir.test())?;
+    let (also_seen, _) = exchange::read_csr(&dir.also_seen())?;
+    let training = TrainingUsers::new(data.user_items(), &also_seen)?;
     let factors = exchange::read_factors(&run_dir)?;
     if (factors.meta.n_users, factors.meta.n_items) != (meta.n_users, meta.n_items)
         || factors.meta.factors != peer_params.factors
@@ -213,8 +220,8 @@ pub fn compare(args: &PeerCompareArgs, progress: bool) -> Result<CompareRow> {
         ImplicitAlsModel::from_factors(&peer_params, meta.n_users, meta.n_items, factors.user, factors.item)?;
     let (ours_report, theirs_report) = pool.install(|| -> Result<_> {
         Ok((
-            evaluate_ranking(&timing.model, data.user_items(), &test, args.k)?,
-            evaluate_ranking(&theirs, data.user_items(), &test, args.k)?,
+            evaluate_ranking(&timing.model, training, &test, args.k)?,
+            evaluate_ranking(&theirs, training, &test, args.k)?,
         ))
     })?;
 

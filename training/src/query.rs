@@ -8,7 +8,7 @@ use std::io::Write;
 
 use artifacts::{Artifact, MovieInfo, TrainedModel};
 use engine::recommend::{self, RecommendOptions};
-use engine::{Row, ScoredItem};
+use engine::{Row, ScoredItem, Seen};
 use serde::Serialize;
 
 use crate::cli::{Format, HistoryItem, RecommendArgs, SimilarArgs};
@@ -58,6 +58,8 @@ pub struct Recommendations {
     pub basis: Basis,
     /// Why the fallback was used.
     pub note: Option<String>,
+    /// A problem with the model file worth telling (e.g. an old format upgraded on read).
+    pub warning: Option<String>,
     /// The movies, best first.
     pub movies: Vec<MovieScore>,
 }
@@ -82,11 +84,13 @@ pub struct SimilarMovies {
 pub fn recommend(args: &RecommendArgs) -> Result<Recommendations> {
     let loaded = Store::open(&args.store.uri)?.load(args.version.as_deref())?;
     let version = loaded.version.to_string();
-    match (&args.history, args.user) {
+    let mut res = match (&args.history, args.user) {
         (Some(history), _) => for_history(&loaded.artifact, &version, history, args.n),
         (None, Some(user)) => for_user(&loaded.artifact, &version, user, args.n),
         (None, None) => Err(Error::Usage("give --user ID or --history MOVIE_ID,...".into())),
-    }
+    }?;
+    res.warning = loaded.artifact.upgrade_warning().map(|w| format!("model {version}: {w}"));
+    Ok(res)
 }
 
 /// Runs `cinerec similar`: loads the model version asked for and answers for `--movie` or
@@ -136,17 +140,24 @@ pub fn popularity(artifact: &Artifact) -> Vec<f32> {
     counts
 }
 
-/// Top-`n` for user `user_id`; the popularity fallback when the model does not know the user
-/// or the user has no training interactions.
+/// Top-`n` for user `user_id`, leaving out every movie they rated; the popularity fallback
+/// (still without their rated movies) when the model does not know the user or the user has no
+/// training interactions.
 pub fn for_user(artifact: &Artifact, version: &str, user_id: u64, n: usize) -> Result<Recommendations> {
     let model = artifact.recommender();
-    let known = artifact.users.dense(user_id).filter(|&u| artifact.seen.row_len(u as usize) > 0);
+    let training = artifact.training_users()?;
+    let user_idx = artifact.users.dense(user_id);
+    let known = user_idx.filter(|&u| artifact.seen.row_len(u as usize) > 0);
     let (basis, note, items) = match known {
         Some(user_idx) => {
             let options = RecommendOptions { n, ..RecommendOptions::default() };
-            (Basis::Model, None, recommend::recommend(model, &artifact.seen, user_idx, &options)?)
+            (Basis::Model, None, recommend::recommend(model, training, user_idx, &options)?)
         }
         None => {
+            let seen = match user_idx {
+                Some(user_idx) => training.checked(user_idx)?.1,
+                None => Seen::default(),
+            };
             let why = match artifact.users.dense(user_id) {
                 Some(_) => "has no training interactions in",
                 None => "is not in the training data of",
@@ -156,7 +167,7 @@ pub fn for_user(artifact: &Artifact, version: &str, user_id: u64, n: usize) -> R
                  (fallback: popularity, not personalised)",
                 artifact.users.len()
             );
-            let items = engine::top_k(&popularity(artifact), n, |_| true);
+            let items = engine::top_k(&popularity(artifact), n, |item| !seen.contains(item));
             (Basis::PopularityFallback, Some(note), items)
         }
     };
@@ -167,13 +178,15 @@ pub fn for_user(artifact: &Artifact, version: &str, user_id: u64, n: usize) -> R
         history: None,
         basis,
         note,
+        warning: None,
         movies: scored(artifact, &items),
     })
 }
 
 /// Top-`n` for someone known only by `history` (fold-in; the history's movies are left out).
-/// Implicit models count each movie as a positive; explicit ALS folds in the given ratings
-/// (the highest rating of the training data when none is given).
+/// Implicit models count each movie as a positive unless its given rating is below the positive
+/// threshold (then it is only left out); explicit ALS folds in the given ratings (the highest
+/// rating of the training data when none is given).
 pub fn for_history(
     artifact: &Artifact,
     version: &str,
@@ -197,22 +210,29 @@ pub fn for_history(
         _ => 1.0,
     };
     let explicit = matches!(artifact.model, TrainedModel::ExplicitAls(_));
-    let mut row: Vec<(u32, f32)> = history
+    // (item, value, positive): implicit models fold in 1.0 for a movie liked (no rating, or one
+    // at or above the positive threshold); a lower rating only makes the movie seen.
+    let mut row: Vec<(u32, f32, bool)> = history
         .iter()
         .map(|h| {
             let item_idx = artifact.items.dense(h.movie_id).expect("checked above");
-            let value = if explicit { h.rating.unwrap_or(default_value) } else { 1.0 };
-            (item_idx, value)
+            match explicit {
+                true => (item_idx, h.rating.unwrap_or(default_value), true),
+                false => (item_idx, 1.0, h.rating.is_none_or(|r| r >= crate::data::POSITIVE_THRESHOLD)),
+            }
         })
         .collect();
     // Sorted, one entry per movie (the last one given wins).
     row.reverse();
-    row.sort_by_key(|&(item, _)| item);
-    row.dedup_by_key(|&mut (item, _)| item);
-    let (indices, values): (Vec<u32>, Vec<f32>) = row.into_iter().unzip();
+    row.sort_by_key(|&(item, ..)| item);
+    row.dedup_by_key(|&mut (item, ..)| item);
+    let (indices, values): (Vec<u32>, Vec<f32>) =
+        row.iter().filter(|&&(.., positive)| positive).map(|&(item, value, _)| (item, value)).unzip();
+    let also_seen: Vec<u32> =
+        row.iter().filter(|&&(.., positive)| !positive).map(|&(item, ..)| item).collect();
     let options = RecommendOptions { n, ..RecommendOptions::default() };
     let model = artifact.recommender();
-    let items = recommend::recommend_for_history(model, Row::new(&indices, &values), &options)?;
+    let items = recommend::recommend_for_history(model, Row::new(&indices, &values), &also_seen, &options)?;
     Ok(Recommendations {
         version: version.to_owned(),
         model: model.kind(),
@@ -220,6 +240,7 @@ pub fn for_history(
         history: Some(history.iter().map(|h| h.movie_id).collect()),
         basis: Basis::FoldIn,
         note: None,
+        warning: None,
         movies: scored(artifact, &items),
     })
 }
@@ -345,6 +366,9 @@ pub fn print_recommendations(out: &mut dyn Write, format: Format, r: &Recommenda
     match &r.note {
         Some(note) => writeln!(out, "{note}")?,
         None => writeln!(out, "top {} for {whom} · model {} ({})", r.movies.len(), r.version, r.model)?,
+    }
+    if let Some(warning) = &r.warning {
+        writeln!(out, "warning: {warning}")?;
     }
     let score = if r.basis == Basis::PopularityFallback { "users" } else { "score" };
     write!(out, "{}", movie_table(&r.movies, score).render())?;

@@ -77,11 +77,11 @@ fn rated_highly(loaded: &Loaded, user_id: u64) -> Vec<(f32, u64)> {
     res.into_iter().map(|(rating, _, id)| (rating, id)).collect()
 }
 
-/// nDCG@k of the popularity baseline on the same split.
-fn popularity_ndcg(seen: &Csr, test: &Csr, k: usize) -> Result<f64> {
-    let model =
-        popularity::fit(&PopularityParams::default().check()?, &Interactions::from_csr(seen.clone()))?;
-    Ok(eval::evaluate_ranking(&model, seen, test, k)?.ndcg)
+/// nDCG@k of the popularity baseline on the same split (every rated movie left out).
+fn popularity_ndcg(artifact: &Artifact, test: &Csr, k: usize) -> Result<f64> {
+    let data = Interactions::from_csr(artifact.seen.clone());
+    let model = popularity::fit(&PopularityParams::default().check()?, &data)?;
+    Ok(eval::evaluate_ranking(&model, artifact.training_users()?, test, k)?.ndcg)
 }
 
 /// Runs `cinerec quickstart`, printing as it goes.
@@ -115,7 +115,7 @@ pub fn quickstart(args: &QuickstartArgs, data_dir: &Path, progress: bool, out: &
     bar.finish_and_clear();
     let evaluation = trained.evaluation.as_ref().expect("trained with a holdout");
     let artifact = &trained.artifact;
-    let baseline = pool.install(|| popularity_ndcg(&artifact.seen, &evaluation.test, options.k))?;
+    let baseline = pool.install(|| popularity_ndcg(artifact, &evaluation.test, options.k))?;
     writeln!(
         out,
         "model    {describe}: trained in {:.2} s on {} threads",

@@ -1,6 +1,7 @@
 //! `cinerec train`: load ratings from a [`RatingsSource`], fit a model (implicit models on the
 //! positives, ratings ≥ 4, as the holdout protocol does; explicit ALS on every rating),
-//! optionally evaluate it on a holdout, and store it as a new artifact version.
+//! optionally evaluate it on a holdout, and store it as a new artifact version. The artifact
+//! also records every other rated movie, so that no list recommends a movie its user rated.
 //!
 //! With `--evaluate holdout`, 20 % of the positives of each user with at least 5 are held out
 //! (seeded), the model trains on the rest and *that* model is stored, so its metrics describe
@@ -13,7 +14,7 @@ use std::time::Instant;
 
 use artifacts::{Artifact, Metadata, MovieInfo};
 use engine::eval;
-use engine::{Csr, Interaction, InteractionLog};
+use engine::{Csr, Interaction, InteractionLog, TrainingUsers};
 use indicatif::ProgressBar;
 use rayon::ThreadPool;
 use serde::Serialize;
@@ -90,22 +91,19 @@ pub fn metric_map(m: &Metrics, k: usize) -> BTreeMap<String, f64> {
     named.into_iter().filter_map(|(name, v)| v.filter(|v| v.is_finite()).map(|v| (name, v))).collect()
 }
 
-/// The training entries (ratings for explicit ALS, positives as 1.0 otherwise) and, with a
+/// The ratings the model may see (all of them, or all but the held-out positives) and, with a
 /// holdout, the held-out positives. Takes the ratings by value so they are freed on return.
-fn training_entries(
+fn split_ratings(
     entries: Vec<Interaction>,
-    explicit: bool,
     options: &TrainOptions,
 ) -> Result<(Vec<Interaction>, Option<Vec<Interaction>>)> {
     Ok(match options.evaluate {
-        EvaluateWith::None if explicit => (entries, None),
-        EvaluateWith::None => (data::binary_positives(&entries), None),
+        EvaluateWith::None => (entries, None),
         EvaluateWith::Holdout => {
             let positives = data::binary_positives(&entries);
             let split =
                 eval::per_user_holdout(&positives, HOLDOUT_FRACTION, HOLDOUT_MIN_POSITIVES, options.seed)?;
-            let train = if explicit { ratings_without(&entries, &split.test, |_| true) } else { split.train };
-            (train, Some(split.test))
+            (ratings_without(&entries, &split.test, |_| true), Some(split.test))
         }
     })
 }
@@ -126,9 +124,15 @@ pub fn train_model(
     let InteractionLog { users, items, entries } = log;
     let (n_users, n_items, n_ratings) = (users.len(), items.len(), entries.len());
     let explicit = options.spec.is_explicit();
-    let (train_entries, test_entries) = training_entries(entries, explicit, options)?;
-    let train = data::matrix(n_users, n_items, &train_entries)?;
-    drop(train_entries);
+    let (rated, test_entries) = split_ratings(entries, options)?;
+    // Implicit models learn from the positives; every rated movie is seen.
+    let also_seen = data::also_seen(n_users, n_items, &rated, explicit)?;
+    let train = if explicit {
+        data::matrix(n_users, n_items, &rated)?
+    } else {
+        data::matrix(n_users, n_items, &data::binary_positives(&rated))?
+    };
+    drop(rated);
     let start = Instant::now();
     let model = fit::fit(&options.spec, &train, pool, bar)?;
     let fit_seconds = start.elapsed().as_secs_f64();
@@ -139,7 +143,7 @@ pub fn train_model(
             let report = pool.install(|| {
                 eval::evaluate_ranking(
                     model.as_recommender(),
-                    train.user_items(),
+                    TrainingUsers::new(train.user_items(), &also_seen)?,
                     test.user_items(),
                     options.k,
                 )
@@ -168,7 +172,7 @@ pub fn train_model(
         .into_iter()
         .map(|m| MovieInfo { movie_id: m.movie_id, title: m.title, year: m.year, genres: m.genres })
         .collect();
-    let artifact = Artifact { model, users, items, seen, movies, meta };
+    let artifact = Artifact { model, users, items, seen, also_seen, movies, meta, upgraded_from: None };
     Ok(Trained { artifact, evaluation, n_ratings, fit_seconds })
 }
 

@@ -52,6 +52,21 @@ pub fn interactions() -> Interactions {
     Interactions::from_entries(N_USERS, N_ITEMS, &entries, Duplicates::KeepLatest).unwrap()
 }
 
+/// Two movies per user that are not in `data`, rated 2.0: what an implicit model's artifact
+/// records as rated but not learned from.
+pub fn also_seen(data: &Interactions) -> engine::Csr {
+    let entries: Vec<Interaction> = (0..N_USERS as u32)
+        .flat_map(|user_idx| {
+            let row = data.user_items().row(user_idx as usize);
+            (0..N_ITEMS as u32)
+                .filter(move |&item| !row.contains(item))
+                .take(2)
+                .map(move |item_idx| Interaction { user_idx, item_idx, value: 2.0, timestamp: 0 })
+        })
+        .collect();
+    Interactions::from_entries(N_USERS, N_ITEMS, &entries, Duplicates::Reject).unwrap().user_items().clone()
+}
+
 pub fn movies() -> Vec<MovieInfo> {
     let mut res: Vec<MovieInfo> = (0..N_ITEMS as u64)
         .map(|i| MovieInfo {
@@ -118,8 +133,13 @@ pub fn artifact(kind: ModelKind) -> Artifact {
         users: IdMap::from_external((0..N_USERS as u64).map(|u| 1000 + 7 * u).collect()).unwrap(),
         items: IdMap::from_external((0..N_ITEMS as u64).map(|i| 1 + 3 * i).collect()).unwrap(),
         seen: data.user_items().clone(),
+        also_seen: match kind {
+            ModelKind::ExplicitAls => engine::Csr::empty(N_USERS, N_ITEMS),
+            _ => also_seen(&data),
+        },
         movies: movies(),
         meta: metadata(&format!("synthetic {N_USERS}x{N_ITEMS}, {kind}")),
+        upgraded_from: None,
     }
 }
 
@@ -143,7 +163,9 @@ pub fn large_artifact(n_items: usize, k: usize) -> Artifact {
         users: IdMap::from_external((0..n_users as u64).collect()).unwrap(),
         items: IdMap::from_external((0..n_items as u64).collect()).unwrap(),
         seen: data.user_items().clone(),
+        also_seen: engine::Csr::empty(n_users, n_items),
         movies: Vec::new(),
         meta: metadata("random factors"),
+        upgraded_from: None,
     }
 }

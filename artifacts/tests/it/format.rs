@@ -3,7 +3,8 @@
 use std::ops::Range;
 
 use artifacts::{
-    Artifact, ArtifactError, FORMAT_VERSION, ModelKind, read_artifact, read_info, to_bytes, write_artifact,
+    Artifact, ArtifactError, FORMAT_VERSION, ModelKind, read_artifact, read_info, to_bytes,
+    to_bytes_in_version, write_artifact,
 };
 use engine::recommend::{recommend, recommend_for_history, similar_items};
 use engine::{RecommendOptions, Row};
@@ -24,15 +25,22 @@ fn check_round_trip(kind: ModelKind) {
 
     let options = RecommendOptions { n: 5, ..Default::default() };
     for user_idx in 0..N_USERS as u32 {
-        let before = recommend(original.recommender(), &original.seen, user_idx, &options).unwrap();
-        let after = recommend(loaded.recommender(), &loaded.seen, user_idx, &options).unwrap();
+        let training = original.training_users().unwrap();
+        let before = recommend(original.recommender(), training, user_idx, &options).unwrap();
+        let after =
+            recommend(loaded.recommender(), loaded.training_users().unwrap(), user_idx, &options).unwrap();
         assert_eq!(before, after, "{kind}: recommendations of user {user_idx}");
         assert!(!after.is_empty());
+        let rated = |item: u32| {
+            original.seen.row(user_idx as usize).contains(item)
+                || original.also_seen.row(user_idx as usize).contains(item)
+        };
+        assert!(after.iter().all(|s| !rated(s.item_idx)), "{kind}: user {user_idx} gets a rated movie");
     }
     let history = Row::new(&[0, 3, 7], &[5.0, 4.0, 1.0]);
     assert_eq!(
-        recommend_for_history(original.recommender(), history, &options).unwrap(),
-        recommend_for_history(loaded.recommender(), history, &options).unwrap(),
+        recommend_for_history(original.recommender(), history, &[1, 2], &options).unwrap(),
+        recommend_for_history(loaded.recommender(), history, &[1, 2], &options).unwrap(),
         "{kind}: fold-in"
     );
     for item_idx in [0, 11, N_ITEMS as u32 - 1] {
@@ -48,6 +56,7 @@ fn check_round_trip(kind: ModelKind) {
     assert_eq!((info.kind, info.format_version, info.size), (kind, FORMAT_VERSION, bytes.len() as u64));
     assert_eq!((info.n_users, info.n_items), (N_USERS as u64, N_ITEMS as u64));
     assert_eq!(info.nnz, original.seen.nnz() as u64);
+    assert_eq!(header_json(&bytes)["also_seen_nnz"], original.also_seen.nnz() as u64);
     assert_eq!(info.n_movies, original.movies.len() as u64);
     assert_eq!(info.params, original.model.params());
     assert_eq!(info.metrics, original.meta.metrics);
@@ -82,11 +91,56 @@ fn popularity_round_trips() {
     check_round_trip(ModelKind::Popularity);
 }
 
+/// A version-1 file (no also-seen movies) is upgraded on read: every part but the also-seen
+/// matrix is as written, the also-seen matrix is empty, and the artifact says it was upgraded
+/// and must be retrained.
+#[test]
+fn version_1_files_are_upgraded_on_read_with_a_warning() {
+    for kind in ModelKind::ALL {
+        let current = fixtures::artifact(kind);
+        let bytes = to_bytes_in_version(&current, 1).unwrap();
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 1, "{kind}: written as v1");
+        assert!(header_json(&bytes).get("also_seen_nnz").is_none(), "{kind}: a v1 header");
+        assert_eq!(read_info(&bytes).unwrap().format_version, 1);
+        let upgraded = read_artifact(&bytes).unwrap();
+        assert_eq!(upgraded.upgraded_from, Some(1), "{kind}");
+        assert_eq!(upgraded.also_seen.nnz(), 0, "{kind}: v1 stored no also-seen movies");
+        let expected = Artifact {
+            also_seen: engine::Csr::empty(N_USERS, N_ITEMS),
+            upgraded_from: Some(1),
+            ..current.clone()
+        };
+        assert_eq!(upgraded, expected, "{kind}: everything else as written");
+        let warning = upgraded.upgrade_warning().unwrap();
+        assert!(warning.contains("format v1") && warning.contains("retrain"), "{warning}");
+        assert_eq!(current.upgrade_warning(), None);
+        // Written again, it is a current file.
+        assert_eq!(read_artifact(&to_bytes(&upgraded).unwrap()).unwrap().upgraded_from, None);
+    }
+    assert!(matches!(
+        to_bytes_in_version(&fixtures::artifact(ModelKind::Ease), 3),
+        Err(ArtifactError::UnsupportedVersion { found: 3, .. })
+    ));
+}
+
+#[test]
+fn a_version_2_file_without_its_also_seen_sections_is_refused() {
+    let bytes = to_bytes(&fixtures::artifact(ModelKind::ItemKnn)).unwrap();
+    // Rename the section in the header (same length, so the layout stays valid).
+    let renamed =
+        edit_header(&bytes, |h| section_mut(h, "also_seen.indices")["name"] = json!("also_seen.indicez"));
+    match read_artifact(&renamed) {
+        Err(ArtifactError::MissingSection { name }) => assert_eq!(name, "also_seen.indices"),
+        other => panic!("expected a missing section, got {other:?}"),
+    }
+}
+
 #[test]
 fn artifact_without_movies_or_interactions_round_trips() {
     let mut artifact = fixtures::artifact(ModelKind::Popularity);
     artifact.movies.clear();
     artifact.seen = engine::Csr::empty(N_USERS, N_ITEMS);
+    artifact.also_seen = engine::Csr::empty(N_USERS, N_ITEMS);
     let bytes = to_bytes(&artifact).unwrap();
     assert_eq!(read_artifact(&bytes).unwrap(), artifact);
 }

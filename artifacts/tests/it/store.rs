@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use artifacts::{
     ArtifactError, LocalStore, ModelKind, ModelStore, StoreError, StoreUri, VersionId, open_store, to_bytes,
+    to_bytes_in_version,
 };
 
 use crate::fixtures;
@@ -152,4 +153,17 @@ fn version_ids_sort_by_time_and_parse_strictly() {
     {
         assert!(matches!(VersionId::parse(bad), Err(StoreError::InvalidVersion { .. })), "{bad}");
     }
+}
+
+/// A version-1 file on disk (written before the also-seen matrix existed) is accepted and
+/// upgraded when loaded, and says so (see the format tests for every kind).
+#[tokio::test]
+async fn a_version_1_file_in_a_store_loads_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ModelStore::Local(LocalStore::new(dir.path()));
+    let current = fixtures::artifact(ModelKind::ImplicitAls);
+    let old = store.put(to_bytes_in_version(&current, 1).unwrap()).await.unwrap();
+    let upgraded = store.load(&old).await.unwrap();
+    assert_eq!((upgraded.upgraded_from, upgraded.also_seen.nnz()), (Some(1), 0));
+    assert_eq!((upgraded.model, upgraded.seen), (current.model, current.seen));
 }

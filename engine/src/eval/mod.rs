@@ -12,12 +12,12 @@ use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
 use crate::interactions::{Csr, Interaction, Row};
-use crate::recommend::Recommender;
+use crate::recommend::{Recommender, TrainingUsers};
 use crate::topk::top_k;
 
 pub use split::{
     Split, StrongSplit, k_fold, leave_k_out, per_user_holdout, positives, random_split, rounded_share,
-    strong_generalization, temporal_per_user,
+    strong_generalization, temporal_per_user, without,
 };
 
 /// Mean top-K ranking quality over the evaluated users (those with at least one test item).
@@ -54,28 +54,34 @@ pub struct RatingReport {
 }
 
 /// Top-K evaluation of a model on its training users. For every user with test items, all
-/// items are scored with [`Recommender::score_user`] (history = the user's row of `train`), the
-/// user's training items are excluded, the best `k` remaining items (ties to the lower index)
-/// are compared with the user's row of `test`. `train` and `test` are user × item matrices of
-/// the model's shape; `k` must be ≥ 1.
-pub fn evaluate_ranking(model: &dyn Recommender, train: &Csr, test: &Csr, k: usize) -> Result<RankingReport> {
-    check_shapes(model, train, test)?;
+/// items are scored with [`Recommender::score_user`] (history = the user's row of the training
+/// matrix), every item the user rated in training (`train`'s both rows: what users get) is
+/// excluded, and the best `k` remaining items (ties to the lower index) are compared with the
+/// user's row of `test`. The matrices are user × item of the model's shape; `k` must be ≥ 1.
+pub fn evaluate_ranking(
+    model: &dyn Recommender,
+    train: TrainingUsers<'_>,
+    test: &Csr,
+    k: usize,
+) -> Result<RankingReport> {
+    check_shapes(model, train.learned(), test)?;
     rank_users(model.n_items(), train, test, k, |user_idx, history, scores| {
         model.score_user(user_idx, history, scores)
     })
 }
 
 /// Top-K evaluation of users the model never trained on (strong generalization). Row `r` of
-/// `fold_in` is a held-out user's known history, scored with [`Recommender::score_history`];
-/// row `r` of `test` is what that user should be recommended. Fold-in items are excluded from
-/// the candidates. Otherwise as [`evaluate_ranking`]; see [`StrongSplit::heldout_matrices`].
+/// `fold_in` is a held-out user's known history (its learned row is scored with
+/// [`Recommender::score_history`]; both rows are excluded); row `r` of `test` is what that user
+/// should be recommended. Otherwise as [`evaluate_ranking`]; see
+/// [`StrongSplit::heldout_matrices`].
 pub fn evaluate_ranking_fold_in(
     model: &dyn Recommender,
-    fold_in: &Csr,
+    fold_in: TrainingUsers<'_>,
     test: &Csr,
     k: usize,
 ) -> Result<RankingReport> {
-    check_shapes(model, fold_in, test)?;
+    check_shapes(model, fold_in.learned(), test)?;
     rank_users(model.n_items(), fold_in, test, k, |_, history, scores| model.score_history(history, scores))
 }
 
@@ -129,7 +135,7 @@ struct UserEval {
 /// Scores every user with test items, in parallel, then averages in user order.
 fn rank_users(
     n_items: usize,
-    history: &Csr,
+    history: TrainingUsers<'_>,
     test: &Csr,
     k: usize,
     score: impl Fn(u32, Row<'_>, &mut [f32]) -> Result<()> + Sync,
@@ -146,9 +152,9 @@ fn rank_users(
         .map_init(
             || vec![0f32; n_items],
             |scores, &user_idx| {
-                let seen = history.row(user_idx as usize);
+                let (row, seen) = history.unchecked(user_idx);
                 let relevant = test.row(user_idx as usize).indices;
-                score(user_idx, seen, scores)?;
+                score(user_idx, row, scores)?;
                 let ranked: Vec<u32> =
                     top_k(scores, k, |item| !seen.contains(item)).into_iter().map(|s| s.item_idx).collect();
                 Ok(UserEval {
@@ -156,7 +162,7 @@ fn rank_users(
                     recall: metrics::recall_at_k(&ranked, relevant, k),
                     ndcg: metrics::ndcg_at_k(&ranked, relevant, k),
                     map: metrics::average_precision_at_k(&ranked, relevant, k),
-                    auc: metrics::auc(scores, relevant, seen.indices),
+                    auc: metrics::auc(scores, relevant, &seen.union()),
                     ranked,
                 })
             },
@@ -186,6 +192,7 @@ mod tests {
     use crate::interactions::{Duplicates, Interactions};
     use crate::params::Params;
     use crate::popularity::{self, PopularityModel, PopularityParams};
+    use crate::recommend::TrainingUsers;
     use crate::rng::Rng;
 
     fn e(user_idx: u32, item_idx: u32, value: f32) -> Interaction {
@@ -229,7 +236,7 @@ mod tests {
         assert_eq!(model.scores(), &[3.0, 2.0, 1.0, 1.0, 0.0, 0.0]);
         // Test: user 0 {2, 5}, user 1 {1}, user 2 nothing (not evaluated).
         let test = csr(3, 6, &[(0, 2), (0, 5), (1, 1)]);
-        let report = evaluate_ranking(&model, &train, &test, 2).unwrap();
+        let report = evaluate_ranking(&model, TrainingUsers::learned_only(&train), &test, 2).unwrap();
         // User 0: candidates 2..=5 scored [1, 1, 0, 0]; top-2 = [2, 3] (tie → lower index).
         //   Hit at rank 1 of test {2, 5}: P = 1/2, R = 1/min(2,2) = 1/2,
         //   nDCG = 1 / (1 + 1/log2 3) = 0.61315, AP = (1/1)/2 = 1/2.
@@ -258,7 +265,8 @@ mod tests {
         // Held-out user 0 folds in {1} and is tested on {0, 4}; held-out user 1 has no test.
         let fold_in = csr(2, 6, &[(0, 1), (1, 3)]);
         let test = csr(2, 6, &[(0, 0), (0, 4)]);
-        let report = evaluate_ranking_fold_in(&model, &fold_in, &test, 2).unwrap();
+        let report =
+            evaluate_ranking_fold_in(&model, TrainingUsers::learned_only(&fold_in), &test, 2).unwrap();
         // Candidates 0, 2, 3, 4, 5 scored [3, 1, 1, 0, 0]; top-2 = [0, 2].
         // Hit at rank 1 of test {0, 4}: P = 1/2, R = 1/2, nDCG = 1/(1 + 1/log2 3) = 0.61315,
         // AP = 1/2. AUC: positive 0 (3) beats negatives 2, 3, 5 → 3; positive 4 (0) loses to
@@ -282,25 +290,26 @@ mod tests {
         let model = popularity_of(&train);
         let test = csr(3, 6, &[(0, 2)]);
         assert!(matches!(
-            evaluate_ranking(&model, &train, &test, 0),
+            evaluate_ranking(&model, TrainingUsers::learned_only(&train), &test, 0),
             Err(EngineError::InvalidParam { name: "k", .. })
         ));
         assert_eq!(
-            evaluate_ranking(&model, &train, &Csr::empty(3, 6), 5).unwrap_err(),
+            evaluate_ranking(&model, TrainingUsers::learned_only(&train), &Csr::empty(3, 6), 5).unwrap_err(),
             EngineError::Empty("test users")
         );
         assert!(matches!(
-            evaluate_ranking(&model, &train, &csr(2, 6, &[(0, 2)]), 5),
+            evaluate_ranking(&model, TrainingUsers::learned_only(&train), &csr(2, 6, &[(0, 2)]), 5),
             Err(EngineError::Shape { what: "test matrix rows", expected: 3, got: 2 })
         ));
         assert!(matches!(
-            evaluate_ranking(&model, &train, &csr(3, 7, &[(0, 2)]), 5),
+            evaluate_ranking(&model, TrainingUsers::learned_only(&train), &csr(3, 7, &[(0, 2)]), 5),
             Err(EngineError::Shape { what: "test matrix columns", expected: 6, got: 7 })
         ));
         // More rows than the model has users: the model refuses user 3.
         let wide_train = csr(4, 6, &[(0, 0)]);
         assert_eq!(
-            evaluate_ranking(&model, &wide_train, &csr(4, 6, &[(3, 2)]), 5).unwrap_err(),
+            evaluate_ranking(&model, TrainingUsers::learned_only(&wide_train), &csr(4, 6, &[(3, 2)]), 5)
+                .unwrap_err(),
             EngineError::UnknownUser { user_idx: 3, n_users: 3 }
         );
     }
@@ -392,9 +401,15 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 (
-                    evaluate_ranking(&popularity, &train, &test, 10).unwrap(),
-                    evaluate_ranking(&noise, &train, &test, 10).unwrap(),
-                    evaluate_ranking_fold_in(&noise, &fold_in, &heldout_test, 10).unwrap(),
+                    evaluate_ranking(&popularity, TrainingUsers::learned_only(&train), &test, 10).unwrap(),
+                    evaluate_ranking(&noise, TrainingUsers::learned_only(&train), &test, 10).unwrap(),
+                    evaluate_ranking_fold_in(
+                        &noise,
+                        TrainingUsers::learned_only(&fold_in),
+                        &heldout_test,
+                        10,
+                    )
+                    .unwrap(),
                     evaluate_ratings(|u, i| ((u * 7 + i) % 5) as f32 + 0.5, &ratings.test).unwrap(),
                 )
             })
@@ -420,7 +435,7 @@ mod tests {
         // With k = 100 > 80 items every candidate is ranked: recall is 1 for every user, and
         // precision divides by k, not by the shorter list: mean |test| / 100.
         let noise = Noise { n_users: 300, n_items: 80 };
-        let report = evaluate_ranking(&noise, &train, &test, 100).unwrap();
+        let report = evaluate_ranking(&noise, TrainingUsers::learned_only(&train), &test, 100).unwrap();
         assert_eq!(report.n_users, 300);
         assert_eq!(report.recall, 1.0);
         let mean_test = holdout.test.len() as f64 / 300.0;

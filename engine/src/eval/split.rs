@@ -44,26 +44,25 @@ impl StrongSplit {
     /// [`evaluate_ranking_fold_in`](super::evaluate_ranking_fold_in): row `r` belongs to user
     /// `heldout_users[r]`. Repeated (user, item) pairs keep the latest entry.
     pub fn heldout_matrices(&self, n_items: usize) -> Result<(Csr, Csr)> {
-        let to_csr = |entries: &[Interaction]| -> Result<Csr> {
-            let remapped = entries
-                .iter()
-                .map(|e| match self.heldout_users.binary_search(&e.user_idx) {
-                    Ok(row) => Ok(Interaction { user_idx: row as u32, ..*e }),
-                    Err(_) => Err(EngineError::UnknownUser {
-                        user_idx: e.user_idx,
-                        n_users: self.heldout_users.len(),
-                    }),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let matrix = Interactions::from_entries(
-                self.heldout_users.len(),
-                n_items,
-                &remapped,
-                Duplicates::KeepLatest,
-            )?;
-            Ok(matrix.user_items().clone())
-        };
-        Ok((to_csr(&self.fold_in)?, to_csr(&self.test)?))
+        Ok((self.heldout_rows(&self.fold_in, n_items)?, self.heldout_rows(&self.test, n_items)?))
+    }
+
+    /// Entries of held-out users as a held-out user × item matrix (row `r` is user
+    /// `heldout_users[r]`), e.g. their ratings that are not positives; repeated (user, item)
+    /// pairs keep the latest entry. An entry of another user is an error.
+    pub fn heldout_rows(&self, entries: &[Interaction], n_items: usize) -> Result<Csr> {
+        let remapped = entries
+            .iter()
+            .map(|e| match self.heldout_users.binary_search(&e.user_idx) {
+                Ok(row) => Ok(Interaction { user_idx: row as u32, ..*e }),
+                Err(_) => {
+                    Err(EngineError::UnknownUser { user_idx: e.user_idx, n_users: self.heldout_users.len() })
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let matrix =
+            Interactions::from_entries(self.heldout_users.len(), n_items, &remapped, Duplicates::KeepLatest)?;
+        Ok(matrix.user_items().clone())
     }
 }
 
@@ -74,6 +73,15 @@ pub fn rounded_share(n: usize, fraction: f64) -> usize {
         return 0;
     }
     ((fraction * n as f64).round() as usize).clamp(1, n - 1)
+}
+
+/// The entries of `all` whose (user, item) pair is in none of `held_out`, in input order: the
+/// ratings a model may see once test entries are held out (PROTOCOLS: every rating that is not
+/// held out stays in training).
+pub fn without(all: &[Interaction], held_out: &[&[Interaction]]) -> Vec<Interaction> {
+    let held: std::collections::HashSet<(u32, u32)> =
+        held_out.iter().flat_map(|part| part.iter()).map(|e| (e.user_idx, e.item_idx)).collect();
+    all.iter().filter(|e| !held.contains(&(e.user_idx, e.item_idx))).copied().collect()
 }
 
 /// The entries whose value is at least `threshold` (e.g. ratings ≥ 4 as implicit positives).
@@ -125,13 +133,7 @@ pub fn per_user_holdout(
     seed: u64,
 ) -> Result<Split> {
     check_fraction("test_fraction", test_fraction)?;
-    if min_per_user < 2 {
-        return Err(invalid(
-            "min_per_user",
-            min_per_user,
-            "at least 2, so that every user keeps a training entry",
-        ));
-    }
+    check_min_per_user(min_per_user)?;
     let groups = UserGroups::new(entries, None);
     let mut is_test = vec![false; entries.len()];
     for user in 0..groups.n_users() {
@@ -144,6 +146,17 @@ pub fn per_user_holdout(
         }
     }
     Ok(partition(entries, &is_test))
+}
+
+fn check_min_per_user(min_per_user: usize) -> Result<()> {
+    if min_per_user < 2 {
+        return Err(invalid(
+            "min_per_user",
+            min_per_user,
+            "at least 2, so that every user keeps a training entry",
+        ));
+    }
+    Ok(())
 }
 
 /// For every user with more than `k` entries, `k` random ones go to test; users with `k` or
@@ -165,16 +178,19 @@ pub fn leave_k_out(entries: &[Interaction], k: usize, seed: u64) -> Result<Split
     Ok(partition(entries, &is_test))
 }
 
-/// For every user with at least 2 entries, the latest [`rounded_share`] of `test_fraction` of
-/// them by timestamp go to test (among equal timestamps, later in the input counts as later).
-/// `test_fraction` must lie strictly between 0 and 1.
-pub fn temporal_per_user(entries: &[Interaction], test_fraction: f64) -> Result<Split> {
+/// For every user with at least `min_per_user` entries, the latest [`rounded_share`] of
+/// `test_fraction` of them by timestamp go to test (among equal timestamps, later in the input
+/// counts as later); users with fewer keep all of theirs in train. `test_fraction` must lie
+/// strictly between 0 and 1 and `min_per_user` be at least 2. The temporal protocol is
+/// `temporal_per_user(&positives(entries, 4.0), 0.2, 5)`.
+pub fn temporal_per_user(entries: &[Interaction], test_fraction: f64, min_per_user: usize) -> Result<Split> {
     check_fraction("test_fraction", test_fraction)?;
+    check_min_per_user(min_per_user)?;
     let groups = UserGroups::new(entries, None);
     let mut is_test = vec![false; entries.len()];
     for user in 0..groups.n_users() {
         let row = groups.row(user);
-        let n_test = rounded_share(row.len(), test_fraction);
+        let n_test = if row.len() >= min_per_user { rounded_share(row.len(), test_fraction) } else { 0 };
         if n_test > 0 {
             let mut by_time = row.to_vec();
             // Stable: positions are ascending, so ties stay in input order.
@@ -388,7 +404,8 @@ mod tests {
         assert_eq!(name(per_user_holdout(&entries, 1.5, 5, 1)), "test_fraction");
         assert_eq!(name(per_user_holdout(&entries, 0.2, 1, 1)), "min_per_user");
         assert_eq!(name(leave_k_out(&entries, 0, 1)), "k");
-        assert_eq!(name(temporal_per_user(&entries, -0.1)), "test_fraction");
+        assert_eq!(name(temporal_per_user(&entries, -0.1, 5)), "test_fraction");
+        assert_eq!(name(temporal_per_user(&entries, 0.2, 1)), "min_per_user");
         assert_eq!(name(k_fold(&entries, 1, 1).map(|_| Split::default())), "k");
         let strong = |n_heldout, fraction| strong_generalization(&entries, 5, n_heldout, fraction, 1);
         for (res, expected) in [
@@ -497,8 +514,12 @@ mod tests {
         // User 0: 5 entries, round(0.4·5) = 2 latest: both at t = 30, items 0 and 2.
         // User 1: a single entry stays in train. User 2: round(0.8) = 1 of two ties: the later
         // one in input order, item 1.
-        let split = temporal_per_user(&entries, 0.4).unwrap();
+        let split = temporal_per_user(&entries, 0.4, 2).unwrap();
         assert_eq!(split.test, vec![entries[0], entries[2], entries[7]]);
+        assert_partition(&entries, &[&split.train, &split.test]);
+        // With at least 5 entries per user (the protocol's rule) only user 0 is split.
+        let split = temporal_per_user(&entries, 0.4, 5).unwrap();
+        assert_eq!(split.test, vec![entries[0], entries[2]]);
         assert_partition(&entries, &[&split.train, &split.test]);
     }
 

@@ -6,13 +6,15 @@
 
 use std::path::PathBuf;
 
+use engine::als::{self, ImplicitAlsParams};
 use engine::ease::{self, EaseParams};
 use engine::explicit_als::{self, ExplicitAlsParams};
 use engine::knn::{self, ItemKnnParams, Similarity};
 use engine::popularity::{self, PopularityParams};
-use engine::recommend::recommend_batch;
+use engine::recommend::{recommend, recommend_batch, recommend_for_history};
 use engine::{
-    Duplicates, FitContext, IdMap, Interaction, Interactions, Params, RecommendOptions, Recommender,
+    Csr, Duplicates, FitContext, IdMap, Interaction, Interactions, Params, QuantizedIndex, RecommendOptions,
+    Recommender, TrainingUsers,
 };
 
 fn ml100k_dir() -> PathBuf {
@@ -102,8 +104,13 @@ fn precision_at_10(model: &dyn Recommender, fold: &Fold) -> f64 {
         }
     }
     let users: Vec<u32> = (0..relevant.len() as u32).filter(|&u| !relevant[u as usize].is_empty()).collect();
-    let lists =
-        recommend_batch(model, fold.train.user_items(), &users, &RecommendOptions::default()).unwrap();
+    let lists = recommend_batch(
+        model,
+        TrainingUsers::learned_only(fold.train.user_items()),
+        &users,
+        &RecommendOptions::default(),
+    )
+    .unwrap();
     let hits: usize = users
         .iter()
         .zip(&lists)
@@ -130,5 +137,119 @@ fn ease_and_item_knn_beat_popularity_on_ml100k_fold_1() {
     // Measured P@10: popularity 0.205, EASE 0.357, cosine 0.304, BM25 0.320.
     for (name, precision) in results {
         assert!(precision > 1.4 * baseline, "{name}: P@10 {precision:.4} vs popularity {baseline:.4}");
+    }
+}
+
+/// "Seen" means rated: every model kind, trained as `cinerec train` trains it on all of ml-100k
+/// (implicit kinds on the ratings ≥ 4, the lower ones recorded as also seen; explicit ALS on
+/// every rating), returns no movie a user rated on any engine path, for every user: single and
+/// batch top-N, the int8 index of factor models, and fold-in of the user's own ratings.
+#[test]
+fn no_engine_path_returns_a_movie_the_user_rated() {
+    let (mut users, mut items) = (IdMap::new(), IdMap::new());
+    let all: Vec<Interaction> = read_ratings("u.data")
+        .into_iter()
+        .map(|(u, i, r)| Interaction {
+            user_idx: users.get_or_insert(u),
+            item_idx: items.get_or_insert(i),
+            value: r,
+            timestamp: 0,
+        })
+        .collect();
+    let (n_users, n_items) = (users.len(), items.len());
+    let matrix = |keep: &dyn Fn(f32) -> bool, value: &dyn Fn(f32) -> f32| {
+        let entries: Vec<Interaction> = all
+            .iter()
+            .filter(|e| keep(e.value))
+            .map(|e| Interaction { value: value(e.value), ..*e })
+            .collect();
+        Interactions::from_entries(n_users, n_items, &entries, Duplicates::Reject).unwrap()
+    };
+    let ratings = matrix(&|_| true, &|r| r);
+    let positives = matrix(&|r| r >= 4.0, &|_| 1.0);
+    let low = matrix(&|r| r < 4.0, &|r| r).into_user_items();
+    assert!(low.nnz() > 40_000);
+    let none = Csr::empty(n_users, n_items);
+    let ctx = FitContext::new();
+    let fast_als = ImplicitAlsParams { iterations: 4, ..Default::default() }.check().unwrap();
+    let models: Vec<(Box<dyn Recommender>, &Interactions, &Csr)> = vec![
+        (Box::new(als::fit(&fast_als, &positives, &ctx).unwrap()), &positives, &low),
+        (
+            Box::new(
+                explicit_als::fit(
+                    &ExplicitAlsParams { iterations: 4, ..Default::default() }.check().unwrap(),
+                    &ratings,
+                    &ctx,
+                )
+                .unwrap(),
+            ),
+            &ratings,
+            &none,
+        ),
+        (
+            Box::new(knn::fit(&ItemKnnParams::default().check().unwrap(), &positives, &ctx).unwrap()),
+            &positives,
+            &low,
+        ),
+        (
+            Box::new(ease::fit(&EaseParams::default().check().unwrap(), &positives, &ctx).unwrap()),
+            &positives,
+            &low,
+        ),
+        (
+            Box::new(popularity::fit(&PopularityParams::default().check().unwrap(), &positives).unwrap()),
+            &positives,
+            &low,
+        ),
+    ];
+    let options = RecommendOptions { n: 50, ..Default::default() };
+    let all_users: Vec<u32> = (0..n_users as u32).collect();
+    for (model, learned, also_seen) in &models {
+        let (model, kind) = (model.as_ref(), model.kind());
+        let training = TrainingUsers::new(learned.user_items(), also_seen).unwrap();
+        let index = QuantizedIndex::build(model);
+        let rated = |user: u32| ratings.user_items().row(user as usize);
+        let check = |path: &str, user: u32, list: &[engine::ScoredItem]| {
+            assert_eq!(list.len(), 50, "{kind} {path}: user {user}");
+            let hit: Vec<u32> =
+                list.iter().map(|s| s.item_idx).filter(|&i| rated(user).contains(i)).collect();
+            assert!(hit.is_empty(), "{kind} {path}: user {user} got rated items {hit:?}");
+        };
+        let batch = recommend_batch(model, training, &all_users, &options).unwrap();
+        let quantized_batch =
+            index.as_ref().map(|i| i.recommend_batch(model, training, &all_users, &options).unwrap());
+        for user in 0..n_users as u32 {
+            check("batch", user, &batch[user as usize]);
+            check("single", user, &recommend(model, training, user, &options).unwrap());
+            if let (Some(index), Some(q)) = (&index, &quantized_batch) {
+                check("quantized", user, &index.recommend(model, training, user, &options).unwrap());
+                check("quantized batch", user, &q[user as usize]);
+            }
+            let (history, also) =
+                (learned.user_items().row(user as usize), also_seen.row(user as usize).indices);
+            check("fold-in", user, &recommend_for_history(model, history, also, &options).unwrap());
+            if let Some(index) = &index {
+                check(
+                    "quantized fold-in",
+                    user,
+                    &index.recommend_for_history(model, history, also, &options).unwrap(),
+                );
+            }
+        }
+        // Without the also-seen rows, implicit kinds would return low-rated movies: the check
+        // above is not vacuous.
+        if !std::ptr::eq(*also_seen, &none) {
+            let positives_only = recommend_batch(
+                model,
+                TrainingUsers::learned_only(learned.user_items()),
+                &all_users,
+                &options,
+            )
+            .unwrap();
+            let leaked: usize = (0..n_users as u32)
+                .map(|u| positives_only[u as usize].iter().filter(|s| rated(u).contains(s.item_idx)).count())
+                .sum();
+            assert!(leaked > 100, "{kind}: only {leaked} rated movies without the also-seen rows");
+        }
     }
 }

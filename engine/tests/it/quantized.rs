@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use engine::als::{self, ImplicitAlsParams};
 use engine::explicit_als::{self, ExplicitAlsParams};
-use engine::recommend::{recommend_batch, recommend_for_history};
+use engine::recommend::{TrainingUsers, recommend_batch, recommend_for_history};
 use engine::{
     Duplicates, FitContext, IdMap, Interaction, Interactions, Params, QuantizedIndex, RecommendOptions,
     Recommender, ScoredItem,
@@ -86,8 +86,9 @@ fn check(name: &str, model: &dyn Recommender, data: &Interactions) {
     let index = QuantizedIndex::build(model).unwrap();
     let options = RecommendOptions::default();
     let users: Vec<u32> = (0..data.n_users() as u32).collect();
-    let quantized = index.recommend_batch(model, seen, &users, &options).unwrap();
-    let exact = recommend_batch(model, seen, &users, &options).unwrap();
+    let training = TrainingUsers::learned_only(seen);
+    let quantized = index.recommend_batch(model, training, &users, &options).unwrap();
+    let exact = recommend_batch(model, training, &users, &options).unwrap();
     let by_user = agreement(&quantized, &exact, |user| {
         let mut scores = vec![0f32; data.n_items()];
         model.score_user(user as u32, seen.row(user), &mut scores).unwrap();
@@ -95,8 +96,9 @@ fn check(name: &str, model: &dyn Recommender, data: &Interactions) {
     });
     // Fold-in of each user's training row.
     let fold_in = |f: &dyn Fn(usize) -> Vec<ScoredItem>| (0..data.n_users()).map(f).collect::<Vec<_>>();
-    let quantized = fold_in(&|user| index.recommend_for_history(model, seen.row(user), &options).unwrap());
-    let exact = fold_in(&|user| recommend_for_history(model, seen.row(user), &options).unwrap());
+    let quantized =
+        fold_in(&|user| index.recommend_for_history(model, seen.row(user), &[], &options).unwrap());
+    let exact = fold_in(&|user| recommend_for_history(model, seen.row(user), &[], &options).unwrap());
     let by_history = agreement(&quantized, &exact, |user| {
         let mut scores = vec![0f32; data.n_items()];
         model.score_history(seen.row(user), &mut scores).unwrap();

@@ -10,7 +10,7 @@ use artifacts::{Artifact, Metadata, ModelStore, MovieInfo, S3Settings, S3Store, 
 use datasets::DatasetName;
 use engine::als::ImplicitAlsParams;
 use engine::explicit_als::ExplicitAlsParams;
-use engine::{Duplicates, FitContext, InteractionLog, Params};
+use engine::{Duplicates, FitContext, Interaction, InteractionLog, Params};
 use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
 use serving::{Application, Serving, ServingConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,16 +21,16 @@ use tonic_health::pb::health_client::HealthClient;
 /// The recommendation client.
 pub type Client = RecommendationServiceClient<Channel>;
 
-/// ml-100k ratings ≥ 4 as implicit interactions (value 1.0), with the catalogue.
-fn ml100k() -> &'static (InteractionLog, Vec<MovieInfo>) {
+/// Every ml-100k rating (stars; every user and movie in the id maps), with the catalogue.
+pub fn ml100k() -> &'static (InteractionLog, Vec<MovieInfo>) {
     static DATA: OnceLock<(InteractionLog, Vec<MovieInfo>)> = OnceLock::new();
     DATA.get_or_init(|| {
         let dir = datasets::checkout_data_dir();
         let ratings = datasets::load_ratings(&dir, DatasetName::Ml100k)
             .unwrap_or_else(|e| panic!("ml-100k under {} (CINEREC_DATA_DIR): {e}", dir.display()));
         let mut log = InteractionLog::new();
-        for r in ratings.iter().filter(|r| r.rating >= 4.0) {
-            log.push(r.user_id, r.movie_id, 1.0, r.timestamp);
+        for r in &ratings {
+            log.push(r.user_id, r.movie_id, r.rating, r.timestamp);
         }
         let movies = datasets::load_movies(&dir, DatasetName::Ml100k)
             .unwrap()
@@ -41,10 +41,20 @@ fn ml100k() -> &'static (InteractionLog, Vec<MovieInfo>) {
     })
 }
 
-/// An implicit ALS model of ml-100k (16 factors) whose factors depend on `seed`.
+/// An implicit ALS model of ml-100k's ratings ≥ 4 (as 1.0; 16 factors) whose factors depend
+/// on `seed`, as `cinerec train` builds it: the lower ratings are recorded as also seen.
 pub fn train(seed: u64) -> Artifact {
     let (log, movies) = ml100k();
-    let data = log.to_interactions(Duplicates::KeepLatest).unwrap();
+    let matrix = |positive: bool| {
+        let entries: Vec<Interaction> = log
+            .entries
+            .iter()
+            .filter(|e| (e.value >= 4.0) == positive)
+            .map(|e| Interaction { value: if positive { 1.0 } else { e.value }, ..*e })
+            .collect();
+        log.interactions_of(&entries, Duplicates::KeepLatest).unwrap()
+    };
+    let data = matrix(true);
     let params =
         ImplicitAlsParams { factors: 16, iterations: 4, seed, ..Default::default() }.check().unwrap();
     let model = engine::als::fit(&params, &data, &FitContext::new()).unwrap();
@@ -55,20 +65,48 @@ pub fn train(seed: u64) -> Artifact {
         users: log.users.clone(),
         items: log.items.clone(),
         seen: data.user_items().clone(),
+        also_seen: matrix(false).into_user_items(),
         movies: movies.clone(),
         meta,
+        upgraded_from: None,
     }
+}
+
+/// A model of `kind` on ml-100k as `cinerec train` builds it: implicit kinds learn the ratings
+/// ≥ 4 (as 1.0) and record the lower ones as also seen; explicit ALS learns every rating.
+pub fn train_kind(kind: artifacts::ModelKind) -> Artifact {
+    use artifacts::ModelKind;
+    let mut res = match kind {
+        ModelKind::ExplicitAls => return train_explicit(1),
+        _ => train(1),
+    };
+    let data = engine::Interactions::from_csr(res.seen.clone());
+    let ctx = FitContext::new();
+    res.model = match kind {
+        ModelKind::ImplicitAls | ModelKind::ExplicitAls => res.model,
+        ModelKind::ItemKnn => {
+            let params = engine::knn::ItemKnnParams::default().check().unwrap();
+            TrainedModel::ItemKnn(engine::knn::fit(&params, &data, &ctx).unwrap())
+        }
+        ModelKind::Ease => {
+            let params = engine::ease::EaseParams::default().check().unwrap();
+            TrainedModel::Ease {
+                model: engine::ease::fit(&params, &data, &ctx).unwrap(),
+                params: params.into_inner(),
+            }
+        }
+        ModelKind::Popularity => {
+            let params = engine::popularity::PopularityParams::default().check().unwrap();
+            let model = engine::popularity::fit(&params, &data).unwrap();
+            TrainedModel::Popularity { model, params: params.into_inner() }
+        }
+    };
+    res
 }
 
 /// An explicit ALS model of every ml-100k rating (16 factors).
 pub fn train_explicit(seed: u64) -> Artifact {
-    let (positives, movies) = ml100k();
-    let dir = datasets::checkout_data_dir();
-    let mut log = InteractionLog::new();
-    for r in datasets::load_ratings(&dir, DatasetName::Ml100k).unwrap() {
-        log.push(r.user_id, r.movie_id, r.rating, r.timestamp);
-    }
-    assert!(log.entries.len() > positives.entries.len());
+    let (log, movies) = ml100k();
     let data = log.to_interactions(Duplicates::KeepLatest).unwrap();
     let params =
         ExplicitAlsParams { factors: 16, iterations: 4, seed, ..Default::default() }.check().unwrap();
@@ -78,8 +116,10 @@ pub fn train_explicit(seed: u64) -> Artifact {
         users: log.users.clone(),
         items: log.items.clone(),
         seen: data.user_items().clone(),
+        also_seen: engine::Csr::empty(log.n_users(), log.n_items()),
         movies: movies.clone(),
         meta: Metadata::new(format!("ml-100k all ratings, seed {seed}"), None),
+        upgraded_from: None,
     }
 }
 

@@ -8,4 +8,5 @@ mod errors;
 mod events;
 mod helpers;
 mod queries;
+mod seen;
 mod swap;

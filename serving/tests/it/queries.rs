@@ -41,6 +41,7 @@ async fn answers_equal_the_engine_for_the_same_model() {
     let mut client = app.client.clone();
     let model = artifact.recommender();
     let seen = &artifact.seen;
+    let training = artifact.training_users().unwrap();
 
     // Known users, with and without filters.
     let allow_ids: Vec<u64> = artifact.items.as_slice()[..300].to_vec();
@@ -70,7 +71,7 @@ async fn answers_equal_the_engine_for_the_same_model() {
         ];
         for (request, options) in cases {
             let response = client.recommend(request.clone()).await.unwrap().into_inner();
-            let engine = rec::recommend(model, seen, user_idx, &options).unwrap();
+            let engine = rec::recommend(model, training, user_idx, &options).unwrap();
             assert_eq!(response.movies, expected(artifact, &engine), "{request:?}");
             assert_eq!((response.source(), response.cached), (Source::Model, false));
             assert_eq!(response.model_version, version.as_str());
@@ -105,7 +106,8 @@ async fn answers_equal_the_engine_for_the_same_model() {
     let response = client.recommend(request).await.unwrap().into_inner();
     let ones = vec![1.0; recent.len()];
     let engine =
-        rec::recommend_for_history(model, Row::new(&recent, &ones), &RecommendOptions::default()).unwrap();
+        rec::recommend_for_history(model, Row::new(&recent, &ones), &[], &RecommendOptions::default())
+            .unwrap();
     assert_eq!((response.source(), response.movies), (Source::FoldIn, expected(artifact, &engine)));
 
     let user_idx = artifact.users.dense(1).unwrap();
@@ -117,8 +119,12 @@ async fn answers_equal_the_engine_for_the_same_model() {
     let request =
         RecommendRequest { user_id: 1, n: 10, recent_movie_ids: recent_ids.clone(), ..Default::default() };
     let response = client.recommend(request).await.unwrap().into_inner();
+    // The user's low ratings stay seen.
+    let also_seen = artifact.also_seen.row(user_idx as usize).indices;
+    assert!(!also_seen.is_empty());
     let engine =
-        rec::recommend_for_history(model, Row::new(&union, &ones), &RecommendOptions::default()).unwrap();
+        rec::recommend_for_history(model, Row::new(&union, &ones), also_seen, &RecommendOptions::default())
+            .unwrap();
     assert_eq!((response.source(), response.movies), (Source::FoldIn, expected(artifact, &engine)));
 
     // Unknown user, no history: the most popular movies (training-user counts), filters applied.
@@ -225,7 +231,13 @@ async fn quantized_top10_has_exact_scores_and_full_recall_against_the_exact_scan
         }
         let exact = expected(
             artifact,
-            &rec::recommend(model, &artifact.seen, user_idx, &RecommendOptions::default()).unwrap(),
+            &rec::recommend(
+                model,
+                artifact.training_users().unwrap(),
+                user_idx,
+                &RecommendOptions::default(),
+            )
+            .unwrap(),
         );
         hits += response.movies.iter().filter(|m| exact.iter().any(|e| e.movie_id == m.movie_id)).count();
         identical += usize::from(response.movies == exact);
@@ -284,9 +296,14 @@ async fn overlay_ratings_fold_in_by_the_rule_the_model_was_trained_with() {
         history.sort_by_key(|&(i, _)| i);
         let (indices, values): (Vec<u32>, Vec<f32>) = history.into_iter().unzip();
         let options = RecommendOptions { n: 10, deny: &deny, ..Default::default() };
-        let engine =
-            rec::recommend_for_history(artifact.recommender(), Row::new(&indices, &values), &options)
-                .unwrap();
+        let also_seen = artifact.also_seen.row(user_idx as usize).indices;
+        let engine = rec::recommend_for_history(
+            artifact.recommender(),
+            Row::new(&indices, &values),
+            also_seen,
+            &options,
+        )
+        .unwrap();
         let response = client
             .recommend(RecommendRequest { user_id, n: 10, ..Default::default() })
             .await

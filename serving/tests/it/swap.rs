@@ -26,7 +26,7 @@ fn top10(artifact: &artifacts::Artifact) -> HashMap<u64, Vec<u64>> {
             let user_idx = artifact.users.dense(user_id).unwrap();
             let items = engine::recommend::recommend(
                 artifact.recommender(),
-                &artifact.seen,
+                artifact.training_users().unwrap(),
                 user_idx,
                 &RecommendOptions::default(),
             )
@@ -164,7 +164,7 @@ async fn models_load_from_the_s3_store() {
     let user_idx = artifact.users.dense(42).unwrap();
     let engine = engine::recommend::recommend(
         artifact.recommender(),
-        &artifact.seen,
+        artifact.training_users().unwrap(),
         user_idx,
         &RecommendOptions::default(),
     )

@@ -37,4 +37,5 @@ mod models;
 mod peer;
 mod quickstart;
 mod redis_source;
+mod seen;
 mod train_query;

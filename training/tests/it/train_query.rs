@@ -60,7 +60,8 @@ fn recommendations_and_similar_movies_come_from_the_stored_model() {
     // A known user: exactly the engine's top 10 on the reloaded model, with titles.
     let got = json(&["recommend", "--store", &store, "--user", "1"]);
     let user_idx = a.users.dense(1).unwrap();
-    let expected = recommend::recommend(a.recommender(), &a.seen, user_idx, &options).unwrap();
+    let expected =
+        recommend::recommend(a.recommender(), a.training_users().unwrap(), user_idx, &options).unwrap();
     assert_eq!(ids(&got), external(&expected));
     assert_eq!(got["basis"], "model");
     assert_eq!(got["version"], loaded.version.to_string());
@@ -74,6 +75,7 @@ fn recommendations_and_similar_movies_come_from_the_stored_model() {
     assert_eq!(got["basis"], "popularity-fallback", "{got:#}");
     assert!(got["note"].as_str().unwrap().contains("user 999999 is not in the training data"));
     let counts = training::query::popularity(a);
+    // (User 999999 rated nothing, so nothing is left out.)
     let popular = engine::top_k(&counts, 5, |_| true);
     assert_eq!(ids(&got), external(&popular));
     let table = cinerec(&["recommend", "--store", &store, "--user", "999999", "-n", "3"]).unwrap();
@@ -87,7 +89,7 @@ fn recommendations_and_similar_movies_come_from_the_stored_model() {
     sorted.sort_unstable();
     let ones = vec![1.0; sorted.len()];
     let expected =
-        recommend::recommend_for_history(a.recommender(), engine::Row::new(&sorted, &ones), &options)
+        recommend::recommend_for_history(a.recommender(), engine::Row::new(&sorted, &ones), &[], &options)
             .unwrap();
     assert_eq!(ids(&got), external(&expected));
     assert!(ids(&got).iter().all(|id| ![50, 172, 181].contains(id)));
