@@ -310,19 +310,19 @@ fn foreign_files_and_future_versions_are_refused() {
     );
 
     let mut future = bytes.clone();
-    future[8..12].copy_from_slice(&2u32.to_le_bytes());
+    future[8..12].copy_from_slice(&3u32.to_le_bytes());
     check_refused(
-        "version 2",
+        "version 3",
         &future,
-        |e| matches!(e, &ArtifactError::UnsupportedVersion { found: 2, supported: &[1] }),
-        "unsupported artifact format version 2: this build reads versions [1]",
+        |e| matches!(e, &ArtifactError::UnsupportedVersion { found: 3, supported: &[1, 2] }),
+        "unsupported artifact format version 3: this build reads versions [1, 2]",
     );
     future[8..12].copy_from_slice(&0u32.to_le_bytes());
     check_refused(
         "version 0",
         &future,
         |e| matches!(e, ArtifactError::UnsupportedVersion { found: 0, .. }),
-        "[1]",
+        "[1, 2]",
     );
 
     let mut longer = bytes.clone();

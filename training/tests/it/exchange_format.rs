@@ -62,9 +62,9 @@ fn damaged_files_are_named() {
     // Another format version.
     std::fs::write(
         dir.join("meta.json"),
-        r#"{"format_version":2,"n_users":2,"n_items":3,"nnz":3,"dataset":"t","split":"s","seed":1}"#,
+        r#"{"format_version":1,"n_users":2,"n_items":3,"nnz":3,"dataset":"t","split":"s","seed":1}"#,
     )
     .unwrap();
     let err = exchange::read_csr(&dir).unwrap_err().to_string();
-    assert!(err.contains("format_version 2, expected 1"), "{err}");
+    assert!(err.contains("format_version 1, expected 2"), "{err}");
 }

@@ -29,7 +29,7 @@ fn versions_are_listed_inspected_and_pruned() {
     assert_eq!(f(&inspected["n_users"]), 943.0);
     assert_eq!(f(&inspected["nnz"]), 55_375.0);
     assert_eq!(f(&inspected["n_movies"]), 1682.0);
-    assert_eq!(inspected["format_version"], 1);
+    assert_eq!(inspected["format_version"], 2);
     assert!(inspected["dataset"].as_str().unwrap().starts_with("ml-100k"));
     assert!(inspected["code_version"].as_str().unwrap().starts_with(env!("CARGO_PKG_VERSION")));
     assert!(f(&inspected["decode_seconds"]) >= 0.0);
