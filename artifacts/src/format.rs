@@ -169,6 +169,8 @@ pub struct ArtifactInfo {
     pub n_items: u64,
     /// Stored training interactions.
     pub nnz: u64,
+    /// Stored also-seen ratings (`None` in format v1, which has none).
+    pub also_seen_nnz: Option<u64>,
     /// Movies in the catalogue.
     pub n_movies: u64,
     /// When the model was trained.
@@ -581,6 +583,7 @@ pub fn read_info(bytes: &[u8]) -> Result<ArtifactInfo, ArtifactError> {
         n_users: header.n_users,
         n_items: header.n_items,
         nnz: header.nnz,
+        also_seen_nnz: header.also_seen_nnz,
         n_movies: header.n_movies,
         created_at,
         code_version: header.code_version,

@@ -494,6 +494,9 @@ pub struct PeerPrepareArgs {
     /// Seed of the split and of the synthetic generator.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// The ranking protocol of the split: holdout, temporal or strong.
+    #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
+    pub protocol: Protocol,
     /// Output folder (created; existing matrices are overwritten).
     #[arg(long)]
     pub out: PathBuf,

@@ -191,6 +191,98 @@ pub(crate) fn ratings_without(
     res
 }
 
+/// The matrices of one ranking protocol (`holdout`, `temporal`, `strong`), by the rules of
+/// PROTOCOLS: every rating that is not held out stays in training, and every movie a ranked
+/// user rated there is seen.
+#[derive(Clone, Debug)]
+pub struct RankingSplit {
+    /// What the model trains on (`n_users × n_items`): the positives as 1.0, or every rating
+    /// for explicit ALS.
+    pub train: Interactions,
+    /// `strong` only: the held-out users' histories to fold in (row `r` is held-out user `r`).
+    pub fold_in: Option<Csr>,
+    /// The other rated movies of the ranked rows (training users, or the held-out users).
+    pub also_seen: Csr,
+    /// The held-out positives of the ranked rows.
+    pub test: Csr,
+    /// The part's name in reports (`holdout`, `temporal`, `strong (N users)`).
+    pub label: String,
+}
+
+impl RankingSplit {
+    /// The ranked rows: what is scored and what is seen.
+    pub fn ranked(&self) -> Result<TrainingUsers<'_>> {
+        Ok(TrainingUsers::new(self.fold_in.as_ref().unwrap_or(self.train.user_items()), &self.also_seen)?)
+    }
+
+    /// Ranks `model` (trained on `train`) on the test rows, on the current rayon pool.
+    pub fn evaluate(&self, model: &dyn engine::Recommender, k: usize) -> Result<RankingReport> {
+        let ranked = self.ranked()?;
+        Ok(match self.fold_in {
+            Some(_) => eval::evaluate_ranking_fold_in(model, ranked, &self.test, k)?,
+            None => eval::evaluate_ranking(model, ranked, &self.test, k)?,
+        })
+    }
+}
+
+/// Splits `log` by a ranking protocol: `holdout` (20 % of the positives of users with ≥ 5,
+/// seeded), `temporal` (their latest 20 %), or `strong` (`heldout_users` users, default 20 % of
+/// those with positives, never trained on, folded in from 80 % of their positives, or every
+/// non-test rating for explicit ALS).
+pub fn ranking_split(
+    protocol: Protocol,
+    log: &engine::InteractionLog,
+    explicit: bool,
+    seed: u64,
+    heldout_users: Option<usize>,
+) -> Result<RankingSplit> {
+    let (n_users, n_items) = (log.n_users(), log.n_items());
+    let learned_from = |rated: &[Interaction]| -> Result<Interactions> {
+        let entries = if explicit { rated.to_vec() } else { data::binary_positives(rated) };
+        data::matrix(n_users, n_items, &entries)
+    };
+    let positives = data::binary_positives(&log.entries);
+    let split = match protocol {
+        Protocol::Holdout => eval::per_user_holdout(&positives, TEST_FRACTION, MIN_POSITIVES, seed)?,
+        Protocol::Temporal => eval::temporal_per_user(&positives, TEST_FRACTION, MIN_POSITIVES)?,
+        Protocol::Strong => {
+            let mut with_positives = vec![false; n_users];
+            positives.iter().for_each(|e| with_positives[e.user_idx as usize] = true);
+            let n_with = with_positives.iter().filter(|s| **s).count();
+            let heldout = heldout_users.unwrap_or(((n_with as f64) * 0.2).round() as usize).max(1);
+            let mut split = eval::strong_generalization(&positives, n_users, heldout, 0.8, seed)?;
+            let is_heldout = |u: u32| split.heldout_users.binary_search(&u).is_ok();
+            // The held-out users' ratings but the test positives: folded in (explicit ALS) or
+            // seen (the implicit models fold in their 80 % of positives).
+            let heldout_rated = ratings_without(&log.entries, &split.test, is_heldout);
+            let not_learned = if explicit { Vec::new() } else { data::not_positive(&heldout_rated) };
+            let also_seen = split.heldout_rows(&not_learned, n_items)?;
+            let train_rated = ratings_without(&log.entries, &[], |u| !is_heldout(u));
+            if explicit {
+                split.fold_in = heldout_rated;
+            }
+            let (fold_in, test) = split.heldout_matrices(n_items)?;
+            return Ok(RankingSplit {
+                train: learned_from(&train_rated)?,
+                fold_in: Some(fold_in),
+                also_seen,
+                test,
+                label: format!("strong ({heldout} users)"),
+            });
+        }
+        Protocol::Folds => return Err(Error::Usage("folds is not a ranking split".into())),
+    };
+    // Every rating but the held-out positives stays in training.
+    let rated = ratings_without(&log.entries, &split.test, |_| true);
+    Ok(RankingSplit {
+        train: learned_from(&rated)?,
+        fold_in: None,
+        also_seen: data::also_seen(n_users, n_items, &rated, explicit)?,
+        test: data::matrix(n_users, n_items, &split.test)?.into_user_items(),
+        label: protocol.name().into(),
+    })
+}
+
 /// Runs `cinerec evaluate`.
 ///
 /// Implicit models train on positives (value 1.0). `explicit-als` trains on the ratings
@@ -221,15 +313,11 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
         let training = TrainingUsers::new(learned, also_seen)?;
         pool.install(|| eval::evaluate_ranking(model.as_recommender(), training, test, args.k))
     };
-    // What a model of this kind trains on, from the ratings it may see.
-    let learned_from = |rated: &[Interaction]| -> Result<Interactions> {
-        let entries = if explicit { rated.to_vec() } else { data::binary_positives(rated) };
-        data::matrix(n_users, n_items, &entries)
-    };
     match args.protocol {
         Protocol::Folds => {
             for part in fold_parts(&source, data_dir, log, args.seed)? {
-                let train = learned_from(&part.train)?;
+                let entries = if explicit { part.train.clone() } else { data::binary_positives(&part.train) };
+                let train = data::matrix(n_users, n_items, &entries)?;
                 let also_seen = data::also_seen(n_users, n_items, &part.train, explicit)?;
                 let test = data::matrix(n_users, n_items, &data::binary_positives(&part.test))?;
                 let (model, fit_seconds) = fit(&part.name, &train)?;
@@ -250,58 +338,14 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
                 });
             }
         }
-        Protocol::Holdout | Protocol::Temporal => {
-            let positives = data::binary_positives(&log.entries);
-            let split = match args.protocol {
-                Protocol::Temporal => eval::temporal_per_user(&positives, TEST_FRACTION, MIN_POSITIVES)?,
-                _ => eval::per_user_holdout(&positives, TEST_FRACTION, MIN_POSITIVES, args.seed)?,
-            };
-            // Every rating but the held-out positives stays in training.
-            let rated = ratings_without(&log.entries, &split.test, |_| true);
-            let train = learned_from(&rated)?;
-            let also_seen = data::also_seen(n_users, n_items, &rated, explicit)?;
-            let test = data::matrix(n_users, n_items, &split.test)?;
-            let (model, fit_seconds) = fit(args.protocol.name(), &train)?;
-            let report = rank(&model, train.user_items(), &also_seen, test.user_items())?;
+        Protocol::Holdout | Protocol::Temporal | Protocol::Strong => {
+            let split = ranking_split(args.protocol, log, explicit, args.seed, args.heldout_users)?;
+            let (model, fit_seconds) = fit(args.protocol.name(), &split.train)?;
+            let report = pool.install(|| split.evaluate(model.as_recommender(), args.k))?;
             parts.push(PartReport {
-                name: args.protocol.name().into(),
-                n_train: train.nnz(),
-                n_test: test.nnz(),
-                fit_seconds,
-                metrics: Metrics::from(&report),
-            });
-        }
-        Protocol::Strong => {
-            let positives = data::binary_positives(&log.entries);
-            let with_positives = {
-                let mut seen = vec![false; n_users];
-                positives.iter().for_each(|e| seen[e.user_idx as usize] = true);
-                seen.iter().filter(|s| **s).count()
-            };
-            let heldout =
-                args.heldout_users.unwrap_or(((with_positives as f64) * 0.2).round() as usize).max(1);
-            let mut split = eval::strong_generalization(&positives, n_users, heldout, 0.8, args.seed)?;
-            let is_heldout = |u: u32| split.heldout_users.binary_search(&u).is_ok();
-            // The held-out users' ratings but the test positives: folded in (explicit ALS) or
-            // seen (the implicit models fold in their 80 % of positives).
-            let heldout_rated = ratings_without(&log.entries, &split.test, is_heldout);
-            let not_learned = if explicit { Vec::new() } else { data::not_positive(&heldout_rated) };
-            let fold_in_also_seen = split.heldout_rows(&not_learned, n_items)?;
-            if explicit {
-                split.train = ratings_without(&log.entries, &[], |u| !is_heldout(u));
-                split.fold_in = heldout_rated;
-            }
-            let train = data::matrix(n_users, n_items, &split.train)?;
-            let (fold_in, test) = split.heldout_matrices(n_items)?;
-            let (model, fit_seconds) = fit("strong", &train)?;
-            let report = pool.install(|| {
-                let fold_in = TrainingUsers::new(&fold_in, &fold_in_also_seen)?;
-                eval::evaluate_ranking_fold_in(model.as_recommender(), fold_in, &test, args.k)
-            })?;
-            parts.push(PartReport {
-                name: format!("strong ({heldout} users)"),
-                n_train: train.nnz(),
-                n_test: test.nnz(),
+                name: split.label,
+                n_train: split.train.nnz(),
+                n_test: split.test.nnz(),
                 fit_seconds,
                 metrics: Metrics::from(&report),
             });

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! DIR/meta.json                      ExchangeMeta: dataset, split, seed, shape, split settings
+//! DIR/{train,test,also_seen,fold_in}/...  (fold_in: strong protocol only; its test, also_seen and
+//!                                         fold_in rows are the held-out users)
 //! DIR/{train,test,also_seen}/meta.json    MatrixMeta: n_users, n_items, nnz, dataset, split, seed
 //! DIR/{train,test,also_seen}/indptr.i64   n_users + 1 × i64 (row offsets)
 //! DIR/{train,test,also_seen}/indices.i32  nnz × i32 (item indices, strictly increasing in a row)
@@ -37,6 +39,9 @@ pub struct ExchangeMeta {
     pub dataset: String,
     /// Split description, e.g. `holdout(positives >= 4, 20 % per user, users with >= 5)`.
     pub split: String,
+    /// The protocol (`holdout`, `temporal`, `strong`); `strong` adds `fold_in/`, and its
+    /// `test/`, `also_seen/` and `fold_in/` rows are the held-out users.
+    pub protocol: String,
     /// Seed of the split (and of the synthetic generator).
     pub seed: u64,
     /// Rows of both matrices.
@@ -314,6 +319,11 @@ impl ExchangeDir {
     /// The folder of the other rated movies (training ratings that are not positives).
     pub fn also_seen(&self) -> PathBuf {
         self.root.join("also_seen")
+    }
+
+    /// The held-out users' fold-in histories (`strong` only).
+    pub fn fold_in(&self) -> PathBuf {
+        self.root.join("fold_in")
     }
 
     /// A run's folder.

@@ -64,6 +64,8 @@ pub struct Inspection {
     pub n_items: u64,
     /// Training interactions.
     pub nnz: u64,
+    /// Other rated movies, seen but not learned from (absent in format v1).
+    pub also_seen_nnz: Option<u64>,
     /// Movies in the catalogue.
     pub n_movies: u64,
     /// Evaluation metrics.
@@ -168,6 +170,7 @@ pub fn inspect(store: &Store, version: &str) -> Result<Inspection> {
         n_users: info.n_users,
         n_items: info.n_items,
         nnz: info.nnz,
+        also_seen_nnz: info.also_seen_nnz,
         n_movies: info.n_movies,
         metrics: info.metrics,
         size_bytes: info.size,
@@ -226,10 +229,12 @@ pub fn run(command: &ModelsCommand, out: &mut dyn Write) -> Result<()> {
                     (
                         "counts",
                         format!(
-                            "{} users × {} movies, {} training interactions, {} movies in the catalogue",
+                            "{} users × {} movies, {} training interactions, {} other rated movies, \
+                             {} movies in the catalogue",
                             count(i.n_users),
                             count(i.n_items),
                             count(i.nnz),
+                            i.also_seen_nnz.map_or("unrecorded (format v1)".into(), count),
                             count(i.n_movies)
                         ),
                     ),

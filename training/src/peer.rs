@@ -13,33 +13,36 @@ use std::path::{Path, PathBuf};
 
 use datasets::DatasetName;
 use engine::als::{ImplicitAlsModel, ImplicitAlsParams};
-use engine::eval::{evaluate_ranking, per_user_holdout};
+use engine::eval::{evaluate_ranking, evaluate_ranking_fold_in};
 use engine::{Interactions, Params, TrainingUsers};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{als_params, thread_pool, time_implicit_als};
-use crate::cli::{Format, PeerCompareArgs, PeerDataset, PeerPrepareArgs, PeerTableArgs};
+use crate::cli::{Format, PeerCompareArgs, PeerDataset, PeerPrepareArgs, PeerTableArgs, Protocol};
 use crate::data::{self, Source};
 use crate::error::{Error, Result};
+use crate::evaluate::{MIN_POSITIVES, TEST_FRACTION, ranking_split};
 use crate::exchange::{self, ExchangeDir, ExchangeMeta, FORMAT_VERSION, PeerTiming};
 use crate::output::{self, Table, num};
 
-/// Share of each eligible user's positives held out (PROTOCOLS).
-pub const HOLDOUT_FRACTION: f64 = 0.2;
-/// Users need this many positives to be split (PROTOCOLS).
-pub const MIN_POSITIVES: usize = 5;
-
 /// The split's description, written into the exchange metadata.
-pub fn holdout_description() -> String {
+pub fn split_description(protocol: Protocol) -> String {
+    let held = match protocol {
+        Protocol::Temporal => "hold out their latest",
+        Protocol::Strong => "(20 % of the users, never trained on, folded in from 80 %) hold out",
+        _ => "hold out (seeded)",
+    };
     format!(
-        "per-user holdout: ratings >= {} as 1.0; users with >= {MIN_POSITIVES} positives hold out {} % (seeded); \
+        "{}: ratings >= {} as 1.0; users with >= {MIN_POSITIVES} positives {held} {} % of them; \
          every other rated movie is seen",
+        protocol.name(),
         data::POSITIVE_THRESHOLD,
-        HOLDOUT_FRACTION * 100.0
+        TEST_FRACTION * 100.0
     )
 }
 
-/// `cinerec peer prepare`: loads the dataset, splits its positives, writes the folder.
+/// `cinerec peer prepare`: loads the dataset, splits it by the protocol (as `cinerec evaluate`
+/// does for implicit models), writes the folder.
 pub fn prepare(args: &PeerPrepareArgs, data_dir: &Path) -> Result<ExchangeMeta> {
     let source = match args.dataset {
         PeerDataset::Ml100k => Source::Dataset(DatasetName::Ml100k),
@@ -50,27 +53,29 @@ pub fn prepare(args: &PeerPrepareArgs, data_dir: &Path) -> Result<ExchangeMeta> 
     };
     let loaded = data::load(&source, data_dir)?;
     let (n_users, n_items) = (loaded.log.n_users(), loaded.log.n_items());
-    let positives = data::binary_positives(&loaded.log.entries);
-    let split = per_user_holdout(&positives, HOLDOUT_FRACTION, MIN_POSITIVES, args.seed)?;
-    let train = data::matrix(n_users, n_items, &split.train)?;
-    let test = data::matrix(n_users, n_items, &split.test)?;
-    let rated = crate::evaluate::ratings_without(&loaded.log.entries, &split.test, |_| true);
-    let also_seen = data::also_seen(n_users, n_items, &rated, false)?;
-    drop(rated);
+    let split = ranking_split(args.protocol, &loaded.log, false, args.seed, None)?;
+    drop(loaded.log);
     let dir = ExchangeDir::new(&args.out);
-    let description = holdout_description();
-    exchange::write_csr(&dir.train(), train.user_items(), &loaded.name, &description, args.seed)?;
-    exchange::write_csr(&dir.test(), test.user_items(), &loaded.name, &description, args.seed)?;
-    exchange::write_csr(&dir.also_seen(), &also_seen, &loaded.name, &description, args.seed)?;
+    let description = split_description(args.protocol);
+    let write = |path: &Path, matrix: &engine::Csr| {
+        exchange::write_csr(path, matrix, &loaded.name, &description, args.seed).map(|_| ())
+    };
+    write(&dir.train(), split.train.user_items())?;
+    write(&dir.test(), &split.test)?;
+    write(&dir.also_seen(), &split.also_seen)?;
+    if let Some(fold_in) = &split.fold_in {
+        write(&dir.fold_in(), fold_in)?;
+    }
     let meta = ExchangeMeta {
         format_version: FORMAT_VERSION,
         dataset: loaded.name,
         split: description,
+        protocol: args.protocol.name().into(),
         seed: args.seed,
         n_users,
         n_items,
-        train_nnz: train.nnz(),
-        test_nnz: test.nnz(),
+        train_nnz: split.train.nnz(),
+        test_nnz: split.test.nnz(),
     };
     exchange::write_json(&dir.meta(), &meta)?;
     Ok(meta)
@@ -110,6 +115,8 @@ pub struct CompareRow {
     pub dataset: String,
     /// Split description.
     pub split: String,
+    /// The protocol of the split (`holdout`, `temporal`, `strong`).
+    pub protocol: String,
     /// Users, items and training positives.
     pub shape: (usize, usize, usize),
     /// `identical` (same objective) or `defaults` (each library's defaults).
@@ -197,7 +204,15 @@ pub fn compare(args: &PeerCompareArgs, progress: bool) -> Result<CompareRow> {
 
     let (test, _) = exchange::read_csr(&dir.test())?;
     let (also_seen, _) = exchange::read_csr(&dir.also_seen())?;
-    let training = TrainingUsers::new(data.user_items(), &also_seen)?;
+    let fold_in = match meta.protocol.as_str() {
+        "strong" => Some(exchange::read_csr(&dir.fold_in())?.0),
+        _ => None,
+    };
+    let ranked = TrainingUsers::new(fold_in.as_ref().unwrap_or(data.user_items()), &also_seen)?;
+    let rank = |model: &ImplicitAlsModel| match fold_in {
+        Some(_) => evaluate_ranking_fold_in(model, ranked, &test, args.k),
+        None => evaluate_ranking(model, ranked, &test, args.k),
+    };
     let factors = exchange::read_factors(&run_dir)?;
     if (factors.meta.n_users, factors.meta.n_items) != (meta.n_users, meta.n_items)
         || factors.meta.factors != peer_params.factors
@@ -218,12 +233,8 @@ pub fn compare(args: &PeerCompareArgs, progress: bool) -> Result<CompareRow> {
     }
     let theirs =
         ImplicitAlsModel::from_factors(&peer_params, meta.n_users, meta.n_items, factors.user, factors.item)?;
-    let (ours_report, theirs_report) = pool.install(|| -> Result<_> {
-        Ok((
-            evaluate_ranking(&timing.model, training, &test, args.k)?,
-            evaluate_ranking(&theirs, training, &test, args.k)?,
-        ))
-    })?;
+    let (ours_report, theirs_report) =
+        pool.install(|| -> Result<_> { Ok((rank(&timing.model)?, rank(&theirs)?)) })?;
 
     let describe = |p: &ImplicitAlsParams| {
         format!(
@@ -258,6 +269,7 @@ pub fn compare(args: &PeerCompareArgs, progress: bool) -> Result<CompareRow> {
     let row = CompareRow {
         dataset: meta.dataset,
         split: meta.split,
+        protocol: meta.protocol,
         shape: (meta.n_users, meta.n_items, meta.train_nnz),
         mode: if args.implicit_defaults { "defaults" } else { "identical" }.into(),
         solver: peer.solver.clone(),
@@ -277,6 +289,7 @@ pub fn table(rows: &[CompareRow]) -> Table {
     let k = rows.first().map_or(10, |r| r.k);
     let mut t = Table::new(&[
         "dataset",
+        "protocol",
         "mode",
         "factors",
         "solver",
@@ -299,6 +312,7 @@ pub fn table(rows: &[CompareRow]) -> Table {
         };
         t.push(vec![
             r.dataset.clone(),
+            r.protocol.clone(),
             r.mode.clone(),
             factors,
             r.solver.clone(),

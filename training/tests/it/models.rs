@@ -30,6 +30,7 @@ fn versions_are_listed_inspected_and_pruned() {
     assert_eq!(f(&inspected["nnz"]), 55_375.0);
     assert_eq!(f(&inspected["n_movies"]), 1682.0);
     assert_eq!(inspected["format_version"], 2);
+    assert_eq!(f(&inspected["also_seen_nnz"]), 100_000.0 - 55_375.0, "every other rating is recorded");
     assert!(inspected["dataset"].as_str().unwrap().starts_with("ml-100k"));
     assert!(inspected["code_version"].as_str().unwrap().starts_with(env!("CARGO_PKG_VERSION")));
     assert!(f(&inspected["decode_seconds"]) >= 0.0);
