@@ -38,8 +38,8 @@ fn compare_evaluates_both_sides_with_the_same_code() {
 
     // The row was saved, and `peer table` prints it.
     let table = cinerec(&["peer", "table", dir_str]).unwrap();
-    let cells: Vec<&str> = table.lines().nth(2).unwrap().split_whitespace().take(4).collect();
-    assert_eq!(cells, ["ml-100k", "identical", "16", "cholesky"], "{table}");
+    let cells: Vec<&str> = table.lines().nth(2).unwrap().split_whitespace().take(5).collect();
+    assert_eq!(cells, ["ml-100k", "holdout", "identical", "16", "cholesky"], "{table}");
     // A run that implicit has not made is named.
     let err = cinerec(&[&args[..], &["--threads", "2"]].concat()).unwrap_err();
     assert!(err.contains("implicit-f16-cholesky-i4-t2: no implicit run here"), "{err}");
