@@ -185,6 +185,7 @@ impl Application {
                 HealthService::from_health_reporter(health),
             ))
             .add_service(service_common::grpc::reflection())
+            .add_service(service_common::grpc::reflection_v1alpha())
             .add_service(RecommendationApi::new(serving.clone()).into_server())
             .serve_with_incoming_shutdown(incoming, signal)
             .await;

@@ -100,37 +100,12 @@ impl ServingConfig {
 /// cache".
 pub type RedisUrl = service_common::SecretUrl;
 
-/// Parses a duration: a number with a unit `ms`, `s`, `m` or `h` (`250ms`, `30s`, `5m`); a bare
-/// number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 =
-        number.parse().map_err(|_| format!("`{text}` is not a duration such as 250ms, 30s, 5m or 1h"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{text}`: use ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
-}
+/// The one duration grammar of every service (see [`service_common::duration`]).
+pub use service_common::parse_duration;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        for (text, ms) in [("250ms", 250), ("30s", 30_000), ("30", 30_000), ("5m", 300_000), ("1.5s", 1500)] {
-            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
-        }
-        for text in ["", "s", "5 parsecs", "-1s"] {
-            assert!(parse_duration(text).is_err(), "{text}");
-        }
-    }
 
     #[test]
     fn defaults_are_documented_values() {

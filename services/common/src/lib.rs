@@ -3,6 +3,7 @@
 //! endpoint, gRPC health and reflection, graceful shutdown on SIGTERM, and retry with backoff.
 //! Storage and RPC logic stay in each service's own crate.
 
+pub mod duration;
 pub mod grpc;
 pub mod metrics;
 pub mod retry;
@@ -10,8 +11,11 @@ pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use duration::{DurationError, parse_duration};
 pub use retry::{Backoff, retry};
-pub use settings::{LogFormat, Secret, SecretUrl, ServiceSettings};
+pub use settings::{
+    LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit, parse_with_default_ports,
+};
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "testing")]
 pub mod testing;

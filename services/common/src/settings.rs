@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, ValueEnum};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -17,14 +17,89 @@ pub enum LogFormat {
     Json,
 }
 
-/// Listen addresses and log format shared by all services.
+/// The cinerec services, each with its own default ports so that all of them start side by
+/// side on one machine with no flags (the README's table lists them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// `cinerec-serve`: gRPC recommendations.
+    Serving,
+    /// `cinerec-users`.
+    Users,
+    /// `cinerec-ratings serve`.
+    Ratings,
+    /// `cinerec-movies serve`.
+    Movies,
+    /// `cinerec-gateway` (REST; planned).
+    Gateway,
+    /// `cinerec-analytics` (REST; planned).
+    Analytics,
+}
+
+impl Service {
+    /// Every service, in the order of the ports table.
+    pub const ALL: [Service; 6] =
+        [Self::Serving, Self::Users, Self::Ratings, Self::Movies, Self::Gateway, Self::Analytics];
+
+    /// The default API (gRPC or REST) and `/metrics` listen addresses; every port distinct.
+    pub fn default_listen(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Serving => ("127.0.0.1:50051", "127.0.0.1:9091"),
+            Self::Users => ("127.0.0.1:50052", "127.0.0.1:9092"),
+            Self::Ratings => ("127.0.0.1:50053", "127.0.0.1:9093"),
+            Self::Movies => ("127.0.0.1:50054", "127.0.0.1:9094"),
+            Self::Gateway => ("127.0.0.1:8080", "127.0.0.1:9095"),
+            Self::Analytics => ("127.0.0.1:8081", "127.0.0.1:9096"),
+        }
+    }
+
+    /// The ports of [`Service::default_listen`].
+    pub fn default_ports(self) -> (u16, u16) {
+        let port = |addr: &str| addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(0);
+        let (api, metrics) = self.default_listen();
+        (port(api), port(metrics))
+    }
+}
+
+/// Parses `T` (a clap command that flattens [`ServiceSettings`], at the top or in the
+/// subcommand `subcommand`) from `args`, with `service`'s default listen addresses
+/// ([`Service::default_listen`]).
+pub fn parse_with_default_ports<T, I, A>(
+    service: Service,
+    subcommand: Option<&str>,
+    args: I,
+) -> Result<T, clap::Error>
+where
+    T: CommandFactory + FromArgMatches,
+    I: IntoIterator<Item = A>,
+    A: Into<std::ffi::OsString> + Clone,
+{
+    let (api, metrics) = service.default_listen();
+    let set = |cmd: clap::Command| {
+        cmd.mut_arg("listen", |a| a.default_value(api))
+            .mut_arg("metrics_listen", |a| a.default_value(metrics))
+    };
+    let command = match subcommand {
+        Some(name) => T::command().mut_subcommand(name, set),
+        None => set(T::command()),
+    };
+    T::from_arg_matches(&command.try_get_matches_from(args)?)
+}
+
+/// [`parse_with_default_ports`] over the process arguments; prints help, the version or the
+/// error and exits as clap does.
+pub fn parse_or_exit<T: CommandFactory + FromArgMatches>(service: Service, subcommand: Option<&str>) -> T {
+    parse_with_default_ports(service, subcommand, std::env::args_os()).unwrap_or_else(|err| err.exit())
+}
+
+/// Listen addresses and log format shared by all services. The listen defaults are each
+/// service's own ([`Service::default_ports`], set by [`parse_with_default_ports`]).
 #[derive(Clone, Debug, Args)]
 pub struct ServiceSettings {
     /// gRPC (or REST) listen address.
     #[arg(long, env = "CINEREC_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Prometheus `/metrics` listen address (a separate port from the API).
-    #[arg(long, env = "CINEREC_METRICS_LISTEN", default_value = "127.0.0.1:9090")]
+    #[arg(long, env = "CINEREC_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
     pub metrics_listen: SocketAddr,
     /// Log format.
     #[arg(long, env = "CINEREC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -122,6 +197,35 @@ impl fmt::Debug for SecretUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Flat {
+        #[command(flatten)]
+        service: ServiceSettings,
+    }
+
+    #[derive(Debug, clap::Parser)]
+    enum WithSubcommand {
+        Serve(Flat),
+    }
+
+    #[test]
+    fn every_service_has_its_own_ports() {
+        let mut seen = std::collections::HashSet::new();
+        for service in Service::ALL {
+            let (api, metrics) = service.default_ports();
+            assert!(seen.insert(api) && seen.insert(metrics), "{service:?} shares a port");
+            let flat: Flat = parse_with_default_ports(service, None, ["bin"]).unwrap();
+            assert_eq!(flat.service.listen.port(), api);
+            assert_eq!(flat.service.metrics_listen.port(), metrics);
+            let WithSubcommand::Serve(sub) =
+                parse_with_default_ports(service, Some("serve"), ["bin", "serve"]).unwrap();
+            assert_eq!((sub.service.listen.port(), sub.service.metrics_listen.port()), (api, metrics));
+        }
+        let flags = ["bin", "--listen", "0.0.0.0:7", "--metrics-listen", "0.0.0.0:8"];
+        let given: Flat = parse_with_default_ports(Service::Users, None, flags).unwrap();
+        assert_eq!((given.service.listen.port(), given.service.metrics_listen.port()), (7, 8));
+    }
 
     #[test]
     fn secrets_never_print() {

@@ -168,6 +168,7 @@ impl Application {
                 let served = tonic::transport::Server::builder()
                     .add_service(health)
                     .add_service(service_common::grpc::reflection())
+                    .add_service(service_common::grpc::reflection_v1alpha())
                     .add_service(service)
                     .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
                         shutdown.await;

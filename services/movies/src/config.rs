@@ -13,23 +13,8 @@ use crate::postgres::PgSettings;
 /// Passwords, keys and URLs with credentials: never shown in `Debug` or `Display` output.
 pub use service_common::Secret;
 
-/// `900`, `900s`, `15m`, `1h`, `250ms` → a duration (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 =
-        number.parse().map_err(|_| format!("{text:?} is not a duration like 900s, 15m or 1h"))?;
-    let seconds = |factor: u64| value.checked_mul(factor).map(Duration::from_secs);
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(value)),
-        "" | "s" => seconds(1),
-        "m" | "min" => seconds(60),
-        "h" => seconds(3600),
-        _ => None,
-    }
-    .ok_or_else(|| format!("{text:?} is not a duration like 900s, 15m or 1h"))
-}
+/// The one duration grammar of every service (see [`service_common::duration`]).
+pub use service_common::parse_duration;
 
 /// The PostgreSQL database.
 #[derive(Clone, Debug, Args)]
@@ -128,18 +113,6 @@ pub struct ImportArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_units() {
-        for (text, want) in
-            [("900", 900_000), ("900s", 900_000), ("15m", 900_000), ("1h", 3_600_000), ("250ms", 250)]
-        {
-            assert_eq!(parse_duration(text).unwrap(), Duration::from_millis(want), "{text}");
-        }
-        for bad in ["", "m", "15 days", "-1s", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn secrets_never_print() {

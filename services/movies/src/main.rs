@@ -24,7 +24,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    match service_common::parse_or_exit::<Cli>(service_common::Service::Movies, Some("serve")).command {
         Command::Serve(args) => {
             init_logging(args.service.log_format);
             let app = Application::build(&args).await.context("starting the movies service")?;

@@ -4,16 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use service_common::{Backoff, ServiceSettings};
+use clap::{Args, Parser, Subcommand};
+use service_common::{Backoff, ServiceSettings, parse_duration};
 
 use crate::outbox::DrainerSettings;
 use crate::redis_store::{DEFAULT_PREFIX, RedisStoreSettings};
-
-/// Default gRPC listen address (the port `cinerec-grpc` expects).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
-/// Default `/metrics` listen address.
-pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9093";
 
 /// A Redis URL, which may hold a password: shown with the password masked.
 pub type RedisUrl = service_common::SecretUrl;
@@ -34,12 +29,7 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let command = Self::command().mut_subcommand("serve", |serve| {
-            serve
-                .mut_arg("listen", |a| a.default_value(DEFAULT_LISTEN))
-                .mut_arg("metrics_listen", |a| a.default_value(DEFAULT_METRICS_LISTEN))
-        });
-        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+        service_common::parse_with_default_ports(service_common::Service::Ratings, Some("serve"), args)
     }
 }
 
@@ -62,9 +52,9 @@ pub struct RedisArgs {
     /// Prefix of every key (see the crate docs for the layout).
     #[arg(long = "redis-prefix", env = "CINEREC_RATINGS_PREFIX", default_value = DEFAULT_PREFIX)]
     pub prefix: String,
-    /// Timeout of one Redis command, in milliseconds.
-    #[arg(long = "redis-timeout-ms", env = "CINEREC_RATINGS_REDIS_TIMEOUT_MS", default_value_t = 1000)]
-    pub timeout_ms: u64,
+    /// Timeout of one Redis command.
+    #[arg(long = "redis-timeout", env = "CINEREC_RATINGS_REDIS_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub timeout: Duration,
     /// Attempts per Redis call before a request fails with UNAVAILABLE (waits of about 50, 100,
     /// 200, ... ms between them).
     #[arg(long = "redis-attempts", env = "CINEREC_RATINGS_REDIS_ATTEMPTS", default_value_t = 5)]
@@ -77,7 +67,7 @@ impl RedisArgs {
         RedisStoreSettings {
             prefix: self.prefix.clone(),
             topic: topic.to_owned(),
-            command_timeout: Duration::from_millis(self.timeout_ms.max(1)),
+            command_timeout: self.timeout.max(Duration::from_millis(1)),
             backoff: Backoff { attempts: self.attempts.max(1), ..Backoff::default() },
         }
     }
@@ -107,10 +97,9 @@ pub struct Config {
     /// Outbox entries published per round.
     #[arg(long, env = "CINEREC_OUTBOX_BATCH", default_value_t = 512)]
     pub outbox_batch: usize,
-    /// Entries another drainer left pending this long (it died) are taken over, in
-    /// milliseconds.
-    #[arg(long, env = "CINEREC_OUTBOX_CLAIM_IDLE_MS", default_value_t = 30_000)]
-    pub outbox_claim_idle_ms: u64,
+    /// Entries another drainer left pending this long (it died) are taken over.
+    #[arg(long, env = "CINEREC_OUTBOX_CLAIM_IDLE", default_value = "30s", value_parser = parse_duration)]
+    pub outbox_claim_idle: Duration,
 }
 
 impl Config {
@@ -126,7 +115,7 @@ impl Config {
             redis: RedisArgs {
                 url: RedisUrl::new(redis_url),
                 prefix: prefix.to_owned(),
-                timeout_ms: 1000,
+                timeout: Duration::from_secs(1),
                 attempts: 5,
             },
             kafka_brokers: kafka_brokers.to_owned(),
@@ -134,7 +123,7 @@ impl Config {
             follow_movies: false,
             movies_topic: proto::events::topics::MOVIES.to_owned(),
             outbox_batch: 512,
-            outbox_claim_idle_ms: 30_000,
+            outbox_claim_idle: Duration::from_secs(30),
         }
     }
 
@@ -142,7 +131,7 @@ impl Config {
     pub fn drainer(&self) -> DrainerSettings {
         DrainerSettings {
             batch: self.outbox_batch.max(1),
-            claim_idle: Duration::from_millis(self.outbox_claim_idle_ms.max(1)),
+            claim_idle: self.outbox_claim_idle.max(Duration::from_millis(1)),
             ..DrainerSettings::default()
         }
     }
@@ -180,8 +169,8 @@ mod tests {
     fn serve_defaults_to_the_ratings_port() {
         let cli = Cli::parse_args(["cinerec-ratings", "serve"]).unwrap();
         let Command::Serve(config) = cli.command else { panic!("serve") };
-        assert_eq!(config.service.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(config.service.metrics_listen.to_string(), DEFAULT_METRICS_LISTEN);
+        assert_eq!(config.service.listen.to_string(), "127.0.0.1:50053");
+        assert_eq!(config.service.metrics_listen.to_string(), "127.0.0.1:9093");
         assert_eq!(config.topic, proto::events::topics::RATINGS);
     }
 }

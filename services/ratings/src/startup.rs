@@ -155,6 +155,7 @@ impl<P: EventPublisher + 'static> Application<P> {
         let served = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(service_common::grpc::reflection())
+            .add_service(service_common::grpc::reflection_v1alpha())
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;

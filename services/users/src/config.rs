@@ -123,54 +123,14 @@ impl clap::builder::TypedValueParser for JwtSecretParser {
     }
 }
 
-/// Why a duration setting was refused.
-#[derive(Debug, thiserror::Error)]
-#[error("`{text}` is not a duration: use a whole number with a unit (ms, s, m, h, d), e.g. `1h`")]
-pub struct DurationError {
-    /// The text given.
-    pub text: String,
-}
-
-/// Parses `500ms`, `30s`, `15m`, `1h`, `7d` or bare seconds (`3600`).
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError { text: text.to_string() };
-    let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: u64 = number.parse().map_err(|_| err())?;
-    let seconds_per = match unit.trim() {
-        "ms" => return Ok(Duration::from_millis(value)),
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(err()),
-    };
-    value.checked_mul(seconds_per).map(Duration::from_secs).ok_or_else(err)
-}
+/// The one duration grammar of every service (see [`service_common::duration`]).
+pub use service_common::{DurationError, parse_duration};
 
 #[cfg(test)]
 mod tests {
     use clap::Parser;
 
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        for (text, expected) in [
-            ("500ms", Duration::from_millis(500)),
-            ("30s", Duration::from_secs(30)),
-            ("15m", Duration::from_secs(900)),
-            ("1h", Duration::from_secs(3600)),
-            ("7d", Duration::from_secs(7 * 86_400)),
-            ("3600", Duration::from_secs(3600)),
-        ] {
-            assert_eq!(parse_duration(text).unwrap(), expected, "{text}");
-        }
-        for bad in ["", "h", "1 week", "-1s", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn short_secrets_are_refused_and_secrets_never_print() {

@@ -3,14 +3,13 @@
 //! and serves gRPC until SIGTERM or Ctrl-C.
 
 use anyhow::Context;
-use clap::Parser;
 use events::kafka::{KafkaPublisher, ensure_topics};
 use proto::events::topics;
 use users::{Application, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let config: Config = service_common::parse_or_exit(service_common::Service::Users, None);
     service_common::telemetry::init_logging(config.service.log_format);
 
     let publisher = KafkaPublisher::new(&config.kafka_brokers)

@@ -115,6 +115,7 @@ impl<P: EventPublisher + 'static> Application<P> {
         let served = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(grpc::reflection())
+            .add_service(grpc::reflection_v1alpha())
             .add_service(UsersServiceServer::new(self.api))
             .serve_with_incoming_shutdown(TcpIncoming::from(self.grpc), shutdown)
             .await;

@@ -2,12 +2,11 @@
 //! `CINEREC_*` variables (`cinerec-serve --help`); it stops gracefully on SIGTERM / Ctrl-C.
 
 use anyhow::Context;
-use clap::Parser;
 use serving::{Application, ServingConfig};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = ServingConfig::parse();
+    let config: ServingConfig = service_common::parse_or_exit(service_common::Service::Serving, None);
     service_common::telemetry::init_logging(config.service.log_format);
     tracing::info!(
         store = %config.store,
