@@ -59,6 +59,7 @@ pub struct Application {
     metrics_listener: TcpListener,
     metrics_addr: SocketAddr,
     registry: Arc<Registry>,
+    rpc_metrics: service_common::RpcMetrics,
     refresh_interval: Duration,
     events: Option<ConsumerSettings>,
 }
@@ -77,6 +78,7 @@ impl Application {
     pub async fn build_with_store(config: ServingConfig, store: ModelStore) -> Result<Self, AppError> {
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::new(&mut registry));
+        let rpc_metrics = service_common::RpcMetrics::register(&mut registry, "serving");
         let cache_settings = CacheSettings {
             url: config.redis_url.clone(),
             ttl: config.cache_ttl,
@@ -114,6 +116,7 @@ impl Application {
             grpc,
             metrics_listener,
             registry: Arc::new(registry),
+            rpc_metrics,
             refresh_interval: config.refresh_interval,
             events,
         })
@@ -151,6 +154,7 @@ impl Application {
             metrics_listener,
             metrics_addr,
             registry,
+            rpc_metrics,
             refresh_interval,
             events,
         } = self;
@@ -181,6 +185,7 @@ impl Application {
         };
         let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
         let res = Server::builder()
+            .layer(rpc_metrics)
             .add_service(tonic_health::pb::health_server::HealthServer::new(
                 HealthService::from_health_reporter(health),
             ))

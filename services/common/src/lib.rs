@@ -7,12 +7,14 @@ pub mod duration;
 pub mod grpc;
 pub mod metrics;
 pub mod retry;
+pub mod rpc_metrics;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use duration::{DurationError, parse_duration};
 pub use retry::{Backoff, retry};
+pub use rpc_metrics::RpcMetrics;
 pub use settings::{
     LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit, parse_with_default_ports,
 };

@@ -118,3 +118,16 @@ pub fn server_url(variable: &str) -> String {
         panic!("{variable} is not set: these tests need the servers that scripts/test starts (see scripts/start-server)")
     })
 }
+
+/// `GET /metrics` of a service's metrics port, the whole Prometheus text page (panics naming the
+/// address when the endpoint does not answer 200).
+pub async fn scrape_metrics(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream =
+        tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("metrics at {addr}: {e}"));
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "metrics at {addr}: {response}");
+    response
+}

@@ -123,7 +123,9 @@ impl Application {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
 
-        let mut registry = Registry::with_prefix("movies");
+        let mut root = Registry::default();
+        let rpc_metrics = service_common::RpcMetrics::register(&mut root, "movies");
+        let registry = root.sub_registry_with_prefix("movies");
         let requests = RequestCounter::default();
         registry.register("requests", "gRPC requests by method and status code", requests.clone());
         let relay_metrics = RelayMetrics::default();
@@ -158,14 +160,11 @@ impl Application {
                 let relay =
                     tokio::spawn(run_relay(store, publisher, options.relay, wake, relay_metrics, stopped()));
                 let metrics = metrics_listener.map(|listener| {
-                    tokio::spawn(service_common::metrics::serve_metrics(
-                        listener,
-                        Arc::new(registry),
-                        stopped(),
-                    ))
+                    tokio::spawn(service_common::metrics::serve_metrics(listener, Arc::new(root), stopped()))
                 });
                 tracing::info!(%addr, metrics = ?metrics_addr, "movies service listening");
                 let served = tonic::transport::Server::builder()
+                    .layer(rpc_metrics)
                     .add_service(health)
                     .add_service(service_common::grpc::reflection())
                     .add_service(service_common::grpc::reflection_v1alpha())

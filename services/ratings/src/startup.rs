@@ -117,9 +117,10 @@ impl<P: EventPublisher + 'static> Application<P> {
             }
         };
         let wake = Arc::new(Notify::new());
-        let mut registry = Registry::with_prefix("cinerec");
+        let mut registry = Registry::default();
+        let rpc_metrics = service_common::RpcMetrics::register(&mut registry, "ratings");
         let metrics = DrainerMetrics::default();
-        metrics.register(&mut registry);
+        metrics.register(registry.sub_registry_with_prefix("cinerec"));
         let consumer = format!("ratings-{}", uuid::Uuid::new_v4().simple());
         tracing::info!(
             addr = %listener.local_addr().map_err(|source| StartupError::Bind { addr: config.service.listen, source })?,
@@ -153,6 +154,7 @@ impl<P: EventPublisher + 'static> Application<P> {
         let service = RatingsServiceServer::new(RatingsGrpc::new(Arc::clone(&store), wake));
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let served = tonic::transport::Server::builder()
+            .layer(rpc_metrics)
             .add_service(health)
             .add_service(service_common::grpc::reflection())
             .add_service(service_common::grpc::reflection_v1alpha())

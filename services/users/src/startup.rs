@@ -104,15 +104,18 @@ impl<P: EventPublisher + 'static> Application<P> {
     ) -> Result<(), StartupError> {
         let (stop, stopped) = watch::channel(false);
         let drainer = tokio::spawn(self.outbox.run(self.outbox_interval, stopped.clone()));
+        let mut registry = self.registry;
+        let rpc_metrics = service_common::RpcMetrics::register(&mut registry, "users");
         let metrics = tokio::spawn(service_common::metrics::serve_metrics(
             self.metrics,
-            Arc::new(self.registry),
+            Arc::new(registry),
             wait_for(stopped),
         ));
         let (health_reporter, health) = grpc::health();
         health_reporter.set_serving::<UsersServiceServer<UsersApi<MongoUserStore, P>>>().await;
         tracing::info!(grpc = %self.grpc_addr, metrics = %self.metrics_addr, "users service listening");
         let served = tonic::transport::Server::builder()
+            .layer(rpc_metrics)
             .add_service(health)
             .add_service(grpc::reflection())
             .add_service(grpc::reflection_v1alpha())

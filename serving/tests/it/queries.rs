@@ -197,6 +197,15 @@ async fn answers_equal_the_engine_for_the_same_model() {
         "{page}"
     );
     assert_eq!(metric(&page, r#"cinerec_serving_requests_total{method="SimilarMovies",outcome="ok"}"#), 3.0);
+    // The family every service shares (the kit's layer).
+    assert_eq!(
+        metric(&page, r#"cinerec_rpc_requests_total{service="serving",method="Recommend",code="OK"}"#),
+        20.0
+    );
+    assert_eq!(
+        metric(&page, r#"cinerec_rpc_requests_total{service="serving",method="SimilarMovies",code="OK"}"#),
+        3.0
+    );
     assert_eq!(
         metric(&page, &format!(r#"cinerec_serving_model_info{{version="{version}",kind="implicit-als"}}"#)),
         1.0

@@ -272,3 +272,23 @@ async fn bad_requests_are_refused_naming_the_field() {
     assert!(app.object_keys("movies/").await.is_empty());
     app.finish().await;
 }
+
+/// Every RPC is counted by the service kit's layer, with its code, in the family every service
+/// shares.
+#[tokio::test]
+async fn rpcs_are_counted_by_method_and_code() {
+    let app = TestApp::spawn(Arc::new(MemoryPublisher::new())).await;
+    let mut client = app.client.clone();
+    let missing = client.get_movie(pb::GetMovieRequest { movie_id: 424_242 }).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    client.list_movies(pb::ListMoviesRequest { page_size: 5, ..Default::default() }).await.unwrap();
+    let page = service_common::testing::scrape_metrics(app.metrics).await;
+    for line in [
+        r#"cinerec_rpc_requests_total{service="movies",method="GetMovie",code="NOT_FOUND"} 1"#,
+        r#"cinerec_rpc_requests_total{service="movies",method="ListMovies",code="OK"} 1"#,
+        r#"cinerec_rpc_duration_seconds_count{service="movies",method="GetMovie"} 1"#,
+    ] {
+        assert!(page.lines().any(|l| l == line), "{line} not in {page}");
+    }
+    app.finish().await;
+}

@@ -98,6 +98,8 @@ pub struct TestApp {
     pub store: PgMovieStore,
     /// The media bucket.
     pub media: S3Media,
+    /// The `/metrics` address.
+    pub metrics: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), movies::AppError>>>,
     /// The test's own database, dropped by [`TestApp::finish`].
@@ -144,7 +146,7 @@ impl TestApp {
             relay: relay_settings(topic),
         };
         let app = Application::from_parts(options, store.clone(), media.clone(), publisher).await.unwrap();
-        let addr = app.addr();
+        let (addr, metrics) = (app.addr(), app.metrics_addr().expect("a metrics port was asked for"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -154,7 +156,7 @@ impl TestApp {
             .unwrap()
             .max_decoding_message_size(CLIENT_MAX_BYTES)
             .max_encoding_message_size(CLIENT_MAX_BYTES);
-        Self { client, store, media, stop: Some(stop), task: Some(task), db: None }
+        Self { client, store, media, metrics, stop: Some(stop), task: Some(task), db: None }
     }
 
     /// Stops the server gracefully and drops the database.

@@ -188,3 +188,23 @@ async fn unknown_ids_are_not_found() {
     assert_eq!(again.code(), Code::NotFound);
     app.stop().await;
 }
+
+/// Every RPC is counted by the service kit's layer, with its code, in the family every service
+/// shares.
+#[tokio::test]
+async fn rpcs_are_counted_by_method_and_code() {
+    let (mut app, _publisher) = TestApp::memory().await;
+    app.submit(1, 1, 4.0).await;
+    app.submit(1, 2, 3.5).await;
+    let refused = app.try_submit(1, 3, 7.0, "").await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let page = service_common::testing::scrape_metrics(app.metrics).await;
+    for line in [
+        r#"cinerec_rpc_requests_total{service="ratings",method="SubmitRating",code="OK"} 2"#,
+        r#"cinerec_rpc_requests_total{service="ratings",method="SubmitRating",code="INVALID_ARGUMENT"} 1"#,
+        r#"cinerec_rpc_duration_seconds_count{service="ratings",method="SubmitRating"} 3"#,
+    ] {
+        assert!(page.lines().any(|l| l == line), "{line} not in {page}");
+    }
+    app.stop().await;
+}

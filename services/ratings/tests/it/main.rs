@@ -41,6 +41,7 @@ struct TestApp {
     client: RatingsServiceClient<Channel>,
     store: Arc<RedisStore>,
     prefix: String,
+    metrics: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -51,7 +52,7 @@ impl TestApp {
     async fn spawn<P: EventPublisher + 'static>(config: Config, publisher: P, movies: u64) -> Self {
         let prefix = config.redis.prefix.clone();
         let app = Application::with_publisher(config, publisher).await.expect("the service starts");
-        let addr = app.addr();
+        let (addr, metrics) = (app.addr(), app.metrics_addr());
         let store = app.store();
         let ids: Vec<MovieId> = (1..=movies).map(|id| MovieId::parse(id).unwrap()).collect();
         store.add_movies(&ids).await.unwrap();
@@ -64,7 +65,7 @@ impl TestApp {
             .expect("the service runs");
         });
         let client = RatingsServiceClient::connect(format!("http://{addr}")).await.expect("a connection");
-        Self { client, store, prefix, stop: Some(stop), server: Some(server) }
+        Self { client, store, prefix, metrics, stop: Some(stop), server: Some(server) }
     }
 
     /// The service on the shared test Redis with a fresh prefix, events into a memory
