@@ -169,10 +169,14 @@ impl Application {
                     .add_service(service_common::grpc::reflection())
                     .add_service(service_common::grpc::reflection_v1alpha())
                     .add_service(service)
-                    .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
-                        shutdown.await;
-                        health_reporter.set_not_serving::<MoviesServiceServer<MoviesApi<S, M>>>().await;
-                    })
+                    .serve_with_incoming_shutdown(
+                        TcpIncoming::from(listener),
+                        service_common::grpc::not_serving_after(
+                            shutdown,
+                            health_reporter,
+                            &[<MoviesServiceServer<MoviesApi<S, M>> as tonic::server::NamedService>::NAME],
+                        ),
+                    )
                     .await;
                 let _ = stop_tx.send(true);
                 let _ = relay.await;

@@ -159,7 +159,14 @@ impl<P: EventPublisher + 'static> Application<P> {
             .add_service(service_common::grpc::reflection())
             .add_service(service_common::grpc::reflection_v1alpha())
             .add_service(service)
-            .serve_with_incoming_shutdown(incoming, shutdown)
+            .serve_with_incoming_shutdown(
+                incoming,
+                service_common::grpc::not_serving_after(
+                    shutdown,
+                    health_reporter,
+                    &[<RatingsServiceServer<RatingsGrpc<RedisStore>> as tonic::server::NamedService>::NAME],
+                ),
+            )
             .await;
         let _ = stop_tx.send(true);
         let _ = drainer.await;

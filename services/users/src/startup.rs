@@ -120,7 +120,14 @@ impl<P: EventPublisher + 'static> Application<P> {
             .add_service(grpc::reflection())
             .add_service(grpc::reflection_v1alpha())
             .add_service(UsersServiceServer::new(self.api))
-            .serve_with_incoming_shutdown(TcpIncoming::from(self.grpc), shutdown)
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(self.grpc),
+                grpc::not_serving_after(
+                    shutdown,
+                    health_reporter,
+                    &[<UsersServiceServer<UsersApi<MongoUserStore, P>> as tonic::server::NamedService>::NAME],
+                ),
+            )
             .await;
         let _ = stop.send(true);
         let _ = drainer.await;
