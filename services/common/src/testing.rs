@@ -131,3 +131,11 @@ pub async fn scrape_metrics(addr: SocketAddr) -> String {
     assert!(response.starts_with("HTTP/1.1 200"), "metrics at {addr}: {response}");
     response
 }
+
+/// Asserts that each of `lines` is a whole line of `page` (e.g. a metrics sample with its
+/// value), naming the missing line and showing the page.
+pub fn assert_lines(page: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(page.lines().any(|l| l == *line), "{line} not in\n{page}");
+    }
+}

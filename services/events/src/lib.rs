@@ -106,6 +106,7 @@ pub struct PublishedEvent {
 pub struct MemoryPublisher {
     events: Mutex<Vec<PublishedEvent>>,
     down: std::sync::atomic::AtomicBool,
+    refused: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryPublisher {
@@ -123,11 +124,18 @@ impl MemoryPublisher {
     pub fn set_down(&self, down: bool) {
         self.down.store(down, std::sync::atomic::Ordering::SeqCst);
     }
+
+    /// Publishes refused while down so far: evidence that a relay tried, for tests that check
+    /// that nothing was delivered.
+    pub fn refused(&self) -> usize {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl EventPublisher for MemoryPublisher {
     async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), EventError> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            self.refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return Err(EventError::Publish {
                 topic: topic.to_string(),
                 reason: "broker down (test)".into(),

@@ -283,12 +283,13 @@ async fn rpcs_are_counted_by_method_and_code() {
     assert_eq!(missing.code(), Code::NotFound);
     client.list_movies(pb::ListMoviesRequest { page_size: 5, ..Default::default() }).await.unwrap();
     let page = service_common::testing::scrape_metrics(app.metrics).await;
-    for line in [
-        r#"cinerec_rpc_requests_total{service="movies",method="GetMovie",code="NOT_FOUND"} 1"#,
-        r#"cinerec_rpc_requests_total{service="movies",method="ListMovies",code="OK"} 1"#,
-        r#"cinerec_rpc_duration_seconds_count{service="movies",method="GetMovie"} 1"#,
-    ] {
-        assert!(page.lines().any(|l| l == line), "{line} not in {page}");
-    }
+    service_common::testing::assert_lines(
+        &page,
+        &[
+            r#"cinerec_rpc_requests_total{service="movies",method="GetMovie",code="NOT_FOUND"} 1"#,
+            r#"cinerec_rpc_requests_total{service="movies",method="ListMovies",code="OK"} 1"#,
+            r#"cinerec_rpc_duration_seconds_count{service="movies",method="GetMovie"} 1"#,
+        ],
+    );
     app.finish().await;
 }

@@ -199,12 +199,13 @@ async fn rpcs_are_counted_by_method_and_code() {
     let refused = app.try_submit(1, 3, 7.0, "").await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     let page = service_common::testing::scrape_metrics(app.metrics).await;
-    for line in [
-        r#"cinerec_rpc_requests_total{service="ratings",method="SubmitRating",code="OK"} 2"#,
-        r#"cinerec_rpc_requests_total{service="ratings",method="SubmitRating",code="INVALID_ARGUMENT"} 1"#,
-        r#"cinerec_rpc_duration_seconds_count{service="ratings",method="SubmitRating"} 3"#,
-    ] {
-        assert!(page.lines().any(|l| l == line), "{line} not in {page}");
-    }
+    service_common::testing::assert_lines(
+        &page,
+        &[
+            r#"cinerec_rpc_requests_total{service="ratings",method="SubmitRating",code="OK"} 2"#,
+            r#"cinerec_rpc_requests_total{service="ratings",method="SubmitRating",code="INVALID_ARGUMENT"} 1"#,
+            r#"cinerec_rpc_duration_seconds_count{service="ratings",method="SubmitRating"} 3"#,
+        ],
+    );
     app.stop().await;
 }

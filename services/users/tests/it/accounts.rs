@@ -136,13 +136,14 @@ async fn metrics_count_rpcs_by_method_and_code() {
     assert!(body.contains(r#"users_rpcs_total{rpc="Register",code="OK"} 1"#), "{body}");
     assert!(body.contains(r#"users_rpcs_total{rpc="GetUser",code="NOT_FOUND"} 1"#), "{body}");
     // The family every service shares (the kit's layer).
-    for line in [
-        r#"cinerec_rpc_requests_total{service="users",method="Register",code="OK"} 1"#,
-        r#"cinerec_rpc_requests_total{service="users",method="GetUser",code="NOT_FOUND"} 1"#,
-        r#"cinerec_rpc_duration_seconds_count{service="users",method="Register"} 1"#,
-    ] {
-        assert!(body.lines().any(|l| l == line), "{line} not in {body}");
-    }
+    service_common::testing::assert_lines(
+        &body,
+        &[
+            r#"cinerec_rpc_requests_total{service="users",method="Register",code="OK"} 1"#,
+            r#"cinerec_rpc_requests_total{service="users",method="GetUser",code="NOT_FOUND"} 1"#,
+            r#"cinerec_rpc_duration_seconds_count{service="users",method="Register"} 1"#,
+        ],
+    );
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {

@@ -95,7 +95,9 @@ async fn events_wait_in_the_outbox_while_the_broker_is_down_and_go_out_in_order(
         display_name: String::new(),
     };
     assert_status(app.client.register(reuse.clone()).await, Code::AlreadyExists, "username");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not vacuous: first wait until the drainer has tried (and been refused) after the changes.
+    let refused = app.publisher.refused();
+    eventually("the drainer to try while the broker is down", || app.publisher.refused() > refused).await;
     assert!(app.publisher.events().is_empty());
 
     app.publisher.set_down(false);
