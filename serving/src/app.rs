@@ -12,7 +12,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic_health::ServingStatus;
 use tonic_health::server::{HealthReporter, HealthService};
 use tracing::info;
 
@@ -176,10 +175,7 @@ impl Application {
         let signal = {
             let health = health.clone();
             async move {
-                shutdown.await;
-                for service in ["", SERVICE_NAME] {
-                    health.set_service_status(service, ServingStatus::NotServing).await;
-                }
+                service_common::grpc::not_serving_after(shutdown, health, &[SERVICE_NAME]).await;
                 let _ = stop.send(true);
             }
         };

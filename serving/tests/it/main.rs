@@ -9,4 +9,5 @@ mod events;
 mod helpers;
 mod queries;
 mod seen;
+mod shutdown;
 mod swap;
