@@ -109,6 +109,20 @@ pub fn binary_positives(entries: &[Interaction]) -> Vec<Interaction> {
         .collect()
 }
 
+/// What a model of this kind learns from `ratings`: every rating for explicit ALS, else the
+/// positives (rating ≥ [`POSITIVE_THRESHOLD`]) as 1.0; an `n_users × n_items` matrix.
+pub fn learned(
+    n_users: usize,
+    n_items: usize,
+    ratings: &[Interaction],
+    explicit: bool,
+) -> Result<Interactions> {
+    match explicit {
+        true => matrix(n_users, n_items, ratings),
+        false => matrix(n_users, n_items, &binary_positives(ratings)),
+    }
+}
+
 /// The movies users rated that a model of this kind does not learn from, as an `n_users ×
 /// n_items` matrix whose values are the ratings: nothing for explicit ALS (it learns from every
 /// rating), else the ratings below [`POSITIVE_THRESHOLD`]. With the training matrix it is every

@@ -237,10 +237,6 @@ pub fn ranking_split(
     heldout_users: Option<usize>,
 ) -> Result<RankingSplit> {
     let (n_users, n_items) = (log.n_users(), log.n_items());
-    let learned_from = |rated: &[Interaction]| -> Result<Interactions> {
-        let entries = if explicit { rated.to_vec() } else { data::binary_positives(rated) };
-        data::matrix(n_users, n_items, &entries)
-    };
     let positives = data::binary_positives(&log.entries);
     let split = match protocol {
         Protocol::Holdout => eval::per_user_holdout(&positives, TEST_FRACTION, MIN_POSITIVES, seed)?,
@@ -263,7 +259,7 @@ pub fn ranking_split(
             }
             let (fold_in, test) = split.heldout_matrices(n_items)?;
             return Ok(RankingSplit {
-                train: learned_from(&train_rated)?,
+                train: data::learned(n_users, n_items, &train_rated, explicit)?,
                 fold_in: Some(fold_in),
                 also_seen,
                 test,
@@ -275,7 +271,7 @@ pub fn ranking_split(
     // Every rating but the held-out positives stays in training.
     let rated = ratings_without(&log.entries, &split.test, |_| true);
     Ok(RankingSplit {
-        train: learned_from(&rated)?,
+        train: data::learned(n_users, n_items, &rated, explicit)?,
         fold_in: None,
         also_seen: data::also_seen(n_users, n_items, &rated, explicit)?,
         test: data::matrix(n_users, n_items, &split.test)?.into_user_items(),
@@ -316,8 +312,7 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
     match args.protocol {
         Protocol::Folds => {
             for part in fold_parts(&source, data_dir, log, args.seed)? {
-                let entries = if explicit { part.train.clone() } else { data::binary_positives(&part.train) };
-                let train = data::matrix(n_users, n_items, &entries)?;
+                let train = data::learned(n_users, n_items, &part.train, explicit)?;
                 let also_seen = data::also_seen(n_users, n_items, &part.train, explicit)?;
                 let test = data::matrix(n_users, n_items, &data::binary_positives(&part.test))?;
                 let (model, fit_seconds) = fit(&part.name, &train)?;

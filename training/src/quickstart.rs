@@ -18,12 +18,13 @@ use crate::bench::thread_pool;
 use crate::cli::{EvaluateWith, ModelArgs, ModelKind, QuickstartArgs};
 use crate::data::Loaded;
 use crate::error::{Error, Result};
+use crate::evaluate::TEST_FRACTION;
 use crate::fit::{ModelSpec, model_spec};
 use crate::output::{self, bytes, count, truncate};
 use crate::query;
 use crate::source::{MovieLensDataset, RatingsSource};
 use crate::store::Store;
-use crate::train::{self, HOLDOUT_FRACTION, TrainOptions};
+use crate::train::{self, TrainOptions};
 
 /// The dataset of the quick start.
 pub const DATASET: DatasetName = DatasetName::MlLatestSmall;
@@ -130,7 +131,7 @@ pub fn quickstart(args: &QuickstartArgs, data_dir: &Path, progress: bool, out: &
         m.ndcg.unwrap_or(f64::NAN),
         m.precision.unwrap_or(f64::NAN),
         m.recall.unwrap_or(f64::NAN),
-        HOLDOUT_FRACTION * 100.0,
+        TEST_FRACTION * 100.0,
         m.users.unwrap_or(0),
     )?;
     let payload = artifacts::to_bytes(artifact)?;

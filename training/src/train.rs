@@ -14,26 +14,21 @@ use std::time::Instant;
 
 use artifacts::{Artifact, Metadata, MovieInfo};
 use engine::eval;
-use engine::{Csr, Interaction, InteractionLog, TrainingUsers};
+use engine::{Csr, InteractionLog, TrainingUsers};
 use indicatif::ProgressBar;
 use rayon::ThreadPool;
 use serde::Serialize;
 
 use crate::bench::thread_pool;
-use crate::cli::{EvaluateWith, Format, TrainArgs};
+use crate::cli::{EvaluateWith, Format, Protocol, TrainArgs};
 use crate::data::{self, Loaded};
 use crate::error::{Error, Result};
-use crate::evaluate::{Metrics, ratings_without};
+use crate::evaluate::{MIN_POSITIVES, Metrics, TEST_FRACTION, ranking_split};
 use crate::fit::{self, ModelSpec, model_spec};
 use crate::output::{self, bytes, count, num};
 use crate::source::RatingsSource;
 use crate::source::redis::RedisRatings;
 use crate::store::Store;
-
-/// Share of each user's positives held out by `--evaluate holdout`.
-pub const HOLDOUT_FRACTION: f64 = 0.2;
-/// Users with fewer positives keep them all for training.
-pub const HOLDOUT_MIN_POSITIVES: usize = 5;
 
 /// The commit this binary was built from, when the build knew it (see `build.rs`).
 pub const GIT_HASH: Option<&str> = option_env!("CINEREC_GIT_HASH");
@@ -91,23 +86,6 @@ pub fn metric_map(m: &Metrics, k: usize) -> BTreeMap<String, f64> {
     named.into_iter().filter_map(|(name, v)| v.filter(|v| v.is_finite()).map(|v| (name, v))).collect()
 }
 
-/// The ratings the model may see (all of them, or all but the held-out positives) and, with a
-/// holdout, the held-out positives. Takes the ratings by value so they are freed on return.
-fn split_ratings(
-    entries: Vec<Interaction>,
-    options: &TrainOptions,
-) -> Result<(Vec<Interaction>, Option<Vec<Interaction>>)> {
-    Ok(match options.evaluate {
-        EvaluateWith::None => (entries, None),
-        EvaluateWith::Holdout => {
-            let positives = data::binary_positives(&entries);
-            let split =
-                eval::per_user_holdout(&positives, HOLDOUT_FRACTION, HOLDOUT_MIN_POSITIVES, options.seed)?;
-            (ratings_without(&entries, &split.test, |_| true), Some(split.test))
-        }
-    })
-}
-
 /// Fits `options.spec` on `loaded` in `pool` (advancing `bar` per iteration), evaluates it when
 /// asked, and assembles the artifact. Consumes the ratings so that their memory is freed as
 /// soon as the training matrix is built.
@@ -121,35 +99,37 @@ pub fn train_model(
         return Err(Error::Usage("--k must be at least 1".into()));
     }
     let Loaded { name, log, movies } = loaded;
-    let InteractionLog { users, items, entries } = log;
-    let (n_users, n_items, n_ratings) = (users.len(), items.len(), entries.len());
+    let (n_users, n_items, n_ratings) = (log.n_users(), log.n_items(), log.entries.len());
     let explicit = options.spec.is_explicit();
-    let (rated, test_entries) = split_ratings(entries, options)?;
     // Implicit models learn from the positives; every rated movie is seen.
-    let also_seen = data::also_seen(n_users, n_items, &rated, explicit)?;
-    let train = if explicit {
-        data::matrix(n_users, n_items, &rated)?
-    } else {
-        data::matrix(n_users, n_items, &data::binary_positives(&rated))?
+    let (train, also_seen, test) = match options.evaluate {
+        EvaluateWith::None => (
+            data::learned(n_users, n_items, &log.entries, explicit)?,
+            data::also_seen(n_users, n_items, &log.entries, explicit)?,
+            None,
+        ),
+        EvaluateWith::Holdout => {
+            let split = ranking_split(Protocol::Holdout, &log, explicit, options.seed, None)?;
+            (split.train, split.also_seen, Some(split.test))
+        }
     };
-    drop(rated);
+    let InteractionLog { users, items, .. } = log;
     let start = Instant::now();
     let model = fit::fit(&options.spec, &train, pool, bar)?;
     let fit_seconds = start.elapsed().as_secs_f64();
-    let evaluation = match test_entries {
+    let evaluation = match test {
         Some(test) => {
             let start = Instant::now();
-            let test = data::matrix(n_users, n_items, &test)?;
             let report = pool.install(|| {
                 eval::evaluate_ranking(
                     model.as_recommender(),
                     TrainingUsers::new(train.user_items(), &also_seen)?,
-                    test.user_items(),
+                    &test,
                     options.k,
                 )
             })?;
             let seconds = start.elapsed().as_secs_f64();
-            Some(Evaluation { metrics: Metrics::from(&report), test: test.user_items().clone(), seconds })
+            Some(Evaluation { metrics: Metrics::from(&report), test, seconds })
         }
         None => None,
     };
@@ -159,8 +139,8 @@ pub fn train_model(
     let mut dataset = format!("{name}, {what}");
     if evaluation.is_some() {
         dataset.push_str(&format!(
-            ", minus a holdout of {:.0} % of the positives of users with >= {HOLDOUT_MIN_POSITIVES} (seed {})",
-            HOLDOUT_FRACTION * 100.0,
+            ", minus a holdout of {:.0} % of the positives of users with >= {MIN_POSITIVES} (seed {})",
+            TEST_FRACTION * 100.0,
             options.seed
         ));
     }
