@@ -12,7 +12,6 @@
 //!   [`convert`] the hand-written wire ↔ engine conversions.
 //! - [`app`]: [`app::Application::build`] binds the ports and returns the addresses, so tests
 //!   spawn the server on `127.0.0.1:0`.
-//! - [`loadgen`]: the `cinerec-loadgen` load generator.
 
 pub mod app;
 pub mod cache;
@@ -20,7 +19,6 @@ pub mod config;
 pub mod consumer;
 pub mod convert;
 pub mod error;
-pub mod loadgen;
 pub mod metrics;
 pub mod model;
 pub mod models;

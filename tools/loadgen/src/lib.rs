@@ -23,8 +23,8 @@ use proto::recommendation::v1 as pb;
 use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::config::parse_duration;
-use crate::model::{ModelState, RecommendQuery, Scoring};
+use service_common::parse_duration;
+use serving::model::{ModelState, RecommendQuery, Scoring};
 
 /// What each request is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -9,7 +9,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use serving::loadgen::{self, LoadgenConfig};
+use loadgen::LoadgenConfig;
 
 fn main() -> anyhow::Result<()> {
     let config = LoadgenConfig::parse();
