@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use proto::movies::v1 as pb;
 use proto::movies::v1::movies_service_server::MoviesService;
 use tokio::sync::Notify;
@@ -19,22 +17,18 @@ use crate::domain::{
 use crate::media::{MediaError, MediaStore};
 use crate::store::{MovieStore, StoreError};
 
-/// Requests by method and status code.
-pub type RequestCounter = Family<Vec<(String, String)>, Counter>;
-
 /// The service state: the catalogue, the media bucket, and the relay's wake-up signal.
 pub struct MoviesApi<S, M> {
     store: Arc<S>,
     media: Arc<M>,
     relay: Arc<Notify>,
-    requests: RequestCounter,
 }
 
 impl<S, M> MoviesApi<S, M> {
-    /// Handlers over `store` and `media`; `relay` is notified after each change, `requests`
-    /// counts calls.
-    pub fn new(store: Arc<S>, media: Arc<M>, relay: Arc<Notify>, requests: RequestCounter) -> Self {
-        Self { store, media, relay, requests }
+    /// Handlers over `store` and `media`; `relay` is notified after each change (the kit's layer
+    /// counts calls).
+    pub fn new(store: Arc<S>, media: Arc<M>, relay: Arc<Notify>) -> Self {
+        Self { store, media, relay }
     }
 }
 
@@ -119,15 +113,9 @@ impl<S: MovieStore, M: MediaStore> MoviesApi<S, M> {
         Ok(res)
     }
 
-    /// Counts the call and turns its error into a status.
-    fn finish<T>(&self, method: &'static str, res: Result<T, ApiError>) -> Result<Response<T>, Status> {
-        let res = res.map(Response::new).map_err(Status::from);
-        let code = match &res {
-            Ok(_) => "OK".to_string(),
-            Err(status) => format!("{:?}", status.code()),
-        };
-        self.requests.get_or_create(&vec![("method".into(), method.into()), ("code".into(), code)]).inc();
-        res
+    /// Turns an outcome into a response (the kit's layer counts it).
+    fn finish<T>(&self, res: Result<T, ApiError>) -> Result<Response<T>, Status> {
+        res.map(Response::new).map_err(Status::from)
     }
 
     async fn create(&self, request: pb::CreateMovieRequest) -> Result<pb::Movie, ApiError> {
@@ -202,7 +190,7 @@ impl<S: MovieStore, M: MediaStore> MoviesService for MoviesApi<S, M> {
         request: Request<pb::CreateMovieRequest>,
     ) -> Result<Response<pb::Movie>, Status> {
         let res = self.create(request.into_inner()).await;
-        self.finish("CreateMovie", res)
+        self.finish(res)
     }
 
     async fn get_movie(&self, request: Request<pb::GetMovieRequest>) -> Result<Response<pb::Movie>, Status> {
@@ -212,7 +200,7 @@ impl<S: MovieStore, M: MediaStore> MoviesService for MoviesApi<S, M> {
             self.to_proto(movie).await
         }
         .await;
-        self.finish("GetMovie", res)
+        self.finish(res)
     }
 
     async fn update_movie(
@@ -220,7 +208,7 @@ impl<S: MovieStore, M: MediaStore> MoviesService for MoviesApi<S, M> {
         request: Request<pb::UpdateMovieRequest>,
     ) -> Result<Response<pb::Movie>, Status> {
         let res = self.update(request.into_inner()).await;
-        self.finish("UpdateMovie", res)
+        self.finish(res)
     }
 
     async fn delete_movie(
@@ -228,7 +216,7 @@ impl<S: MovieStore, M: MediaStore> MoviesService for MoviesApi<S, M> {
         request: Request<pb::DeleteMovieRequest>,
     ) -> Result<Response<pb::DeleteMovieResponse>, Status> {
         let res = self.delete(request.into_inner()).await;
-        self.finish("DeleteMovie", res)
+        self.finish(res)
     }
 
     async fn list_movies(
@@ -246,7 +234,7 @@ impl<S: MovieStore, M: MediaStore> MoviesService for MoviesApi<S, M> {
             Ok(pb::ListMoviesResponse { movies: self.to_protos(page.movies).await?, next_page_token })
         }
         .await;
-        self.finish("ListMovies", res)
+        self.finish(res)
     }
 
     async fn search_movies(
@@ -263,7 +251,7 @@ impl<S: MovieStore, M: MediaStore> MoviesService for MoviesApi<S, M> {
             })
         }
         .await;
-        self.finish("SearchMovies", res)
+        self.finish(res)
     }
 
     async fn upload_media(
@@ -271,6 +259,6 @@ impl<S: MovieStore, M: MediaStore> MoviesService for MoviesApi<S, M> {
         request: Request<pb::UploadMediaRequest>,
     ) -> Result<Response<pb::Movie>, Status> {
         let res = self.upload(request.into_inner()).await;
-        self.finish("UploadMedia", res)
+        self.finish(res)
     }
 }

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{MoviesApi, RequestCounter};
+use crate::api::MoviesApi;
 use crate::config::ServeArgs;
 use crate::domain::MAX_TRAILER_BYTES;
 use crate::media::{MediaError, MediaStore, S3Media};
@@ -126,8 +126,6 @@ impl Application {
         let mut root = Registry::default();
         let rpc_metrics = service_common::RpcMetrics::register(&mut root, "movies");
         let registry = root.sub_registry_with_prefix("movies");
-        let requests = RequestCounter::default();
-        registry.register("requests", "gRPC requests by method and status code", requests.clone());
         let relay_metrics = RelayMetrics::default();
         registry.register(
             "events_published",
@@ -142,7 +140,7 @@ impl Application {
 
         let store = Arc::new(store);
         let wake = Arc::new(Notify::new());
-        let api = MoviesApi::new(store.clone(), Arc::new(media), wake.clone(), requests);
+        let api = MoviesApi::new(store.clone(), Arc::new(media), wake.clone());
         let run = move |shutdown: Shutdown| -> Task {
             Box::pin(async move {
                 let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -17,7 +17,6 @@ use tonic::{Request, Response, Status};
 
 use crate::config::JwtSecret;
 use crate::domain::{Login, NewAccount, Password, Preferences, ProfileChange, UserId, ValidationError};
-use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::password::{HashError, Hasher};
 use crate::store::{OutboxEvent, StoreError, StoredUser, UniqueField, UserStore};
@@ -44,7 +43,6 @@ pub struct UsersApi<S, P> {
     tokens: TokenSettings,
     backoff: Backoff,
     publish_timeout: Duration,
-    metrics: Metrics,
 }
 
 impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
@@ -56,9 +54,8 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
         tokens: TokenSettings,
         backoff: Backoff,
         publish_timeout: Duration,
-        metrics: Metrics,
     ) -> Self {
-        Self { store, outbox, hasher: Hasher::default(), tokens, backoff, publish_timeout, metrics }
+        Self { store, outbox, hasher: Hasher::default(), tokens, backoff, publish_timeout }
     }
 
     /// Runs a storage call with bounded retries on connection errors.
@@ -87,11 +84,9 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
         }
     }
 
-    /// Counts the outcome and turns it into a response.
-    fn finish<T>(&self, rpc: &'static str, res: Result<T, ApiError>) -> Result<Response<T>, Status> {
-        let res = res.map(Response::new).map_err(Status::from);
-        self.metrics.rpc(rpc, res.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok));
-        res
+    /// Turns an outcome into a response (the kit's layer counts it).
+    fn finish<T>(&self, res: Result<T, ApiError>) -> Result<Response<T>, Status> {
+        res.map(Response::new).map_err(Status::from)
     }
 
     async fn handle_register(&self, request: pb::RegisterRequest) -> Result<pb::RegisterResponse, ApiError> {
@@ -227,17 +222,17 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersService for UsersApi<S, P> 
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
         let res = self.handle_register(request.into_inner()).await;
-        self.finish("Register", res)
+        self.finish(res)
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
         let res = self.handle_login(request.into_inner()).await;
-        self.finish("Login", res)
+        self.finish(res)
     }
 
     async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::User>, Status> {
         let res = self.handle_get_user(request.into_inner()).await;
-        self.finish("GetUser", res)
+        self.finish(res)
     }
 
     async fn update_profile(
@@ -245,7 +240,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersService for UsersApi<S, P> 
         request: Request<pb::UpdateProfileRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let res = self.handle_update_profile(request.into_inner()).await;
-        self.finish("UpdateProfile", res)
+        self.finish(res)
     }
 
     async fn update_preferences(
@@ -253,7 +248,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersService for UsersApi<S, P> 
         request: Request<pb::UpdatePreferencesRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let res = self.handle_update_preferences(request.into_inner()).await;
-        self.finish("UpdatePreferences", res)
+        self.finish(res)
     }
 
     async fn delete_user(
@@ -261,7 +256,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersService for UsersApi<S, P> 
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         let res = self.handle_delete_user(request.into_inner()).await;
-        self.finish("DeleteUser", res)
+        self.finish(res)
     }
 
     async fn verify_token(
@@ -269,7 +264,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersService for UsersApi<S, P> 
         request: Request<pb::VerifyTokenRequest>,
     ) -> Result<Response<pb::VerifyTokenResponse>, Status> {
         let res = self.handle_verify_token(request.get_ref());
-        self.finish("VerifyToken", res)
+        self.finish(res)
     }
 }
 

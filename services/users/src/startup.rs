@@ -70,10 +70,9 @@ impl<P: EventPublisher + 'static> Application<P> {
         );
         let mut registry = Registry::default();
         let counters = Metrics::register(&mut registry);
-        let outbox = Arc::new(Outbox::new(store.clone(), publisher, config.backoff(), counters.clone()));
+        let outbox = Arc::new(Outbox::new(store.clone(), publisher, config.backoff(), counters));
         let tokens = TokenSettings { secret: config.jwt_secret.clone(), ttl: config.token_ttl };
-        let api =
-            UsersApi::new(store, outbox.clone(), tokens, config.backoff(), config.publish_timeout, counters);
+        let api = UsersApi::new(store, outbox.clone(), tokens, config.backoff(), config.publish_timeout);
         Ok(Self {
             grpc,
             grpc_addr,

@@ -133,8 +133,6 @@ async fn metrics_count_rpcs_by_method_and_code() {
     app.register("ann").await;
     let _ = app.get(42).await;
     let body = http_get(app.metrics_addr, "/metrics").await;
-    assert!(body.contains(r#"users_rpcs_total{rpc="Register",code="OK"} 1"#), "{body}");
-    assert!(body.contains(r#"users_rpcs_total{rpc="GetUser",code="NOT_FOUND"} 1"#), "{body}");
     // The family every service shares (the kit's layer).
     service_common::testing::assert_lines(
         &body,
