@@ -59,15 +59,4 @@ impl ServeError {
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self::InvalidArgument { field: field.into(), problem: problem.into() }
     }
-
-    /// The label of the outcome in metrics (`invalid_argument`, `not_found`, ...).
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            Self::InvalidArgument { .. } => "invalid_argument",
-            Self::NotFound { .. } => "not_found",
-            Self::Unsupported { .. } => "unimplemented",
-            Self::NoModel | Self::ShuttingDown | Self::Store(_) => "unavailable",
-            Self::Engine(_) | Self::Task(_) => "internal",
-        }
-    }
 }

@@ -1,32 +1,16 @@
 //! The service's Prometheus metrics (served by `service_common::metrics::serve_metrics` on
-//! its own port). Labels are bounded: method and outcome names, the model version and kind.
+//! its own port). Labels are bounded: op and event names, the model version and kind. RPCs are counted
+//! by the service kit's layer (`cinerec_rpc_*`).
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-/// Labels of per-method metrics.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct MethodLabels {
-    /// The RPC (`Recommend`, `RecommendBatch`, ...).
-    pub method: &'static str,
-}
-
-/// Labels of the request counter.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    /// The RPC.
-    pub method: &'static str,
-    /// `ok`, `invalid_argument`, `not_found`, `unimplemented`, `unavailable` or `internal`.
-    pub outcome: &'static str,
-}
 
 /// Labels of the cache error counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,10 +48,6 @@ pub struct ModelLabels {
 /// Every metric of the service.
 #[derive(Debug)]
 pub struct Metrics {
-    /// Handler latency by method, seconds.
-    pub latency: Family<MethodLabels, Histogram>,
-    /// Requests by method and outcome.
-    pub requests: Family<OutcomeLabels, Counter>,
     /// Cache lookups that found a list.
     pub cache_hits: Counter,
     /// Cache lookups that found nothing.
@@ -101,8 +81,6 @@ impl Metrics {
     /// The metrics, registered in `registry` under `cinerec_serving_*`.
     pub fn new(registry: &mut Registry) -> Self {
         let res = Self {
-            latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(25e-6, 2.0, 16))),
-            requests: Family::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             cache_errors: Family::default(),
@@ -119,8 +97,6 @@ impl Metrics {
             clock: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("cinerec_serving");
-        r.register("request_duration_seconds", "Handler latency by method", res.latency.clone());
-        r.register("requests", "Requests by method and outcome", res.requests.clone());
         r.register("cache_hits", "Recommendation cache lookups that found a list", res.cache_hits.clone());
         r.register(
             "cache_misses",
@@ -160,12 +136,6 @@ impl Metrics {
         );
         r.register_collector(Box::new(res.clock.clone()));
         res
-    }
-
-    /// Records one finished request.
-    pub fn observe(&self, method: &'static str, outcome: &'static str, elapsed: Duration) {
-        self.latency.get_or_create(&MethodLabels { method }).observe(elapsed.as_secs_f64());
-        self.requests.get_or_create(&OutcomeLabels { method, outcome }).inc();
     }
 
     /// Records a cache command failure.

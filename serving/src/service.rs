@@ -2,7 +2,6 @@
 //! [`ServeError`] to a gRPC status. Internal causes are logged here and never sent.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use proto::recommendation::v1 as pb;
 use proto::recommendation::v1::recommendation_service_server::{
@@ -36,11 +35,8 @@ impl RecommendationApi {
         method: &'static str,
         work: impl Future<Output = Result<T, ServeError>>,
     ) -> Result<Response<T>, Status> {
-        let started = Instant::now();
-        let res = work.await;
-        let outcome = res.as_ref().map_or_else(ServeError::outcome, |_| "ok");
-        self.serving.metrics().observe(method, outcome, started.elapsed());
-        res.map(Response::new).map_err(|err| status(method, err))
+        // The service kit's layer counts the call and times it.
+        work.await.map(Response::new).map_err(|err| status(method, err))
     }
 }
 

@@ -142,13 +142,12 @@ async fn bad_requests_get_invalid_argument_naming_the_field() {
     let refused: f64 = ["Recommend", "RecommendBatch", "SimilarMovies", "Explain"]
         .iter()
         .map(|m| {
-            metric(
-                &page,
-                &format!(r#"cinerec_serving_requests_total{{method="{m}",outcome="invalid_argument"}}"#),
-            ) + metric(
-                &page,
-                &format!(r#"cinerec_serving_requests_total{{method="{m}",outcome="not_found"}}"#),
-            )
+            let count = |code: &str| {
+                let sample =
+                    format!(r#"cinerec_rpc_requests_total{{service="serving",method="{m}",code="{code}"}}"#);
+                metric(&page, &sample)
+            };
+            count("INVALID_ARGUMENT") + count("NOT_FOUND")
         })
         .sum();
     assert_eq!(refused as usize, n_cases, "{page}");

@@ -191,12 +191,6 @@ async fn answers_equal_the_engine_for_the_same_model() {
 
     // Metrics count what happened.
     let page = app.metrics().await;
-    assert_eq!(
-        metric(&page, r#"cinerec_serving_requests_total{method="Recommend",outcome="ok"}"#),
-        20.0,
-        "{page}"
-    );
-    assert_eq!(metric(&page, r#"cinerec_serving_requests_total{method="SimilarMovies",outcome="ok"}"#), 3.0);
     // The family every service shares (the kit's layer).
     assert_eq!(
         metric(&page, r#"cinerec_rpc_requests_total{service="serving",method="Recommend",code="OK"}"#),
@@ -212,7 +206,11 @@ async fn answers_equal_the_engine_for_the_same_model() {
     );
     assert_eq!(metric(&page, "cinerec_serving_model_swaps_total"), 1.0);
     assert!(page.contains("cinerec_serving_model_age_seconds "), "{page}");
-    assert!(page.contains("cinerec_serving_request_duration_seconds_bucket{"), "{page}");
+    let recommend_bucket = |l: &str| {
+        l.starts_with("cinerec_rpc_duration_seconds_bucket{")
+            && l.contains(r#"service="serving",method="Recommend""#)
+    };
+    assert!(page.lines().any(recommend_bucket), "{page}");
     app.stop().await;
 }
 
