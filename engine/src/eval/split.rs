@@ -62,7 +62,7 @@ impl StrongSplit {
             .collect::<Result<Vec<_>>>()?;
         let matrix =
             Interactions::from_entries(self.heldout_users.len(), n_items, &remapped, Duplicates::KeepLatest)?;
-        Ok(matrix.user_items().clone())
+        Ok(matrix.into_user_items())
     }
 }
 
