@@ -60,7 +60,7 @@ pub struct OverlayParts {
     /// [`RecommendQuery::rated`]); movies the model does not know are skipped.
     pub rated: Vec<(u32, Option<f32>)>,
     /// Rated movies that are not interactions by the model's rule (a rating below the positive
-    /// threshold): left out of the list like seen movies, sorted.
+    /// threshold): seen, so left out of the list with the other rated movies; sorted.
     pub rated_not_positive: Vec<u32>,
     /// Blocked movies the model knows, sorted.
     pub blocked: Vec<u32>,
@@ -101,25 +101,19 @@ pub fn recommend_query(
         [] => None,
         ids => Some(items(model, ids, &field("allow_movie_ids"))?),
     };
-    let mut deny = items(model, &request.deny_movie_ids, &field("deny_movie_ids"))?;
+    let deny = items(model, &request.deny_movie_ids, &field("deny_movie_ids"))?;
     let recent = recent(model, &request.recent_movie_ids, &field("recent_movie_ids"))?;
     let OverlayParts { rated, rated_not_positive, blocked } = overlay_parts(model, overlay);
-    let exclude_seen = !request.include_seen;
-    if exclude_seen && !rated_not_positive.is_empty() {
-        // A movie the user rated is seen, even when the rating is too low to count as a positive.
-        deny.extend(rated_not_positive);
-        deny.sort_unstable();
-        deny.dedup();
-    }
     Ok(RecommendQuery {
         user_id: request.user_id,
         user_idx: model.user_idx(request.user_id),
         n,
-        exclude_seen,
+        exclude_seen: !request.include_seen,
         allow,
         deny,
         recent,
         rated,
+        rated_not_positive,
         blocked,
     })
 }

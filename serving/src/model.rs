@@ -69,6 +69,9 @@ pub struct RecommendQuery {
     /// sorted by item, unique; `None` removes the item from the history (a deleted rating, or
     /// one below the positive threshold). They win over training values.
     pub rated: Vec<(u32, Option<f32>)>,
+    /// Movies the overlay says the user rated below the positive threshold (sorted, unique): not
+    /// part of the history, but seen, so left out with the training's also-seen movies.
+    pub rated_not_positive: Vec<u32>,
     /// The user's blocked movies (sorted, unique): never returned, but not part of the cached
     /// list, which is filtered at read time.
     pub blocked: Vec<u32>,
@@ -203,6 +206,7 @@ impl ModelState {
                 deny: Vec::new(),
                 recent,
                 rated: Vec::new(),
+                rated_not_positive: Vec::new(),
                 blocked: Vec::new(),
             };
             let items = self
@@ -332,21 +336,25 @@ impl ModelState {
             };
             return Ok(Recommendations { items, source: Source::Model });
         }
-        // A known user's other rated movies stay seen when their history is folded in (the
-        // overlay's low ratings are in `deny` already: see `convert::overlay_parts`).
-        let also_seen = match query.user_idx {
+        // A known user's other rated movies (training and overlay) stay seen when their history
+        // is folded in.
+        let trained_also_seen = match query.user_idx {
             Some(user_idx) => training.checked(user_idx)?.1.also,
             None => &[],
         };
+        let also_seen = match query.rated_not_positive.is_empty() {
+            true => std::borrow::Cow::Borrowed(trained_also_seen),
+            false => std::borrow::Cow::Owned(merge_sorted(trained_also_seen, &query.rated_not_positive)),
+        };
         let (indices, values) = self.history(query.user_idx, &query.recent, &query.rated);
         if indices.is_empty() {
-            let seen = if options.exclude_seen { also_seen } else { &[] };
+            let seen = if options.exclude_seen { &also_seen[..] } else { &[] };
             return Ok(Recommendations { items: self.popular(&options, seen), source: Source::Popularity });
         }
         let history = Row::new(&indices, &values);
         let items = match &self.index {
-            Some(index) => index.recommend_for_history(model, history, also_seen, &options)?,
-            None => engine::recommend::recommend_for_history(model, history, also_seen, &options)?,
+            Some(index) => index.recommend_for_history(model, history, &also_seen, &options)?,
+            None => engine::recommend::recommend_for_history(model, history, &also_seen, &options)?,
         };
         Ok(Recommendations { items, source: Source::FoldIn })
     }

@@ -429,6 +429,7 @@ async fn in_process(
                     deny: Vec::new(),
                     recent: Vec::new(),
                     rated: Vec::new(),
+                    rated_not_positive: Vec::new(),
                     blocked: Vec::new(),
                 };
                 let sent = Instant::now();
