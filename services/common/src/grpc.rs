@@ -86,21 +86,15 @@ mod tests {
     /// Lists the services through both reflection versions of a real server on 127.0.0.1.
     #[tokio::test]
     async fn both_reflection_versions_list_the_services() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (_reporter, health) = health();
-        let server = tokio::spawn(
+        let (channel, server) = crate::test_support::loopback(|incoming| {
             tonic::transport::Server::builder()
                 .add_service(health)
                 .add_service(reflection())
                 .add_service(reflection_v1alpha())
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+                .serve_with_incoming(incoming)
+        })
+        .await;
 
         let request = v1::ServerReflectionRequest {
             host: String::new(),

@@ -21,3 +21,26 @@ pub use settings::{
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// Helpers of this crate's own unit tests.
+#[cfg(test)]
+mod test_support {
+    use tokio_stream::wrappers::TcpListenerStream;
+    use tonic::transport::Channel;
+
+    /// Runs `serve` (a server future over the incoming connections) on a fresh 127.0.0.1 port
+    /// and returns a channel connected to it, with the server's task.
+    pub async fn loopback<F>(
+        serve: impl FnOnce(TcpListenerStream) -> F,
+    ) -> (Channel, tokio::task::JoinHandle<F::Output>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(TcpListenerStream::new(listener)));
+        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+        (channel, server)
+    }
+}

@@ -196,21 +196,15 @@ mod tests {
     async fn every_call_is_counted_with_its_code() {
         let mut registry = Registry::default();
         let metrics = RpcMetrics::register(&mut registry, "demo");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (reporter, health) = crate::grpc::health();
         reporter.set_service_status("up", tonic_health::ServingStatus::Serving).await;
-        let server = tokio::spawn(
+        let (channel, server) = crate::test_support::loopback(|incoming| {
             tonic::transport::Server::builder()
                 .layer(metrics)
                 .add_service(health)
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+                .serve_with_incoming(incoming)
+        })
+        .await;
         let mut client = HealthClient::new(channel.clone());
         client.check(HealthCheckRequest { service: "up".into() }).await.unwrap();
         client.check(HealthCheckRequest { service: "up".into() }).await.unwrap();
