@@ -48,30 +48,6 @@ pub mod users {
 
 /// `cinerec.movies.*`: the catalogue and media.
 pub mod movies {
-    /// The genre vocabulary of the wire contracts (MovieLens, ml-latest spelling; ml-100k's
-    /// `Children's` is `Children`): the only genres a movie may have and a user may favour.
-    pub const GENRES: [&str; 19] = [
-        "Action",
-        "Adventure",
-        "Animation",
-        "Children",
-        "Comedy",
-        "Crime",
-        "Documentary",
-        "Drama",
-        "Fantasy",
-        "Film-Noir",
-        "Horror",
-        "IMAX",
-        "Musical",
-        "Mystery",
-        "Romance",
-        "Sci-Fi",
-        "Thriller",
-        "War",
-        "Western",
-    ];
-
     /// `cinerec.movies.v1`.
     pub mod v1 {
         #![allow(missing_docs, clippy::all)]

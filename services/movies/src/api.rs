@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
+use contract::{ErrorKind, PublicError};
 use proto::movies::v1 as pb;
 use proto::movies::v1::movies_service_server::MoviesService;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    InvalidField, ListQuery, MediaKind, MediaObject, MediaUpload, Movie, MovieFields, MovieId, SearchQuery,
+    FieldError, ListQuery, MediaKind, MediaObject, MediaUpload, Movie, MovieFields, MovieId, SearchQuery,
     media_key, media_prefix,
 };
 use crate::media::{MediaError, MediaStore};
@@ -36,7 +37,7 @@ impl<S, M> MoviesApi<S, M> {
 #[derive(Debug, thiserror::Error)]
 enum ApiError {
     #[error(transparent)]
-    Invalid(#[from] InvalidField),
+    Invalid(#[from] FieldError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -45,41 +46,40 @@ enum ApiError {
 
 impl From<ApiError> for Status {
     fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::Invalid(field) => {
-                Status::invalid_argument(format!("{}: {}", field.field, field.reason))
-            }
+        let public = match err {
+            ApiError::Invalid(field) => PublicError::from(field),
             ApiError::Store(StoreError::NotFound { id }) => {
-                Status::not_found(format!("movie {id} not found"))
+                PublicError::new(ErrorKind::NotFound, format!("movie {id} not found"))
             }
             ApiError::Store(StoreError::AlreadyExists { id }) => {
-                Status::already_exists(format!("movie_id: movie {id} already exists"))
+                PublicError::new(ErrorKind::Conflict, format!("movie_id: movie {id} already exists"))
             }
             ApiError::Store(err @ StoreError::Unavailable { .. }) => {
                 tracing::warn!(%err, "movie database unavailable");
-                Status::unavailable("the movie database is unavailable; retry later")
+                PublicError::unavailable("the movie database")
             }
             ApiError::Media(err @ MediaError::Unavailable { .. }) => {
                 tracing::warn!(%err, "media storage unavailable");
-                Status::unavailable("media storage is unavailable; retry later")
+                PublicError::unavailable("media storage")
             }
             err => {
                 tracing::error!(%err, "request failed");
-                Status::internal("internal error")
+                PublicError::internal()
             }
-        }
+        };
+        public.into()
     }
 }
 
-fn kind_of(kind: i32) -> Result<MediaKind, InvalidField> {
+fn kind_of(kind: i32) -> Result<MediaKind, FieldError> {
     match pb::MediaKind::try_from(kind) {
         Ok(pb::MediaKind::Poster) => Ok(MediaKind::Poster),
         Ok(pb::MediaKind::Trailer) => Ok(MediaKind::Trailer),
-        _ => Err(InvalidField::new("kind", "must be MEDIA_KIND_POSTER or MEDIA_KIND_TRAILER")),
+        _ => Err(FieldError::new("kind", "must be MEDIA_KIND_POSTER or MEDIA_KIND_TRAILER")),
     }
 }
 
-fn fields_of(movie: &pb::Movie) -> Result<MovieFields, InvalidField> {
+fn fields_of(movie: &pb::Movie) -> Result<MovieFields, FieldError> {
     MovieFields::parse(&movie.title, movie.year, &movie.genres, &movie.imdb_id, movie.tmdb_id)
 }
 
@@ -94,7 +94,7 @@ impl<S: MovieStore, M: MediaStore> MoviesApi<S, M> {
         let trailer_url = url(&movie.trailer).await?;
         let fields = movie.fields;
         Ok(pb::Movie {
-            movie_id: movie.id.as_u64(),
+            movie_id: movie.id.get(),
             title: fields.title,
             year: fields.year.unwrap_or(0),
             genres: fields.genres,
@@ -119,7 +119,7 @@ impl<S: MovieStore, M: MediaStore> MoviesApi<S, M> {
     }
 
     async fn create(&self, request: pb::CreateMovieRequest) -> Result<pb::Movie, ApiError> {
-        let movie = request.movie.ok_or_else(|| InvalidField::new("movie", "must be set"))?;
+        let movie = request.movie.ok_or_else(|| FieldError::new("movie", "must be set"))?;
         let id = match movie.movie_id {
             0 => None,
             id => Some(MovieId::parse(id, "movie.movie_id")?),
@@ -132,7 +132,7 @@ impl<S: MovieStore, M: MediaStore> MoviesApi<S, M> {
     }
 
     async fn update(&self, request: pb::UpdateMovieRequest) -> Result<pb::Movie, ApiError> {
-        let movie = request.movie.ok_or_else(|| InvalidField::new("movie", "must be set"))?;
+        let movie = request.movie.ok_or_else(|| FieldError::new("movie", "must be set"))?;
         let id = MovieId::parse(movie.movie_id, "movie.movie_id")?;
         let fields = fields_of(&movie)?;
         let updated = self.store.update(id, &fields).await?;

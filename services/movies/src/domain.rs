@@ -1,6 +1,6 @@
 //! Domain types that cannot be invalid: movie ids, canonical genres, validated movie fields,
 //! list filters with their opaque page token, and media kinds with their content checks. Every
-//! parse failure is an [`InvalidField`] naming the request field, which the gRPC edge turns into
+//! parse failure is an [`FieldError`] naming the request field, which the gRPC edge turns into
 //! `INVALID_ARGUMENT`.
 
 use std::fmt;
@@ -20,71 +20,10 @@ pub const MAX_SEARCH_LIMIT: u32 = 100;
 /// Search results when the request leaves the limit 0.
 pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
 
-/// The MovieLens genres a request may name (shared with the other services through `proto`).
-pub use proto::movies::GENRES;
-
-/// A request field that failed validation, and why.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid `{field}`: {reason}")]
-pub struct InvalidField {
-    /// The field as the protobuf request names it (`movie.title`, `page_size`, ...).
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl InvalidField {
-    /// `field` is invalid because of `reason`.
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self { field, reason: reason.into() }
-    }
-}
-
-/// A movie id: 1..=i64::MAX (it is a PostgreSQL `bigint`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MovieId(i64);
-
-impl MovieId {
-    /// Checks a wire id; `field` names it in the error.
-    pub fn parse(id: u64, field: &'static str) -> Result<Self, InvalidField> {
-        match i64::try_from(id) {
-            Ok(id) if id > 0 => Ok(Self(id)),
-            Ok(_) => Err(InvalidField::new(field, "must be set (a positive movie id)")),
-            Err(_) => Err(InvalidField::new(field, format!("{id} is larger than {}", i64::MAX))),
-        }
-    }
-
-    /// An id read back from the database (always positive by the table's CHECK).
-    pub(crate) fn from_db(id: i64) -> Self {
-        Self(id)
-    }
-
-    /// As stored.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-
-    /// As on the wire.
-    pub fn as_u64(self) -> u64 {
-        self.0 as u64
-    }
-}
-
-impl fmt::Display for MovieId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// The canonical spelling of `genre` (case-insensitive; ml-100k's `Children's` is `Children`),
-/// or `None` for a genre MovieLens does not have.
-pub fn canonical_genre(genre: &str) -> Option<&'static str> {
-    let genre = genre.trim();
-    if genre.eq_ignore_ascii_case("Children's") {
-        return Some("Children");
-    }
-    GENRES.iter().copied().find(|known| known.eq_ignore_ascii_case(genre))
-}
+/// Ids and the field-error type every service shares.
+pub use contract::{FieldError, MovieId};
+/// The genre vocabulary and its canonical spelling, shared through the contract crate.
+pub use contract::{GENRES, canonical_genre};
 
 /// Validated movie fields (everything but media), ready to store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,14 +49,14 @@ impl MovieFields {
         genres: &[String],
         imdb_id: &str,
         tmdb_id: u64,
-    ) -> Result<Self, InvalidField> {
+    ) -> Result<Self, FieldError> {
         let title = title.trim();
         if title.is_empty() {
-            return Err(InvalidField::new("movie.title", "must not be empty"));
+            return Err(FieldError::new("movie.title", "must not be empty"));
         }
         let chars = title.chars().count();
         if chars > MAX_TITLE_CHARS {
-            return Err(InvalidField::new(
+            return Err(FieldError::new(
                 "movie.title",
                 format!("has {chars} characters, at most {MAX_TITLE_CHARS} are allowed"),
             ));
@@ -129,7 +68,7 @@ impl MovieFields {
         let mut canonical = Vec::with_capacity(genres.len());
         for genre in genres {
             let known = canonical_genre(genre).ok_or_else(|| {
-                InvalidField::new(
+                FieldError::new(
                     "movie.genres",
                     format!("unknown genre {genre:?}; known: {}", GENRES.join(", ")),
                 )
@@ -142,7 +81,7 @@ impl MovieFields {
             "" => None,
             id if is_imdb_id(id) => Some(id.to_string()),
             id => {
-                return Err(InvalidField::new(
+                return Err(FieldError::new(
                     "movie.imdb_id",
                     format!("{id:?} is not an IMDb id like \"tt0114709\""),
                 ));
@@ -151,18 +90,18 @@ impl MovieFields {
         let tmdb_id = match tmdb_id {
             0 => None,
             id => Some(i64::try_from(id).map_err(|_| {
-                InvalidField::new("movie.tmdb_id", format!("{id} is larger than {}", i64::MAX))
+                FieldError::new("movie.tmdb_id", format!("{id} is larger than {}", i64::MAX))
             })?),
         };
         Ok(Self { title: title.to_string(), year, genres: canonical, imdb_id, tmdb_id })
     }
 }
 
-fn check_year(field: &'static str, year: i32) -> Result<i32, InvalidField> {
+fn check_year(field: &'static str, year: i32) -> Result<i32, FieldError> {
     if (MIN_YEAR..=MAX_YEAR).contains(&year) {
         Ok(year)
     } else {
-        Err(InvalidField::new(field, format!("{year} is outside {MIN_YEAR}..={MAX_YEAR} (0 means unknown)")))
+        Err(FieldError::new(field, format!("{year} is outside {MIN_YEAR}..={MAX_YEAR} (0 means unknown)")))
     }
 }
 
@@ -175,7 +114,7 @@ fn is_imdb_id(id: &str) -> bool {
 /// was read from it; other titles are returned trimmed.
 pub fn title_without_year(title: &str) -> &str {
     let title = title.trim();
-    match (datasets::year_from_title(title), title.rfind('(')) {
+    match (contract::year_from_title(title), title.rfind('(')) {
         (Some(_), Some(open)) if open > 0 => title[..open].trim_end(),
         _ => title,
     }
@@ -227,11 +166,11 @@ impl ListQuery {
         genre: &str,
         year_from: i32,
         year_to: i32,
-    ) -> Result<Self, InvalidField> {
+    ) -> Result<Self, FieldError> {
         let limit = match page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n > MAX_PAGE_SIZE => {
-                return Err(InvalidField::new(
+                return Err(FieldError::new(
                     "page_size",
                     format!("{n} is above the maximum of {MAX_PAGE_SIZE}"),
                 ));
@@ -241,7 +180,7 @@ impl ListQuery {
         let genre = match genre.trim() {
             "" => None,
             name => Some(canonical_genre(name).ok_or_else(|| {
-                InvalidField::new("genre", format!("unknown genre {name:?}; known: {}", GENRES.join(", ")))
+                FieldError::new("genre", format!("unknown genre {name:?}; known: {}", GENRES.join(", ")))
             })?),
         };
         let year_from = (year_from != 0).then(|| check_year("year_from", year_from)).transpose()?;
@@ -249,7 +188,7 @@ impl ListQuery {
         if let (Some(from), Some(to)) = (year_from, year_to)
             && from > to
         {
-            return Err(InvalidField::new("year_to", format!("{to} is before year_from {from}")));
+            return Err(FieldError::new("year_to", format!("{to} is before year_from {from}")));
         }
         let mut query = Self { after: None, limit, genre, year_from, year_to };
         if !page_token.is_empty() {
@@ -285,15 +224,15 @@ impl PageToken {
     fn encode(last: MovieId, query: &ListQuery) -> String {
         let mut bytes = [0u8; 16];
         bytes[0] = Self::VERSION;
-        bytes[1..9].copy_from_slice(&last.get().to_be_bytes());
+        bytes[1..9].copy_from_slice(&last.as_i64().to_be_bytes());
         bytes[9..13].copy_from_slice(&query.filter_hash().to_be_bytes());
         let check = Self::check(&bytes[..13]);
         bytes[13..].copy_from_slice(&check);
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn decode(token: &str, query: &ListQuery) -> Result<MovieId, InvalidField> {
-        let bad = |reason: &str| InvalidField::new("page_token", reason.to_string());
+    fn decode(token: &str, query: &ListQuery) -> Result<MovieId, FieldError> {
+        let bad = |reason: &str| FieldError::new("page_token", reason.to_string());
         if token.len() != 32 || !token.is_ascii() {
             return Err(bad("is not a token from a previous ListMovies response"));
         }
@@ -310,10 +249,7 @@ impl PageToken {
             return Err(bad("was issued for other filters (genre, year_from, year_to)"));
         }
         let id = i64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"));
-        if id <= 0 {
-            return Err(bad("is not a token from a previous ListMovies response"));
-        }
-        Ok(MovieId(id))
+        MovieId::from_i64(id).ok_or_else(|| bad("is not a token from a previous ListMovies response"))
     }
 
     fn check(bytes: &[u8]) -> [u8; 3] {
@@ -355,18 +291,18 @@ pub struct SearchQuery {
 
 impl SearchQuery {
     /// Validates `query` and `limit` of a `SearchMovies` request.
-    pub fn parse(query: &str, limit: u32) -> Result<Self, InvalidField> {
+    pub fn parse(query: &str, limit: u32) -> Result<Self, FieldError> {
         let text = query.trim();
         if text.is_empty() {
-            return Err(InvalidField::new("query", "must not be empty"));
+            return Err(FieldError::new("query", "must not be empty"));
         }
         if text.chars().count() > MAX_TITLE_CHARS {
-            return Err(InvalidField::new("query", format!("is longer than {MAX_TITLE_CHARS} characters")));
+            return Err(FieldError::new("query", format!("is longer than {MAX_TITLE_CHARS} characters")));
         }
         let limit = match limit {
             0 => DEFAULT_SEARCH_LIMIT,
             n if n > MAX_SEARCH_LIMIT => {
-                return Err(InvalidField::new(
+                return Err(FieldError::new(
                     "limit",
                     format!("{n} is above the maximum of {MAX_SEARCH_LIMIT}"),
                 ));
@@ -437,35 +373,34 @@ pub struct MediaUpload {
 impl MediaUpload {
     /// Checks the declared `content_type` against `kind`, the size, and the file's magic bytes
     /// (a mislabelled file is refused). Errors name `content_type` or `data`.
-    pub fn check(kind: MediaKind, content_type: &str, data: &[u8]) -> Result<Self, InvalidField> {
+    pub fn check(kind: MediaKind, content_type: &str, data: &[u8]) -> Result<Self, FieldError> {
         let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         let accepted = kind.formats();
         let Some(&(content_type, extension)) = accepted.iter().find(|(mime, _)| *mime == essence) else {
             let names: Vec<_> = accepted.iter().map(|(mime, _)| *mime).collect();
-            return Err(InvalidField::new(
+            return Err(FieldError::new(
                 "content_type",
                 format!("{essence:?} is not accepted for a {kind}; use one of {}", names.join(", ")),
             ));
         };
         if data.is_empty() {
-            return Err(InvalidField::new("data", "is empty"));
+            return Err(FieldError::new("data", "is empty"));
         }
         if data.len() > kind.max_bytes() {
-            return Err(InvalidField::new(
+            return Err(FieldError::new(
                 "data",
                 format!("{} bytes is over the {kind} limit of {} bytes", data.len(), kind.max_bytes()),
             ));
         }
         match sniff(data) {
             Some(sniffed) if sniffed == content_type => Ok(Self { kind, content_type, extension }),
-            Some(sniffed) => Err(InvalidField::new(
+            Some(sniffed) => Err(FieldError::new(
                 "data",
                 format!("the file is {sniffed}, not the declared {content_type}"),
             )),
-            None => Err(InvalidField::new(
-                "data",
-                format!("the file is not {content_type} (unrecognised content)"),
-            )),
+            None => {
+                Err(FieldError::new("data", format!("the file is not {content_type} (unrecognised content)")))
+            }
         }
     }
 }
@@ -501,7 +436,7 @@ pub fn media_prefix(id: MovieId) -> String {
 mod tests {
     use super::*;
 
-    fn fields(title: &str, year: i32, genres: &[&str], imdb: &str) -> Result<MovieFields, InvalidField> {
+    fn fields(title: &str, year: i32, genres: &[&str], imdb: &str) -> Result<MovieFields, FieldError> {
         let genres: Vec<String> = genres.iter().map(|g| g.to_string()).collect();
         MovieFields::parse(title, year, &genres, imdb, 0)
     }
@@ -573,10 +508,10 @@ mod tests {
     #[test]
     fn page_tokens_round_trip_and_refuse_tampering_or_other_filters() {
         let q = ListQuery::parse(10, "", "Drama", 0, 0).unwrap();
-        let token = q.next_page_token(MovieId(4242));
+        let token = q.next_page_token(MovieId::from_i64(4242).unwrap());
         assert_eq!(token.len(), 32);
         let next = ListQuery::parse(10, &token, "drama", 0, 0).unwrap();
-        assert_eq!(next.after, Some(MovieId(4242)));
+        assert_eq!(next.after, Some(MovieId::from_i64(4242).unwrap()));
         // Another page size is fine; other filters are not.
         assert!(ListQuery::parse(20, &token, "Drama", 0, 0).is_ok());
         let err = ListQuery::parse(10, &token, "Comedy", 0, 0).unwrap_err();
@@ -605,7 +540,7 @@ mod tests {
     fn media_type_size_and_magic_bytes_are_checked() {
         let ok = MediaUpload::check(MediaKind::Poster, "Image/PNG; charset=binary", PNG).unwrap();
         assert_eq!((ok.content_type, ok.extension), ("image/png", "png"));
-        assert_eq!(media_key(MovieId(7), &ok), "movies/7/poster.png");
+        assert_eq!(media_key(MovieId::from_i64(7).unwrap(), &ok), "movies/7/poster.png");
         assert!(MediaUpload::check(MediaKind::Trailer, "video/mp4", MP4).is_ok());
         let webp = b"RIFF\x10\0\0\0WEBPVP8 ";
         assert!(MediaUpload::check(MediaKind::Poster, "image/webp", webp).is_ok());

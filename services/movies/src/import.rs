@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use datasets::DatasetName;
 use datasets::csv::CsvRecord;
 
-use crate::domain::{InvalidField, MovieFields, MovieId, title_without_year};
+use crate::domain::{FieldError, MovieFields, MovieId, title_without_year};
 use crate::store::{MovieStore, StoreError, UpsertCounts};
 
 /// Movies per upsert statement (and transaction).
@@ -43,7 +43,7 @@ pub enum ImportError {
         /// The MovieLens id.
         movie_id: u64,
         /// The rule.
-        problem: InvalidField,
+        problem: FieldError,
     },
     /// Writing to the database failed.
     #[error(transparent)]

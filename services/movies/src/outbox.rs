@@ -24,7 +24,7 @@ pub fn encode_event(movie_id: MovieId, change: MovieChange, title: &str) -> Vec<
     let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     MovieEvent {
         event_id: uuid::Uuid::new_v4().to_string(),
-        movie_id: movie_id.as_u64(),
+        movie_id: movie_id.get(),
         change: change as i32,
         title: if change == MovieChange::Deleted { String::new() } else { title.to_string() },
         timestamp_ms,

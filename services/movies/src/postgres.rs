@@ -162,6 +162,11 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// A movie id column (the table's CHECK keeps it positive; anything else is a decode error).
+fn movie_id(id: i64) -> Result<MovieId, sqlx::Error> {
+    MovieId::from_i64(id).ok_or_else(|| sqlx::Error::Decode(format!("movie id {id} is not positive").into()))
+}
+
 fn movie_from_row(row: &PgRow) -> Result<Movie, sqlx::Error> {
     let media = |key: &str, content_type: &str| -> Result<Option<MediaObject>, sqlx::Error> {
         let key: Option<String> = row.try_get(key)?;
@@ -169,7 +174,7 @@ fn movie_from_row(row: &PgRow) -> Result<Movie, sqlx::Error> {
         Ok(key.map(|key| MediaObject { key, content_type: content_type.unwrap_or_default() }))
     };
     Ok(Movie {
-        id: MovieId::from_db(row.try_get("id")?),
+        id: movie_id(row.try_get("id")?)?,
         fields: MovieFields {
             title: row.try_get("title")?,
             year: row.try_get("year")?,
@@ -189,7 +194,7 @@ async fn push_event(
     title: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO movie_events_outbox (movie_id, payload) VALUES ($1, $2)")
-        .bind(id.get())
+        .bind(id.as_i64())
         .bind(encode_event(id, change, title))
         .execute(&mut **tx)
         .await?;
@@ -213,7 +218,7 @@ impl MovieStore for PgMovieStore {
         self.run("creating a movie", || async {
             let mut tx = self.pool.begin().await?;
             let row = match id {
-                Some(id) => sqlx::query(INSERT_WITH_ID).bind(id.get()),
+                Some(id) => sqlx::query(INSERT_WITH_ID).bind(id.as_i64()),
                 None => {
                     sqlx::query("SELECT pg_advisory_xact_lock($1)")
                         .bind(NEXT_ID_LOCK)
@@ -247,7 +252,7 @@ impl MovieStore for PgMovieStore {
         self.run("reading a movie", || async {
             const SQL: &str = "SELECT id, title, year, genres, imdb_id, tmdb_id, poster_key, poster_content_type, \
                  trailer_key, trailer_content_type FROM movies WHERE id = $1";
-            let row = sqlx::query(SQL).bind(id.get()).fetch_optional(&self.pool).await?;
+            let row = sqlx::query(SQL).bind(id.as_i64()).fetch_optional(&self.pool).await?;
             match row {
                 Some(row) => Ok(movie_from_row(&row)?),
                 None => Err(Failure::Store(StoreError::NotFound { id })),
@@ -264,7 +269,7 @@ impl MovieStore for PgMovieStore {
                  trailer_key, trailer_content_type";
             let mut tx = self.pool.begin().await?;
             let row = sqlx::query(SQL)
-                .bind(id.get())
+                .bind(id.as_i64())
                 .bind(&fields.title)
                 .bind(fields.year)
                 .bind(&fields.genres)
@@ -287,7 +292,7 @@ impl MovieStore for PgMovieStore {
                  RETURNING id, title, year, genres, imdb_id, tmdb_id, poster_key, poster_content_type, \
                  trailer_key, trailer_content_type";
             let mut tx = self.pool.begin().await?;
-            let row = sqlx::query(SQL).bind(id.get()).fetch_optional(&mut *tx).await?;
+            let row = sqlx::query(SQL).bind(id.as_i64()).fetch_optional(&mut *tx).await?;
             let Some(row) = row else { return Err(Failure::Store(StoreError::NotFound { id })) };
             let movie = movie_from_row(&row)?;
             push_event(&mut tx, id, MovieChange::Deleted, "").await?;
@@ -307,7 +312,7 @@ impl MovieStore for PgMovieStore {
                    AND ($4::int IS NULL OR year <= $4) \
                  ORDER BY id LIMIT $5";
             let rows = sqlx::query(SQL)
-                .bind(query.after.map_or(0, MovieId::get))
+                .bind(query.after.map_or(0, MovieId::as_i64))
                 .bind(query.genre)
                 .bind(query.year_from)
                 .bind(query.year_to)
@@ -361,14 +366,14 @@ impl MovieStore for PgMovieStore {
                 ),
             };
             let mut tx = self.pool.begin().await?;
-            let Some(before) = sqlx::query(select).bind(id.get()).fetch_optional(&mut *tx).await? else {
+            let Some(before) = sqlx::query(select).bind(id.as_i64()).fetch_optional(&mut *tx).await? else {
                 return Err(Failure::Store(StoreError::NotFound { id }));
             };
             let key: Option<String> = before.try_get("key")?;
             let content_type: Option<String> = before.try_get("content_type")?;
             let previous = key.map(|key| MediaObject { key, content_type: content_type.unwrap_or_default() });
             let row = sqlx::query(update)
-                .bind(id.get())
+                .bind(id.as_i64())
                 .bind(&object.key)
                 .bind(&object.content_type)
                 .fetch_one(&mut *tx)
@@ -396,7 +401,7 @@ impl MovieStore for PgMovieStore {
              RETURNING id, title, (xmax = 0) AS inserted";
         const EVENTS: &str = "INSERT INTO movie_events_outbox (movie_id, payload) \
              SELECT * FROM UNNEST($1::bigint[], $2::bytea[])";
-        let ids: Vec<i64> = movies.iter().map(|(id, _)| id.get()).collect();
+        let ids: Vec<i64> = movies.iter().map(|(id, _)| id.as_i64()).collect();
         let titles: Vec<&str> = movies.iter().map(|(_, f)| f.title.as_str()).collect();
         let years: Vec<Option<i32>> = movies.iter().map(|(_, f)| f.year).collect();
         let genres: Vec<String> = movies.iter().map(|(_, f)| f.genres.join("|")).collect();
@@ -417,7 +422,7 @@ impl MovieStore for PgMovieStore {
             let mut event_ids = Vec::with_capacity(rows.len());
             let mut payloads = Vec::with_capacity(rows.len());
             for row in &rows {
-                let id = MovieId::from_db(row.try_get("id")?);
+                let id = movie_id(row.try_get("id")?)?;
                 let title: String = row.try_get("title")?;
                 let change = if row.try_get("inserted")? {
                     counts.inserted += 1;
@@ -426,7 +431,7 @@ impl MovieStore for PgMovieStore {
                     counts.updated += 1;
                     MovieChange::Updated
                 };
-                event_ids.push(id.get());
+                event_ids.push(id.as_i64());
                 payloads.push(encode_event(id, change, &title));
             }
             counts.unchanged = movies.len() - rows.len();
@@ -451,7 +456,7 @@ impl MovieStore for PgMovieStore {
                 .map(|row| {
                     Ok(OutboxEvent {
                         seq: row.try_get("seq")?,
-                        movie_id: MovieId::from_db(row.try_get("movie_id")?),
+                        movie_id: movie_id(row.try_get("movie_id")?)?,
                         payload: row.try_get("payload")?,
                     })
                 })

@@ -59,7 +59,7 @@ async fn main() -> Result<()> {
         .await
         .context("starting the service")?;
     let (addr, store) = (app.addr(), app.store());
-    let movies: Vec<MovieId> = (1..=args.movies).map(MovieId::parse).collect::<Result<_, _>>()?;
+    let movies: Vec<MovieId> = (1..=args.movies).map(MovieId::try_from).collect::<Result<_, _>>()?;
     store.add_movies(&movies).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {

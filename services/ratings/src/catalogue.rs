@@ -72,7 +72,7 @@ pub async fn apply(store: &RedisStore, received: &ReceivedEvent) -> Result<(), S
             return Ok(());
         }
     };
-    let Ok(movie) = MovieId::parse(event.movie_id) else {
+    let Ok(movie) = MovieId::parse(event.movie_id, "movie_id") else {
         tracing::warn!(offset = received.offset, "skipping a movie event without a movie id");
         return Ok(());
     };

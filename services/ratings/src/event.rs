@@ -40,7 +40,7 @@ mod tests {
     #[test]
     fn encodes_a_decodable_event() {
         let id = Uuid::new_v4();
-        let (user, movie) = (UserId::parse(3).unwrap(), MovieId::parse(50).unwrap());
+        let (user, movie) = (UserId::parse(3, "user_id").unwrap(), MovieId::parse(50, "movie_id").unwrap());
         let bytes = encode(id, user, movie, Stars::parse(4.5).ok(), 1_700_000_000_000, RatingChange::Updated);
         let event = RatingEvent::decode(bytes.as_slice()).unwrap();
         assert_eq!(event.event_id, id.to_string());

@@ -10,7 +10,7 @@ use std::time::Instant;
 use datasets::{DatasetError, DatasetName, Rating};
 use uuid::Uuid;
 
-use crate::domain::{InvalidField, MovieId, Review, Stars, UserId};
+use crate::domain::{FieldError, MovieId, Review, Stars, UserId};
 use crate::redis_store::{RedisStore, WriteMode};
 use crate::store::{NewRating, RatingStore, StoreError};
 
@@ -30,7 +30,7 @@ pub enum ImportError {
         /// Its movie id.
         movie_id: u64,
         /// What is wrong.
-        source: InvalidField,
+        source: FieldError,
     },
     /// Redis failed.
     #[error(transparent)]
@@ -107,8 +107,8 @@ pub async fn import_ratings(
                 source,
             };
             Ok(NewRating {
-                user: UserId::parse(r.user_id).map_err(invalid)?,
-                movie: MovieId::parse(r.movie_id).map_err(invalid)?,
+                user: UserId::parse(r.user_id, "user_id").map_err(invalid)?,
+                movie: MovieId::parse(r.movie_id, "movie_id").map_err(invalid)?,
                 stars: Stars::parse(r.rating).map_err(invalid)?,
                 review: Review::default(),
                 timestamp_ms: r.timestamp.saturating_mul(1000),
@@ -118,7 +118,8 @@ pub async fn import_ratings(
         .collect::<Result<Vec<_>, ImportError>>()?;
     let catalogue: BTreeSet<u64> =
         movies.iter().copied().chain(parsed.iter().map(|r| r.movie.get())).filter(|id| *id != 0).collect();
-    let catalogue: Vec<MovieId> = catalogue.into_iter().filter_map(|id| MovieId::parse(id).ok()).collect();
+    let catalogue: Vec<MovieId> =
+        catalogue.into_iter().filter_map(|id| MovieId::parse(id, "movie_id").ok()).collect();
     store.add_movies(&catalogue).await?;
     store.prepare_import().await?;
     let mut report =

@@ -11,24 +11,9 @@
 //!
 //! # Redis data layout
 //!
-//! Every key starts with a prefix (`--redis-prefix`, default `cinerec:ratings`; written `P`
-//! below). Other crates read this layout (the `cinerec train --ratings-redis` source, the
-//! serving crate), so it is part of the contract: change it only together with them.
-//!
-//! | key | type | content |
-//! |---|---|---|
-//! | `P:movies` | set | movie ids that may be rated (filled by the importer and by the movies service's `MovieEvent`s) |
-//! | `P:users` | set | user ids with at least one rating |
-//! | `P:user:{uid}:ratings` | hash | movie id → `"{half_stars}:{timestamp_ms}"` |
-//! | `P:user:{uid}:recent` | sorted set | movie id scored by `timestamp_ms` (newest-first paging) |
-//! | `P:movie:{mid}:ratings` | hash | user id → `"{half_stars}:{timestamp_ms}"` |
-//! | `P:movie:{mid}:recent` | sorted set | user id scored by `timestamp_ms` |
-//! | `P:movie:{mid}:stats` | hash | `sum` (of half stars) and `count`; mean = `sum / 2 / count` |
-//! | `P:reviews` | hash | `"{uid}:{mid}"` → review text (absent when there is none) |
-//! | `P:outbox` | stream | entries `topic`, `key`, `payload` (an encoded `RatingEvent`), consumer group `drainers` |
-//!
-//! `half_stars` is the rating times two (1..=10), so sums are exact integers. Ids are decimal
-//! text. Timestamps are milliseconds since the Unix epoch.
+//! The key layout and value encoding are part of the platform's contract and documented in
+//! [`contract::ratings_redis`] (the `cinerec train --ratings-redis` source reads them through
+//! the same [`contract::ratings_redis::Keys`]).
 //!
 //! Every change (submit, change, delete) is one Lua script (`EVALSHA`, loaded again after a
 //! server restart) that updates both hashes, both sorted sets, the stats, the review and the

@@ -15,92 +15,26 @@ use service_common::{Backoff, retry};
 use uuid::Uuid;
 
 use crate::config::RedisUrl;
-use crate::domain::{MovieId, PageRequest, Stars, UserId};
+use crate::domain::{MovieId, PageRequest, UserId};
 use crate::event;
 use crate::outbox::{Outbox, OutboxEntry};
 use crate::store::{MovieStats, NewRating, RatingStore, RatingsPage, StoreError, StoredRating, Submitted};
 
-/// The key prefix used when none is configured.
-pub const DEFAULT_PREFIX: &str = "cinerec:ratings";
-/// The outbox stream's consumer group.
-pub const OUTBOX_GROUP: &str = "drainers";
+pub use contract::ratings_redis::{DEFAULT_PREFIX, Keys, OUTBOX_GROUP, parse_value};
 
-/// The Redis keys of one prefix (the layout in the crate docs).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Keys {
-    prefix: String,
-}
-
-impl Keys {
-    /// Keys under `prefix`.
-    pub fn new(prefix: &str) -> Self {
-        Self { prefix: prefix.to_owned() }
-    }
-
-    /// The prefix.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// Set of ratable movie ids.
-    pub fn movies(&self) -> String {
-        format!("{}:movies", self.prefix)
-    }
-
-    /// Set of user ids with ratings.
-    pub fn users(&self) -> String {
-        format!("{}:users", self.prefix)
-    }
-
-    /// Hash movie → `half_stars:timestamp_ms` of `user`.
-    pub fn user_ratings(&self, user: UserId) -> String {
-        format!("{}:user:{user}:ratings", self.prefix)
-    }
-
-    /// Sorted set of `user`'s movies by time.
-    pub fn user_recent(&self, user: UserId) -> String {
-        format!("{}:user:{user}:recent", self.prefix)
-    }
-
-    /// Hash user → `half_stars:timestamp_ms` of `movie`.
-    pub fn movie_ratings(&self, movie: MovieId) -> String {
-        format!("{}:movie:{movie}:ratings", self.prefix)
-    }
-
-    /// Sorted set of `movie`'s raters by time.
-    pub fn movie_recent(&self, movie: MovieId) -> String {
-        format!("{}:movie:{movie}:recent", self.prefix)
-    }
-
-    /// Hash `sum`, `count` of `movie`.
-    pub fn movie_stats(&self, movie: MovieId) -> String {
-        format!("{}:movie:{movie}:stats", self.prefix)
-    }
-
-    /// Hash `uid:mid` → review.
-    pub fn reviews(&self) -> String {
-        format!("{}:reviews", self.prefix)
-    }
-
-    /// The outbox stream.
-    pub fn outbox(&self) -> String {
-        format!("{}:outbox", self.prefix)
-    }
-
-    /// The nine keys a change of `user`'s rating of `movie` touches, in the scripts' order.
-    fn change(&self, user: UserId, movie: MovieId) -> Vec<String> {
-        vec![
-            self.user_ratings(user),
-            self.user_recent(user),
-            self.movie_ratings(movie),
-            self.movie_recent(movie),
-            self.movie_stats(movie),
-            self.reviews(),
-            self.movies(),
-            self.users(),
-            self.outbox(),
-        ]
-    }
+/// The nine keys a change of `user`'s rating of `movie` touches, in the scripts' order.
+fn change_keys(keys: &Keys, user: UserId, movie: MovieId) -> Vec<String> {
+    vec![
+        keys.user_ratings(user),
+        keys.user_recent(user),
+        keys.movie_ratings(movie),
+        keys.movie_recent(movie),
+        keys.movie_stats(movie),
+        keys.reviews(),
+        keys.movies(),
+        keys.users(),
+        keys.outbox(),
+    ]
 }
 
 /// How the store talks to Redis.
@@ -340,7 +274,7 @@ impl RedisStore {
     ) -> Result<Vec<Value>, fred::error::Error> {
         let pipeline = self.client.pipeline();
         for rating in ratings {
-            let keys = self.keys.change(rating.user, rating.movie);
+            let keys = change_keys(&self.keys, rating.user, rating.movie);
             let mut call =
                 vec![Value::from(self.scripts.submit.sha.as_str()), Value::from(keys.len() as i64)];
             call.extend(keys.into_iter().map(Value::from));
@@ -379,9 +313,11 @@ impl RedisStore {
             let (stars, timestamp_ms) =
                 parse_value(&value).ok_or_else(|| unexpected(WHAT, "rating value"))?;
             let (user, movie) = match owner {
-                Owner::User(user) => (user, MovieId::parse(other).map_err(|_| unexpected(WHAT, "movie id"))?),
+                Owner::User(user) => {
+                    (user, MovieId::parse(other, "movie_id").map_err(|_| unexpected(WHAT, "movie id"))?)
+                }
                 Owner::Movie(movie) => {
-                    (UserId::parse(other).map_err(|_| unexpected(WHAT, "user id"))?, movie)
+                    (UserId::parse(other, "user_id").map_err(|_| unexpected(WHAT, "user id"))?, movie)
                 }
             };
             let review = review.as_str().map(|r| r.into_owned()).unwrap_or_default();
@@ -428,7 +364,7 @@ enum Owner {
 
 impl RatingStore for RedisStore {
     async fn submit(&self, rating: &NewRating) -> Result<Submitted, StoreError> {
-        let keys = self.keys.change(rating.user, rating.movie);
+        let keys = change_keys(&self.keys, rating.user, rating.movie);
         let args = self.submit_args(rating, WriteMode::Live, true);
         let reply = self.eval("submitting a rating", &self.scripts.submit, &keys, &args).await?;
         match reply.as_i64() {
@@ -447,7 +383,7 @@ impl RatingStore for RedisStore {
         timestamp_ms: i64,
         event_id: Uuid,
     ) -> Result<(), StoreError> {
-        let keys = self.keys.change(user, movie);
+        let keys = change_keys(&self.keys, user, movie);
         let payload = event::encode(event_id, user, movie, None, timestamp_ms, RatingChange::Deleted);
         let args = [
             user.get().to_string().into(),
@@ -628,12 +564,6 @@ fn entries_of(entries: Vec<Value>) -> Result<Vec<OutboxEntry>, StoreError> {
     Ok(out)
 }
 
-/// `half_stars:timestamp_ms` → (stars, timestamp).
-pub fn parse_value(value: &str) -> Option<(Stars, i64)> {
-    let (half, timestamp) = value.split_once(':')?;
-    Some((Stars::from_half_stars(half.parse().ok()?)?, timestamp.parse().ok()?))
-}
-
 /// Whether a failed call may succeed when tried again (connection trouble, timeouts, a server
 /// still loading).
 fn is_transient(err: &fred::error::Error) -> bool {
@@ -660,29 +590,4 @@ fn classify(what: &'static str, err: &fred::error::Error) -> StoreError {
 
 fn unexpected(what: &'static str, detail: &str) -> StoreError {
     StoreError::Internal { what, reason: format!("unexpected reply ({detail})") }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_follow_the_documented_layout() {
-        let keys = Keys::new("p");
-        let (user, movie) = (UserId::parse(7).unwrap(), MovieId::parse(42).unwrap());
-        assert_eq!(keys.user_ratings(user), "p:user:7:ratings");
-        assert_eq!(keys.movie_recent(movie), "p:movie:42:recent");
-        assert_eq!(keys.movie_stats(movie), "p:movie:42:stats");
-        assert_eq!(
-            [keys.movies(), keys.users(), keys.reviews(), keys.outbox()],
-            ["p:movies", "p:users", "p:reviews", "p:outbox"]
-        );
-    }
-
-    #[test]
-    fn stored_values_parse() {
-        assert_eq!(parse_value("9:1700000000000"), Some((Stars::parse(4.5).unwrap(), 1_700_000_000_000)));
-        assert_eq!(parse_value("11:1"), None);
-        assert_eq!(parse_value("x"), None);
-    }
 }

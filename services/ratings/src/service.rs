@@ -15,7 +15,9 @@ use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::domain::{InvalidField, MovieId, PageRequest, Review, Stars, UserId};
+use contract::{ErrorKind, PublicError};
+
+use crate::domain::{FieldError, MovieId, PageRequest, Review, Stars, UserId};
 use crate::store::{NewRating, RatingStore, RatingsPage, StoreError, StoredRating, Submitted};
 
 /// The gRPC service.
@@ -37,28 +39,29 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-fn invalid(err: InvalidField) -> Status {
-    Status::invalid_argument(err.to_string())
+fn invalid(err: FieldError) -> Status {
+    err.into()
 }
 
 /// The status for a store error; the cause of UNAVAILABLE and INTERNAL is logged, not sent.
 fn status(err: StoreError, rpc: &'static str) -> Status {
-    match err {
+    let public = match err {
         StoreError::UnknownMovie(movie) => {
-            Status::not_found(format!("movie {movie} is not in the catalogue"))
+            PublicError::new(ErrorKind::NotFound, format!("movie {movie} is not in the catalogue"))
         }
         StoreError::NoSuchRating { user, movie } => {
-            Status::not_found(format!("user {user} has not rated movie {movie}"))
+            PublicError::new(ErrorKind::NotFound, format!("user {user} has not rated movie {movie}"))
         }
         StoreError::Unavailable { .. } => {
             tracing::warn!(rpc, %err, "ratings storage unavailable");
-            Status::unavailable("ratings storage is unavailable; retry later")
+            PublicError::unavailable("ratings storage")
         }
         StoreError::Internal { .. } => {
             tracing::error!(rpc, %err, "ratings storage failed");
-            Status::internal("internal error")
+            PublicError::internal()
         }
-    }
+    };
+    public.into()
 }
 
 fn wire(r: StoredRating) -> Rating {
@@ -88,8 +91,8 @@ impl<S: RatingStore> RatingsService for RatingsGrpc<S> {
     ) -> Result<Response<SubmitRatingResponse>, Status> {
         let req = request.into_inner();
         let rating = NewRating {
-            user: UserId::parse(req.user_id).map_err(invalid)?,
-            movie: MovieId::parse(req.movie_id).map_err(invalid)?,
+            user: UserId::parse(req.user_id, "user_id").map_err(invalid)?,
+            movie: MovieId::parse(req.movie_id, "movie_id").map_err(invalid)?,
             stars: Stars::parse(req.rating).map_err(invalid)?,
             review: Review::parse(req.review).map_err(invalid)?,
             timestamp_ms: now_ms(),
@@ -99,8 +102,9 @@ impl<S: RatingStore> RatingsService for RatingsGrpc<S> {
             Ok(outcome) => outcome,
             // On a submit the movie is a request field: INVALID_ARGUMENT naming it.
             Err(StoreError::UnknownMovie(movie)) => {
-                return Err(Status::invalid_argument(format!(
-                    "movie_id: movie {movie} is not in the catalogue"
+                return Err(invalid(FieldError::new(
+                    "movie_id",
+                    format!("movie {movie} is not in the catalogue"),
                 )));
             }
             Err(err) => return Err(status(err, "SubmitRating")),
@@ -125,8 +129,8 @@ impl<S: RatingStore> RatingsService for RatingsGrpc<S> {
         request: Request<DeleteRatingRequest>,
     ) -> Result<Response<DeleteRatingResponse>, Status> {
         let req = request.into_inner();
-        let user = UserId::parse(req.user_id).map_err(invalid)?;
-        let movie = MovieId::parse(req.movie_id).map_err(invalid)?;
+        let user = UserId::parse(req.user_id, "user_id").map_err(invalid)?;
+        let movie = MovieId::parse(req.movie_id, "movie_id").map_err(invalid)?;
         let event_id = Uuid::new_v4();
         self.store.delete(user, movie, now_ms(), event_id).await.map_err(|e| status(e, "DeleteRating"))?;
         self.wake.notify_one();
@@ -139,7 +143,7 @@ impl<S: RatingStore> RatingsService for RatingsGrpc<S> {
         request: Request<ListUserRatingsRequest>,
     ) -> Result<Response<ListRatingsResponse>, Status> {
         let req = request.into_inner();
-        let user = UserId::parse(req.user_id).map_err(invalid)?;
+        let user = UserId::parse(req.user_id, "user_id").map_err(invalid)?;
         let page = PageRequest::parse(req.page_size, &req.page_token).map_err(invalid)?;
         let res = self.store.user_ratings(user, page).await.map_err(|e| status(e, "ListUserRatings"))?;
         Ok(Response::new(listing(res, page)))
@@ -150,7 +154,7 @@ impl<S: RatingStore> RatingsService for RatingsGrpc<S> {
         request: Request<ListMovieRatingsRequest>,
     ) -> Result<Response<ListRatingsResponse>, Status> {
         let req = request.into_inner();
-        let movie = MovieId::parse(req.movie_id).map_err(invalid)?;
+        let movie = MovieId::parse(req.movie_id, "movie_id").map_err(invalid)?;
         let page = PageRequest::parse(req.page_size, &req.page_token).map_err(invalid)?;
         let res = self.store.movie_ratings(movie, page).await.map_err(|e| status(e, "ListMovieRatings"))?;
         Ok(Response::new(listing(res, page)))
@@ -160,7 +164,7 @@ impl<S: RatingStore> RatingsService for RatingsGrpc<S> {
         &self,
         request: Request<GetMovieStatsRequest>,
     ) -> Result<Response<WireStats>, Status> {
-        let movie = MovieId::parse(request.into_inner().movie_id).map_err(invalid)?;
+        let movie = MovieId::parse(request.into_inner().movie_id, "movie_id").map_err(invalid)?;
         let stats = self.store.movie_stats(movie).await.map_err(|e| status(e, "GetMovieStats"))?;
         Ok(Response::new(WireStats { movie_id: movie.get(), count: stats.count, mean: stats.mean() }))
     }

@@ -1,7 +1,6 @@
 //! Settings of the `cinerec-users` binary (clap derive; every flag also reads a `CINEREC_*`
 //! variable) and the wrappers that keep secrets out of `Debug` output, logs and `--help`.
 
-use std::fmt;
 use std::time::Duration;
 
 use service_common::{Backoff, ServiceSettings};
@@ -65,44 +64,7 @@ impl Config {
 /// Passwords, keys and URLs with credentials: never shown in `Debug` or `Display` output.
 pub use service_common::Secret;
 
-/// The HMAC key for login tokens: at least [`JwtSecret::MIN_LEN`] bytes; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct JwtSecret(Secret<Vec<u8>>);
-
-/// Why a token secret was refused.
-#[derive(Debug, thiserror::Error)]
-#[error("CINEREC_JWT_SECRET must be at least {min} bytes long, got {len}")]
-pub struct WeakSecretError {
-    /// Minimum length.
-    pub min: usize,
-    /// Length given.
-    pub len: usize,
-}
-
-impl JwtSecret {
-    /// Shortest accepted secret, in bytes (HS256's key size).
-    pub const MIN_LEN: usize = 32;
-
-    /// Checks the length of `bytes`.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, WeakSecretError> {
-        let bytes = bytes.into();
-        if bytes.len() < Self::MIN_LEN {
-            return Err(WeakSecretError { min: Self::MIN_LEN, len: bytes.len() });
-        }
-        Ok(Self(Secret::new(bytes)))
-    }
-
-    /// The key bytes; do not log them.
-    pub fn expose(&self) -> &[u8] {
-        self.0.expose()
-    }
-}
-
-impl fmt::Debug for JwtSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JwtSecret([redacted])")
-    }
-}
+pub use contract::token::JwtSecret;
 
 /// Parses `--jwt-secret` without ever echoing the value (clap's own errors quote it).
 #[derive(Clone, Copy, Debug)]

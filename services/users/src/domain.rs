@@ -1,50 +1,11 @@
-//! Request fields parsed into types that cannot be invalid. Every [`ValidationError`] names the
-//! request field it is about (`username`, `preferences.languages[2]`, ...), so the gRPC edge can
-//! answer `INVALID_ARGUMENT` without further interpretation.
+//! Request fields parsed into types that cannot be invalid. Every [`FieldError`] (the contract's
+//! one field-error type) names the request field it is about (`username`,
+//! `preferences.languages[2]`, ...), so the gRPC edge answers `INVALID_ARGUMENT` with
+//! `google.rpc.BadRequest` details without further interpretation.
 
 use std::fmt;
 
-/// A request field that failed validation.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct ValidationError {
-    /// The field, as named in the request message (`preferences.languages[2]`).
-    pub field: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl ValidationError {
-    /// An error about `field`.
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
-    }
-}
-
-/// A numeric user id: non-zero.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(u64);
-
-impl UserId {
-    /// Checks `id` from the request field `field`.
-    pub fn parse(field: &str, id: u64) -> Result<Self, ValidationError> {
-        if id == 0 {
-            return Err(ValidationError::new(field, "is required (user ids start at 1)"));
-        }
-        Ok(Self(id))
-    }
-
-    /// The id.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use contract::{FieldError, UserId};
 
 /// 3..=32 characters of `a-z`, `0-9`, `_`, `.`, `-`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -52,16 +13,13 @@ pub struct Username(String);
 
 impl Username {
     /// Checks `text`.
-    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
         let len = text.chars().count();
         if !(3..=32).contains(&len) {
-            return Err(ValidationError::new(
-                "username",
-                format!("must be 3 to 32 characters long, got {len}"),
-            ));
+            return Err(FieldError::new("username", format!("must be 3 to 32 characters long, got {len}")));
         }
         if let Some(bad) = text.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '_' | '.' | '-')) {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 "username",
                 format!("may only hold a-z, 0-9, '_', '.' and '-', found {bad:?}"),
             ));
@@ -81,9 +39,9 @@ pub struct Email(String);
 
 impl Email {
     /// Checks `text` for the field `field` (`email`).
-    pub fn parse(field: &str, text: &str) -> Result<Self, ValidationError> {
+    pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
         let email = text.trim().to_lowercase();
-        let bad = |reason: &str| Err(ValidationError::new(field, reason.to_string()));
+        let bad = |reason: &str| Err(FieldError::new(field, reason.to_string()));
         if email.is_empty() {
             return bad("is required");
         }
@@ -131,10 +89,10 @@ impl Password {
     pub const MIN_CHARS: usize = 8;
 
     /// Checks a new password (registration).
-    pub fn parse_new(text: &str) -> Result<Self, ValidationError> {
+    pub fn parse_new(text: &str) -> Result<Self, FieldError> {
         let len = text.chars().count();
         if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&len) {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 "password",
                 format!("must be {} to {} characters long, got {len}", Self::MIN_CHARS, Self::MAX_CHARS),
             ));
@@ -144,12 +102,12 @@ impl Password {
 
     /// Checks a password offered at login: only presence and the upper bound, so that the rules
     /// for new passwords can change without locking anyone out.
-    pub fn parse_offered(text: &str) -> Result<Self, ValidationError> {
+    pub fn parse_offered(text: &str) -> Result<Self, FieldError> {
         if text.is_empty() {
-            return Err(ValidationError::new("password", "is required"));
+            return Err(FieldError::new("password", "is required"));
         }
         if text.chars().count() > Self::MAX_CHARS {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 "password",
                 format!("must be at most {} characters", Self::MAX_CHARS),
             ));
@@ -200,16 +158,16 @@ impl DisplayName {
     pub const MAX_CHARS: usize = 100;
 
     /// Checks `text`.
-    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
         let len = text.chars().count();
         if len > Self::MAX_CHARS {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 "display_name",
                 format!("must be at most {} characters long, got {len}", Self::MAX_CHARS),
             ));
         }
         if text.chars().any(char::is_control) {
-            return Err(ValidationError::new("display_name", "must not contain control characters"));
+            return Err(FieldError::new("display_name", "must not contain control characters"));
         }
         Ok(Self(text.to_string()))
     }
@@ -231,20 +189,20 @@ pub enum Login {
 
 impl Login {
     /// Reads the `login` field (case-insensitive: both are stored lower-case).
-    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
         let login = text.trim().to_lowercase();
         if login.is_empty() {
-            return Err(ValidationError::new("login", "is required"));
+            return Err(FieldError::new("login", "is required"));
         }
         if login.len() > 254 {
-            return Err(ValidationError::new("login", "must be at most 254 bytes long"));
+            return Err(FieldError::new("login", "must be at most 254 bytes long"));
         }
         Ok(if login.contains('@') { Self::Email(login) } else { Self::Username(login) })
     }
 }
 
 /// The MovieLens genres a request may name (shared with the other services through `proto`).
-pub use proto::movies::GENRES;
+pub use contract::GENRES;
 
 /// Most preferred languages a user may list.
 pub const MAX_LANGUAGES: usize = 32;
@@ -265,17 +223,14 @@ pub struct Preferences {
 
 impl Preferences {
     /// Checks the `preferences` message of a request.
-    pub fn parse(message: Option<&proto::users::v1::Preferences>) -> Result<Self, ValidationError> {
+    pub fn parse(message: Option<&proto::users::v1::Preferences>) -> Result<Self, FieldError> {
         let Some(message) = message else {
-            return Err(ValidationError::new(
-                "preferences",
-                "is required (send an empty message to clear them)",
-            ));
+            return Err(FieldError::new("preferences", "is required (send an empty message to clear them)"));
         };
         let mut res = Self::default();
         for (i, genre) in message.favourite_genres.iter().enumerate() {
             let canonical = canonical_genre(genre).ok_or_else(|| {
-                ValidationError::new(
+                FieldError::new(
                     format!("preferences.favourite_genres[{i}]"),
                     format!("{genre:?} is not a MovieLens genre (one of {})", GENRES.join(", ")),
                 )
@@ -285,7 +240,7 @@ impl Preferences {
             }
         }
         if message.languages.len() > MAX_LANGUAGES {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 "preferences.languages",
                 format!("at most {MAX_LANGUAGES} languages, got {}", message.languages.len()),
             ));
@@ -293,7 +248,7 @@ impl Preferences {
         for (i, language) in message.languages.iter().enumerate() {
             let code = language.trim().to_ascii_lowercase();
             if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_lowercase()) {
-                return Err(ValidationError::new(
+                return Err(FieldError::new(
                     format!("preferences.languages[{i}]"),
                     format!("{language:?} is not an ISO 639-1 code (two letters, e.g. \"en\")"),
                 ));
@@ -303,7 +258,7 @@ impl Preferences {
             }
         }
         if message.blocked_movie_ids.len() > MAX_BLOCKED {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 "preferences.blocked_movie_ids",
                 format!("at most {MAX_BLOCKED} movies, got {}", message.blocked_movie_ids.len()),
             ));
@@ -311,7 +266,7 @@ impl Preferences {
         let mut seen = std::collections::HashSet::new();
         for (i, &movie_id) in message.blocked_movie_ids.iter().enumerate() {
             if movie_id == 0 || movie_id > i64::MAX as u64 {
-                return Err(ValidationError::new(
+                return Err(FieldError::new(
                     format!("preferences.blocked_movie_ids[{i}]"),
                     format!("{movie_id} is not a movie id"),
                 ));
@@ -333,14 +288,7 @@ impl Preferences {
     }
 }
 
-/// The canonical spelling of a MovieLens genre, matched case-insensitively.
-fn canonical_genre(name: &str) -> Option<&'static str> {
-    let name = name.trim();
-    if name.eq_ignore_ascii_case("Children's") {
-        return Some("Children");
-    }
-    GENRES.iter().copied().find(|g| g.eq_ignore_ascii_case(name))
-}
+use contract::canonical_genre;
 
 /// A checked registration.
 #[derive(Clone, Debug)]
@@ -357,7 +305,7 @@ pub struct NewAccount {
 
 impl NewAccount {
     /// Checks a `RegisterRequest`, field by field in message order.
-    pub fn parse(request: &proto::users::v1::RegisterRequest) -> Result<Self, ValidationError> {
+    pub fn parse(request: &proto::users::v1::RegisterRequest) -> Result<Self, FieldError> {
         Ok(Self {
             username: Username::parse(&request.username)?,
             email: Email::parse("email", &request.email)?,
@@ -378,7 +326,7 @@ pub struct ProfileChange {
 
 impl ProfileChange {
     /// Checks an `UpdateProfileRequest` (empty fields mean "unchanged").
-    pub fn parse(request: &proto::users::v1::UpdateProfileRequest) -> Result<Self, ValidationError> {
+    pub fn parse(request: &proto::users::v1::UpdateProfileRequest) -> Result<Self, FieldError> {
         let display_name = (!request.display_name.is_empty())
             .then(|| DisplayName::parse(&request.display_name))
             .transpose()?;
@@ -393,7 +341,7 @@ mod tests {
 
     use super::*;
 
-    fn field_of<T: fmt::Debug>(res: Result<T, ValidationError>) -> String {
+    fn field_of<T: fmt::Debug>(res: Result<T, FieldError>) -> String {
         res.unwrap_err().field
     }
 

@@ -8,8 +8,8 @@
 //! - [`domain`]: request fields parsed into types that cannot be invalid; every error names the
 //!   field it is about.
 //! - [`password`]: argon2id hashing off the async executor, behind a semaphore.
-//! - [`token`]: HS256 JWTs (`sub`, `username`, `iat`, `exp`); [`verify_token`] is what the gateway
-//!   calls in-process.
+//! - tokens: HS256 JWTs (`sub`, `username`, `iat`, `exp`) from [`contract::token`]; this
+//!   service issues them, and [`verify_token`] is what every other service calls in-process.
 //! - [`store`]: the [`UserStore`] trait and its MongoDB adapter [`MongoUserStore`].
 //! - [`outbox`]: delivers the events the store queued, in order per user.
 //! - [`service`]: the gRPC handlers and the mapping of errors to status codes.
@@ -54,9 +54,8 @@ pub mod password;
 pub mod service;
 pub mod startup;
 pub mod store;
-pub mod token;
 
 pub use config::{Config, JwtSecret, Secret};
+pub use contract::token::{self, TokenError, VerifiedToken, verify_token};
 pub use startup::{Application, StartupError};
 pub use store::{MongoUserStore, StoreError, UserStore};
-pub use token::{TokenError, VerifiedToken, verify_token};

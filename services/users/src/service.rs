@@ -16,11 +16,12 @@ use service_common::{Backoff, retry};
 use tonic::{Request, Response, Status};
 
 use crate::config::JwtSecret;
-use crate::domain::{Login, NewAccount, Password, Preferences, ProfileChange, UserId, ValidationError};
+use crate::domain::{FieldError, Login, NewAccount, Password, Preferences, ProfileChange, UserId};
 use crate::outbox::Outbox;
 use crate::password::{HashError, Hasher};
 use crate::store::{OutboxEvent, StoreError, StoredUser, UniqueField, UserStore};
-use crate::token;
+use contract::token;
+use contract::{ErrorKind, PublicError};
 
 /// The message for every failed login, whatever the reason (no user enumeration).
 pub const LOGIN_REFUSED: &str = "invalid login or password";
@@ -122,7 +123,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
         }
         let (token, expires_at_unix) = token::issue(
             &self.tokens.secret,
-            user.id.get(),
+            user.id,
             user.username.as_str(),
             token::now_unix(),
             self.tokens.ttl,
@@ -132,13 +133,13 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
     }
 
     async fn handle_get_user(&self, request: pb::GetUserRequest) -> Result<pb::User, ApiError> {
-        let id = UserId::parse("user_id", request.user_id)?;
+        let id = UserId::parse(request.user_id, "user_id")?;
         let user = self.storage("reading a user", || self.store.get(id)).await?;
         Ok(user.ok_or(ApiError::NotFound(id))?.to_proto())
     }
 
     async fn handle_update_profile(&self, request: pb::UpdateProfileRequest) -> Result<pb::User, ApiError> {
-        let id = UserId::parse("user_id", request.user_id)?;
+        let id = UserId::parse(request.user_id, "user_id")?;
         let change = ProfileChange::parse(&request)?;
         let user = self.storage("updating a profile", || self.store.update_profile(id, &change)).await?;
         let user = user.ok_or(ApiError::NotFound(id))?;
@@ -150,7 +151,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
         &self,
         request: pb::UpdatePreferencesRequest,
     ) -> Result<pb::User, ApiError> {
-        let id = UserId::parse("user_id", request.user_id)?;
+        let id = UserId::parse(request.user_id, "user_id")?;
         let preferences = Preferences::parse(request.preferences.as_ref())?;
         let event_id = uuid::Uuid::new_v4().to_string();
         let payload = event::UserPreferencesChanged {
@@ -177,7 +178,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
         &self,
         request: pb::DeleteUserRequest,
     ) -> Result<pb::DeleteUserResponse, ApiError> {
-        let id = UserId::parse("user_id", request.user_id)?;
+        let id = UserId::parse(request.user_id, "user_id")?;
         let event_id = uuid::Uuid::new_v4().to_string();
         let payload =
             event::UserDeleted { event_id: event_id.clone(), user_id: id.get(), timestamp_ms: now_ms() }
@@ -197,14 +198,14 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
         request: &pb::VerifyTokenRequest,
     ) -> Result<pb::VerifyTokenResponse, ApiError> {
         if request.token.is_empty() {
-            return Err(ValidationError::new("token", "is required").into());
+            return Err(FieldError::new("token", "is required").into());
         }
         let verified = token::verify_token(&self.tokens.secret, &request.token).map_err(|err| {
             tracing::debug!(error = %err, "token refused");
             ApiError::Unauthenticated(err.to_string())
         })?;
         Ok(pb::VerifyTokenResponse {
-            user_id: verified.user_id,
+            user_id: verified.user_id.get(),
             username: verified.username,
             expires_at_unix: verified.expires_at_unix,
         })
@@ -271,7 +272,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersService for UsersApi<S, P> 
 /// What went wrong, classified where it happened; mapped to a status in one place.
 #[derive(Debug)]
 enum ApiError {
-    Invalid(ValidationError),
+    Invalid(FieldError),
     NotFound(UserId),
     Duplicate(UniqueField),
     Unauthenticated(String),
@@ -281,8 +282,8 @@ enum ApiError {
     Internal(String),
 }
 
-impl From<ValidationError> for ApiError {
-    fn from(err: ValidationError) -> Self {
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
         Self::Invalid(err)
     }
 }
@@ -305,20 +306,25 @@ impl From<HashError> for ApiError {
 
 impl From<ApiError> for Status {
     fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::Invalid(err) => Status::invalid_argument(err.to_string()),
-            ApiError::NotFound(id) => Status::not_found(format!("user {id} not found")),
-            ApiError::Duplicate(UniqueField::Username) => Status::already_exists("username is already taken"),
-            ApiError::Duplicate(UniqueField::Email) => Status::already_exists("email is already registered"),
-            ApiError::Unauthenticated(message) => Status::unauthenticated(message),
+        let public = match err {
+            ApiError::Invalid(err) => PublicError::from(err),
+            ApiError::NotFound(id) => PublicError::new(ErrorKind::NotFound, format!("user {id} not found")),
+            ApiError::Duplicate(UniqueField::Username) => {
+                PublicError::new(ErrorKind::Conflict, "username is already taken")
+            }
+            ApiError::Duplicate(UniqueField::Email) => {
+                PublicError::new(ErrorKind::Conflict, "email is already registered")
+            }
+            ApiError::Unauthenticated(message) => PublicError::new(ErrorKind::Unauthenticated, message),
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "user storage unavailable after retries");
-                Status::unavailable("user storage is unavailable; try again later")
+                PublicError::unavailable("user storage")
             }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                Status::internal("internal error")
+                PublicError::internal()
             }
-        }
+        };
+        public.into()
     }
 }

@@ -1,7 +1,7 @@
 //! Training ratings from the ratings service's Redis keys (`cinerec train --ratings-redis URL
 //! [--ratings-prefix P]`), so that the training CronJob learns from live ratings.
 //!
-//! Reads the layout the `ratings` crate documents: the set `P:users` (SSCAN with a large COUNT),
+//! Reads the layout [`contract::ratings_redis`] documents: the set `P:users` (SSCAN with a large COUNT),
 //! then each user's hash `P:user:{uid}:ratings` (movie id → `"{half_stars}:{timestamp_ms}"`)
 //! with pipelined HGETALLs, several pipelines in flight. The log is canonical, whatever order
 //! Redis returns: entries sorted by (user id, movie id), dense indices in that order, timestamps
@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use contract::ratings_redis::{Keys, parse_value};
+use contract::{SecretUrl, UserId};
 use engine::InteractionLog;
 use fred::prelude::{ClientLike, Config as FredConfig, Value};
 use fred::types::{Builder, ClusterHash, CustomCommand};
@@ -20,7 +22,7 @@ use crate::error::Result;
 use crate::source::RatingsSource;
 
 /// The key prefix the ratings service uses by default.
-pub const DEFAULT_PREFIX: &str = "cinerec:ratings";
+pub use contract::ratings_redis::DEFAULT_PREFIX;
 /// Users per pipelined round trip.
 const USERS_PER_PIPELINE: usize = 500;
 /// Pipelines in flight at once.
@@ -87,14 +89,8 @@ impl RatingsSource for RedisRatings {
 }
 
 /// `url` with its password replaced by `***`.
-pub fn masked(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?))) {
-        Some((scheme, (credentials, host))) => {
-            let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
-    }
+fn masked(url: &str) -> String {
+    SecretUrl::new(url).to_string()
 }
 
 /// Every rating under `prefix` at `url` as a canonical log (see the module docs).
@@ -114,7 +110,8 @@ pub async fn read_log(url: &str, prefix: &str) -> Result<InteractionLog, RedisSo
         .map_err(command_error("creating the client"))?;
     let _connection = client.init().await.map_err(command_error("connecting"))?;
 
-    let users_key = format!("{prefix}:users");
+    let keys = Keys::new(prefix);
+    let users_key = keys.users();
     let mut users = Vec::new();
     let mut cursor = "0".to_owned();
     loop {
@@ -128,7 +125,7 @@ pub async fn read_log(url: &str, prefix: &str) -> Result<InteractionLog, RedisSo
         cursor = parts.next().and_then(|c| c.as_string()).unwrap_or_else(|| "0".to_owned());
         for member in parts.next().map(Value::into_array).unwrap_or_default() {
             let text = member.as_string().unwrap_or_default();
-            let id = text.parse::<u64>().map_err(|_| RedisSourceError::Corrupt {
+            let id = text.parse::<UserId>().map_err(|_| RedisSourceError::Corrupt {
                 key: users_key.clone(),
                 value: text.clone(),
                 expected: "decimal user ids",
@@ -146,12 +143,12 @@ pub async fn read_log(url: &str, prefix: &str) -> Result<InteractionLog, RedisSo
     let mut per_chunk: Vec<Vec<(u64, u64, u8, i64)>> =
         vec![Vec::new(); users.len().div_ceil(USERS_PER_PIPELINE)];
     let mut tasks = JoinSet::new();
-    let mut chunks = users.chunks(USERS_PER_PIPELINE).map(<[u64]>::to_vec).enumerate();
+    let mut chunks = users.chunks(USERS_PER_PIPELINE).map(<[UserId]>::to_vec).enumerate();
     loop {
         while tasks.len() < PIPELINES_IN_FLIGHT {
             let Some((index, chunk)) = chunks.next() else { break };
-            let (client, prefix) = (client.clone(), prefix.to_owned());
-            tasks.spawn(async move { (index, read_users(&client, &prefix, &chunk).await) });
+            let (client, keys) = (client.clone(), keys.clone());
+            tasks.spawn(async move { (index, read_users(&client, &keys, &chunk).await) });
         }
         let Some(joined) = tasks.join_next().await else { break };
         let (index, res) = joined.expect("a reader task does not panic");
@@ -178,12 +175,12 @@ enum ReadError {
 /// The ratings of `users` (one pipeline of HGETALLs), sorted by (user, movie).
 async fn read_users(
     client: &fred::clients::Client,
-    prefix: &str,
-    users: &[u64],
+    keys: &Keys,
+    users: &[UserId],
 ) -> Result<Vec<(u64, u64, u8, i64)>, ReadError> {
     let pipeline = client.pipeline();
     for user in users {
-        let key = format!("{prefix}:user:{user}:ratings");
+        let key = keys.user_ratings(*user);
         let () = pipeline
             .custom(
                 CustomCommand::new_static("HGETALL", ClusterHash::FirstKey, false),
@@ -195,7 +192,7 @@ async fn read_users(
     let replies = pipeline.try_all::<Value>().await;
     let mut out = Vec::new();
     for (user, reply) in users.iter().zip(replies) {
-        let key = || format!("{prefix}:user:{user}:ratings");
+        let key = || keys.user_ratings(*user);
         let corrupt = |value: String| {
             ReadError::Corrupt(RedisSourceError::Corrupt {
                 key: key(),
@@ -208,14 +205,11 @@ async fn read_users(
         while let (Some(movie), Some(value)) = (fields.next(), fields.next()) {
             let (movie, value) =
                 (movie.as_string().unwrap_or_default(), value.as_string().unwrap_or_default());
-            let parsed = movie.parse::<u64>().ok().zip(value.split_once(':').and_then(|(half, ts)| {
-                let half = half.parse::<u8>().ok().filter(|h| (1..=10).contains(h))?;
-                Some((half, ts.parse::<i64>().ok()?))
-            }));
-            let Some((movie, (half, timestamp_ms))) = parsed else {
+            let parsed = movie.parse::<u64>().ok().zip(parse_value(&value));
+            let Some((movie, (stars, timestamp_ms))) = parsed else {
                 return Err(corrupt(format!("{movie} → {value}")));
             };
-            out.push((*user, movie, half, timestamp_ms));
+            out.push((user.get(), movie, stars.half_stars(), timestamp_ms));
         }
         out[start..].sort_unstable_by_key(|&(_, movie, ..)| movie);
     }

@@ -81,7 +81,7 @@ async fn imported_ml_latest_small_pages_filters_and_search() {
     assert_eq!(wait_for_events(&publisher, 9744).await.len(), 9744);
 
     // Every page, no duplicates, no misses, with two page sizes.
-    let want: Vec<u64> = expected.iter().map(|(id, _)| id.as_u64()).collect();
+    let want: Vec<u64> = expected.iter().map(|(id, _)| id.get()).collect();
     for page_size in [500, 137] {
         let all = walk(&mut app.client, pb::ListMoviesRequest { page_size, ..Default::default() }).await;
         let ids: Vec<u64> = all.iter().map(|m| m.movie_id).collect();
@@ -110,7 +110,7 @@ async fn imported_ml_latest_small_pages_filters_and_search() {
             .filter(|(_, f)| canonical.is_none_or(|g| f.genres.iter().any(|have| have == g)))
             .filter(|(_, f)| from == 0 || f.year.is_some_and(|y| y >= from))
             .filter(|(_, f)| to == 0 || f.year.is_some_and(|y| y <= to))
-            .map(|(id, _)| id.as_u64())
+            .map(|(id, _)| id.get())
             .collect();
         want.sort_unstable();
         assert!(!want.is_empty());

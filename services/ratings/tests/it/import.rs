@@ -36,19 +36,21 @@ async fn ml_100k_imports_idempotently_with_exact_aggregates() {
     }
     let redis = raw_redis(&redis_url()).await;
     for movie in [1u64, 50, 181, 1682] {
-        let stats = store.movie_stats(MovieId::parse(movie).unwrap()).await.unwrap();
+        let stats = store.movie_stats(MovieId::parse(movie, "movie_id").unwrap()).await.unwrap();
         assert_eq!((stats.count, stats.half_star_sum), expected[&movie], "movie {movie}");
         let (recomputed, stored) = recomputed_and_stored(&redis, config.redis.prefix.as_str(), movie).await;
         assert_eq!(recomputed, stored);
     }
-    let user_1 =
-        store.user_ratings(UserId::parse(1).unwrap(), PageRequest { offset: 0, size: 1000 }).await.unwrap();
+    let user_1 = store
+        .user_ratings(UserId::parse(1, "user_id").unwrap(), PageRequest { offset: 0, size: 1000 })
+        .await
+        .unwrap();
     assert_eq!(user_1.total, 272);
 
     // A live rating made after the file's survives a re-import; the rest is unchanged.
     let live = ratings::store::NewRating {
-        user: UserId::parse(1).unwrap(),
-        movie: MovieId::parse(1).unwrap(),
+        user: UserId::parse(1, "user_id").unwrap(),
+        movie: MovieId::parse(1, "movie_id").unwrap(),
         stars: ratings::domain::Stars::parse(0.5).unwrap(),
         review: ratings::domain::Review::default(),
         timestamp_ms: ratings::service::now_ms(),
@@ -57,7 +59,7 @@ async fn ml_100k_imports_idempotently_with_exact_aggregates() {
     store.submit(&live).await.unwrap();
     let again = import_dataset(&store, &dir, DatasetName::Ml100k, ImportOptions::default()).await.unwrap();
     assert_eq!((again.created, again.updated, again.kept), (0, 0, 100_000));
-    let stats = store.movie_stats(MovieId::parse(1).unwrap()).await.unwrap();
+    let stats = store.movie_stats(MovieId::parse(1, "movie_id").unwrap()).await.unwrap();
     let (count, sum) = expected[&1];
     let file_rating = ratings.iter().find(|r| r.user_id == 1 && r.movie_id == 1).unwrap().rating;
     assert_eq!((stats.count, stats.half_star_sum), (count, sum - (file_rating * 2.0) as u64 + 1));

@@ -54,7 +54,7 @@ impl TestApp {
         let app = Application::with_publisher(config, publisher).await.expect("the service starts");
         let (addr, metrics) = (app.addr(), app.metrics_addr());
         let store = app.store();
-        let ids: Vec<MovieId> = (1..=movies).map(|id| MovieId::parse(id).unwrap()).collect();
+        let ids: Vec<MovieId> = (1..=movies).map(|id| MovieId::parse(id, "movie_id").unwrap()).collect();
         store.add_movies(&ids).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

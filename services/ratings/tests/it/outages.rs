@@ -45,7 +45,7 @@ async fn redis_outage_fails_cleanly_and_recovers_without_restart() {
     redis.restart();
     let store = Arc::clone(&app.store);
     eventually(Duration::from_secs(20), "the client reconnected", async || {
-        store.add_movies(&[MovieId::parse(2).unwrap()]).await.is_ok()
+        store.add_movies(&[MovieId::parse(2, "movie_id").unwrap()]).await.is_ok()
     })
     .await;
     let response = app.try_submit(1, 2, 3.0, "").await.expect("a submit after the restart");

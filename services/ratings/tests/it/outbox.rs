@@ -75,11 +75,11 @@ async fn entries_a_dead_drainer_left_pending_are_resent() {
     let store = Arc::new(
         RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topic)).await.unwrap(),
     );
-    store.add_movies(&[MovieId::parse(1).unwrap()]).await.unwrap();
+    store.add_movies(&[MovieId::parse(1, "movie_id").unwrap()]).await.unwrap();
     for user in 1..=5 {
         let rating = NewRating {
-            user: UserId::parse(user).unwrap(),
-            movie: MovieId::parse(1).unwrap(),
+            user: UserId::parse(user, "user_id").unwrap(),
+            movie: MovieId::parse(1, "movie_id").unwrap(),
             stars: Stars::parse(4.0).unwrap(),
             review: Review::default(),
             timestamp_ms: 1_700_000_000_000,

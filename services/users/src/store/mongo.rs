@@ -176,11 +176,11 @@ impl TryFrom<UserDoc> for StoredUser {
 
     fn try_from(doc: UserDoc) -> Result<Self, StoreError> {
         let doc_id = doc.id;
-        let corrupt = |e: crate::domain::ValidationError| {
+        let corrupt = |e: crate::domain::FieldError| {
             StoreError::Other(format!("user document {doc_id} is corrupt: {e}"))
         };
         Ok(Self {
-            id: UserId::parse("_id", u64::try_from(doc.id).unwrap_or(0)).map_err(corrupt)?,
+            id: UserId::parse(u64::try_from(doc.id).unwrap_or(0), "_id").map_err(corrupt)?,
             username: Username::parse(&doc.username).map_err(corrupt)?,
             email: Email::parse("email", &doc.email).map_err(corrupt)?,
             display_name: DisplayName::parse(&doc.display_name).map_err(corrupt)?,
@@ -235,7 +235,7 @@ impl UserStore for MongoUserStore {
         };
         let id =
             u64::try_from(seq).map_err(|_| StoreError::Other(format!("the user id counter is {seq}")))?;
-        UserId::parse("_id", FIRST_USER_ID - 1 + id).map_err(|e| StoreError::Other(e.to_string()))
+        UserId::parse(FIRST_USER_ID - 1 + id, "_id").map_err(|e| StoreError::Other(e.to_string()))
     }
 
     async fn insert(&self, user: &StoredUser) -> Result<(), StoreError> {
@@ -374,7 +374,7 @@ impl UserStore for MongoUserStore {
         while cursor.advance().await.map_err(classify)? {
             let id =
                 cursor.current().get_i64("_id").map_err(|e| StoreError::Other(format!("user _id: {e}")))?;
-            if let Ok(id) = UserId::parse("_id", u64::try_from(id).unwrap_or(0)) {
+            if let Ok(id) = UserId::parse(u64::try_from(id).unwrap_or(0), "_id") {
                 res.push(id);
             }
         }

@@ -20,14 +20,14 @@ async fn tokens_expire_after_the_configured_ttl() {
     assert!((login.expires_at_unix - now_unix() - 2).abs() <= 1, "{}", login.expires_at_unix);
     let request = || pb::VerifyTokenRequest { token: login.token.clone() };
     assert_eq!(app.client.verify_token(request()).await.unwrap().into_inner().user_id, ann.user_id);
-    assert_eq!(verify_token(&secret(), &login.token).unwrap().user_id, ann.user_id);
+    assert_eq!(verify_token(&secret(), &login.token).unwrap().user_id.get(), ann.user_id);
 
     // The token lives exactly the TTL: checked with an injected clock, not by sleeping (the RPC
     // refusing expired tokens is checked with a token signed in the past, below).
     let verified = verify_token(&secret(), &login.token).unwrap();
     assert_eq!(verified.expires_at_unix - verified.issued_at_unix, 2);
     let at = |now: i64| verify_token_at(&secret(), &login.token, now);
-    assert_eq!(at(verified.expires_at_unix - 1).unwrap().user_id, ann.user_id);
+    assert_eq!(at(verified.expires_at_unix - 1).unwrap().user_id.get(), ann.user_id);
     assert_eq!(at(verified.expires_at_unix), Err(TokenError::Expired));
     assert_eq!(at(verified.expires_at_unix + 3600), Err(TokenError::Expired));
 }

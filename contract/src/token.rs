@@ -1,17 +1,59 @@
 //! Login tokens: compact HS256 JWTs (RFC 7519) written by hand over `hmac` + `sha2`, with the
 //! claims `sub` (user id as decimal text), `username`, `iat` and `exp` (seconds since the Unix
 //! epoch). Verification accepts only `alg: HS256`, compares the MAC in constant time before
-//! reading the claims, and refuses tokens at or after `exp`.
+//! reading the claims, and refuses tokens at or after `exp`. The users service issues tokens;
+//! every other service (the gateway first) verifies them in-process with the same secret.
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 
-use crate::config::JwtSecret;
+use crate::ids::UserId;
+use crate::secret::Secret;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The HMAC key for login tokens: at least [`JwtSecret::MIN_LEN`] bytes; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSecret(Secret<Vec<u8>>);
+
+/// Why a token secret was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("CINEREC_JWT_SECRET must be at least {min} bytes long, got {len}")]
+pub struct WeakSecretError {
+    /// Minimum length.
+    pub min: usize,
+    /// Length given.
+    pub len: usize,
+}
+
+impl JwtSecret {
+    /// Shortest accepted secret, in bytes (HS256's key size).
+    pub const MIN_LEN: usize = 32;
+
+    /// Checks the length of `bytes`.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, WeakSecretError> {
+        let bytes = bytes.into();
+        if bytes.len() < Self::MIN_LEN {
+            return Err(WeakSecretError { min: Self::MIN_LEN, len: bytes.len() });
+        }
+        Ok(Self(Secret::new(bytes)))
+    }
+
+    /// The key bytes; do not log them.
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret([redacted])")
+    }
+}
 
 /// The header of every token we issue.
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -52,7 +94,7 @@ pub struct Claims {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedToken {
     /// Whose token it is.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// Their username when the token was issued.
     pub username: String,
     /// Issued at, seconds since the Unix epoch.
@@ -70,7 +112,7 @@ pub fn now_unix() -> i64 {
 /// its expiry.
 pub fn issue(
     secret: &JwtSecret,
-    user_id: u64,
+    user_id: UserId,
     username: &str,
     issued_at_unix: i64,
     ttl: Duration,
@@ -118,7 +160,7 @@ pub fn verify_token_at(secret: &JwtSecret, token: &str, now_unix: i64) -> Result
     let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
     mac(secret, signing_input.as_bytes()).verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
     let claims: Claims = decode_json(claims)?;
-    let user_id = claims.sub.parse::<u64>().ok().filter(|&id| id != 0).ok_or(TokenError::Malformed)?;
+    let user_id = claims.sub.parse::<UserId>().map_err(|_| TokenError::Malformed)?;
     if now_unix >= claims.exp {
         return Err(TokenError::Expired);
     }
@@ -139,19 +181,24 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenErr
 mod tests {
     use super::*;
 
+    fn user(id: u64) -> UserId {
+        UserId::parse(id, "user_id").unwrap()
+    }
+
     fn secret(byte: u8) -> JwtSecret {
         JwtSecret::new(vec![byte; 32]).unwrap()
     }
 
     #[test]
     fn issued_tokens_verify_until_they_expire() {
-        let (token, exp) = issue(&secret(1), 1_000_001, "ann", 1_700_000_000, Duration::from_secs(3600));
+        let (token, exp) =
+            issue(&secret(1), user(1_000_001), "ann", 1_700_000_000, Duration::from_secs(3600));
         assert_eq!(exp, 1_700_003_600);
         let verified = verify_token_at(&secret(1), &token, 1_700_003_599).unwrap();
         assert_eq!(
             verified,
             VerifiedToken {
-                user_id: 1_000_001,
+                user_id: user(1_000_001),
                 username: "ann".into(),
                 issued_at_unix: 1_700_000_000,
                 expires_at_unix: 1_700_003_600
@@ -164,7 +211,7 @@ mod tests {
     /// claims are base64url without padding and the signature covers `header.claims`.
     #[test]
     fn tokens_are_standard_hs256_jwts() {
-        let (token, _) = issue(&secret(7), 42, "bob", 10, Duration::from_secs(5));
+        let (token, _) = issue(&secret(7), user(42), "bob", 10, Duration::from_secs(5));
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(URL_SAFE_NO_PAD.decode(parts[0]).unwrap(), HEADER.as_bytes());
@@ -178,7 +225,7 @@ mod tests {
 
     #[test]
     fn tampered_foreign_and_malformed_tokens_are_refused() {
-        let (token, _) = issue(&secret(1), 5, "ann", 100, Duration::from_secs(60));
+        let (token, _) = issue(&secret(1), user(5), "ann", 100, Duration::from_secs(60));
         let now = 110;
         assert_eq!(verify_token_at(&secret(2), &token, now), Err(TokenError::BadSignature));
         let parts: Vec<&str> = token.split('.').collect();
