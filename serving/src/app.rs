@@ -7,19 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use artifacts::{ModelStore, StoreError};
-use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
-use tonic_health::server::{HealthReporter, HealthService};
+use service_common::{GrpcServer, ServerError, Service};
 use tracing::info;
 
 use crate::cache::{CacheError, CacheSettings, RecCache};
 use crate::config::ServingConfig;
 use crate::consumer::{self, ConsumerSettings};
 use crate::metrics::Metrics;
-use crate::models::{Models, SERVICE_NAME};
+use crate::models::Models;
 use crate::service::RecommendationApi;
 use crate::serving::Serving;
 
@@ -32,35 +27,17 @@ pub enum AppError {
     /// The cache settings are invalid.
     #[error("recommendation cache: {0}")]
     Cache(#[from] CacheError),
-    /// A listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The gRPC server failed.
-    #[error("gRPC server: {0}")]
-    Serve(#[from] tonic::transport::Error),
-    /// The metrics server failed.
-    #[error("metrics server: {0}")]
-    Metrics(std::io::Error),
+    /// Binding, serving or the metrics endpoint failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// A built, not yet running service.
 #[derive(Debug)]
 pub struct Application {
+    server: GrpcServer,
     serving: Arc<Serving>,
-    health: HealthReporter,
-    grpc: TcpListener,
-    addr: SocketAddr,
-    metrics_listener: TcpListener,
-    metrics_addr: SocketAddr,
-    registry: Arc<Registry>,
-    rpc_metrics: service_common::RpcMetrics,
-    refresh_interval: Duration,
-    events: Option<ConsumerSettings>,
+    kafka_group: Option<String>,
 }
 
 impl Application {
@@ -75,9 +52,8 @@ impl Application {
     /// [`Self::build`] over an already opened store (`config.store` is ignored), e.g. an S3
     /// store whose settings do not come from the environment.
     pub async fn build_with_store(config: ServingConfig, store: ModelStore) -> Result<Self, AppError> {
-        let mut registry = Registry::default();
-        let metrics = Arc::new(Metrics::new(&mut registry));
-        let rpc_metrics = service_common::RpcMetrics::register(&mut registry, "serving");
+        let mut server = GrpcServer::bind(Service::Serving, &config.service).await?;
+        let metrics = Arc::new(Metrics::new(server.registry()));
         let cache_settings = CacheSettings {
             url: config.redis_url.clone(),
             ttl: config.cache_ttl,
@@ -85,8 +61,8 @@ impl Application {
             prefix: config.cache_prefix.clone(),
         };
         let cache = RecCache::connect(&cache_settings, metrics.clone(), Duration::from_secs(2)).await?;
-        let health = HealthReporter::new();
-        let models = Models::new(store, config.scoring, metrics.clone(), health.clone()).await;
+        // Readiness: SERVING once a model is loaded (the model slot reports it).
+        let models = Models::new(store, config.scoring, metrics.clone(), server.health_reporter()).await;
         // Failures are logged and counted inside; the refresher keeps trying.
         let _ = models.refresh().await;
         let serving =
@@ -98,37 +74,38 @@ impl Application {
             preferences_topic: config.preferences_topic.clone(),
             user_deleted_topic: config.user_deleted_topic.clone(),
         });
-        if events.is_none() {
-            info!("no Kafka brokers: the event consumer is off");
+        let kafka_group = events.as_ref().map(|e| e.group.clone());
+        let refresh_interval = config.refresh_interval;
+        info!(refresh_interval_s = refresh_interval.as_secs_f64(), "serving recommendations");
+        let mut server =
+            server
+                .add_service(RecommendationApi::new(serving.clone()).into_server())
+                .manual_readiness()
+                .task("model refresher", {
+                    let serving = serving.clone();
+                    move |stop| async move {
+                        serving.models().refresh_every(refresh_interval, stop.stopped()).await
+                    }
+                });
+        match events {
+            Some(settings) => {
+                let serving = serving.clone();
+                server = server
+                    .task("event consumer", move |stop| consumer::run(serving, settings, stop.stopped()));
+            }
+            None => info!("no Kafka brokers: the event consumer is off"),
         }
-        let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|source| AppError::Bind { addr, source })
-        };
-        let grpc = bind(config.service.listen).await?;
-        let metrics_listener = bind(config.service.metrics_listen).await?;
-        let local = |l: &TcpListener, addr| l.local_addr().map_err(|source| AppError::Bind { addr, source });
-        Ok(Self {
-            addr: local(&grpc, config.service.listen)?,
-            metrics_addr: local(&metrics_listener, config.service.metrics_listen)?,
-            serving,
-            health,
-            grpc,
-            metrics_listener,
-            registry: Arc::new(registry),
-            rpc_metrics,
-            refresh_interval: config.refresh_interval,
-            events,
-        })
+        Ok(Self { server, serving, kafka_group })
     }
 
     /// The bound gRPC address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.grpc_addr()
     }
 
     /// The bound `/metrics` address.
     pub fn metrics_addr(&self) -> SocketAddr {
-        self.metrics_addr
+        self.server.metrics_addr()
     }
 
     /// The shared state (for tests).
@@ -138,71 +115,20 @@ impl Application {
 
     /// The event consumer's group, when it is on.
     pub fn kafka_group(&self) -> Option<&str> {
-        self.events.as_ref().map(|e| e.group.as_str())
+        self.kafka_group.as_deref()
     }
 
     /// Serves gRPC (recommendations, health, reflection), `/metrics`, the model refresher and
     /// (with Kafka brokers) the event consumer until `shutdown` completes; then reports
     /// NOT_SERVING, lets in-flight requests finish and closes the cache connection.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), AppError> {
-        let Self {
-            serving,
-            health,
-            grpc,
-            addr,
-            metrics_listener,
-            metrics_addr,
-            registry,
-            rpc_metrics,
-            refresh_interval,
-            events,
-        } = self;
-        let (stop, stopped) = watch::channel(false);
-        let wait = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
-        };
-        let metrics_task =
-            tokio::spawn(service_common::metrics::serve_metrics(metrics_listener, registry, wait()));
-        let refresher = {
-            let (serving, wait) = (serving.clone(), wait());
-            tokio::spawn(async move { serving.models().refresh_every(refresh_interval, wait).await })
-        };
-        let consumer = events.map(|settings| tokio::spawn(consumer::run(serving.clone(), settings, wait())));
-        info!(%addr, %metrics_addr, refresh_interval_s = refresh_interval.as_secs_f64(), "serving recommendations");
-        let signal = {
-            let health = health.clone();
-            async move {
-                service_common::grpc::not_serving_after(shutdown, health, &[SERVICE_NAME]).await;
-                let _ = stop.send(true);
-            }
-        };
-        let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
-        let res = Server::builder()
-            .layer(rpc_metrics)
-            .add_service(tonic_health::pb::health_server::HealthServer::new(
-                HealthService::from_health_reporter(health),
-            ))
-            .add_service(service_common::grpc::reflection())
-            .add_service(service_common::grpc::reflection_v1alpha())
-            .add_service(RecommendationApi::new(serving.clone()).into_server())
-            .serve_with_incoming_shutdown(incoming, signal)
-            .await;
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let Self { server, serving, .. } = self;
+        let served = server.serve(shutdown).await;
         serving.close();
-        let _ = refresher.await;
-        if let Some(consumer) = consumer {
-            let _ = consumer.await;
-        }
-        let metrics_res = metrics_task.await;
         serving.cache().close().await;
-        info!("stopped");
-        res?;
-        match metrics_res {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(AppError::Metrics(err)),
-            Err(join) => Err(AppError::Metrics(std::io::Error::other(join.to_string()))),
-        }
+        Ok(served?)
     }
 }

@@ -1,6 +1,7 @@
 //! The tonic adapter: each RPC calls [`Serving`], records latency and outcome, and maps
 //! [`ServeError`] to a gRPC status. Internal causes are logged here and never sent.
 
+use contract::{ErrorKind, FieldError, PublicError};
 use std::sync::Arc;
 
 use proto::recommendation::v1 as pb;
@@ -40,23 +41,27 @@ impl RecommendationApi {
     }
 }
 
-/// The gRPC status of an error: the message names the field for client errors; server-side
-/// causes are logged and answered with a generic message.
+/// The gRPC status of an error through the contract's classification: a bad field travels as
+/// `google.rpc.BadRequest` details; server-side causes are logged and answered with a generic
+/// message.
 pub fn status(method: &'static str, err: ServeError) -> Status {
-    match err {
-        ServeError::InvalidArgument { .. } => Status::invalid_argument(err.to_string()),
-        ServeError::NotFound { .. } => Status::not_found(err.to_string()),
-        ServeError::Unsupported { .. } => Status::unimplemented(err.to_string()),
-        ServeError::NoModel | ServeError::ShuttingDown => Status::unavailable(err.to_string()),
+    let public = match err {
+        ServeError::InvalidArgument { field, problem } => PublicError::from(FieldError::new(field, problem)),
+        ServeError::NotFound { .. } => PublicError::new(ErrorKind::NotFound, err.to_string()),
+        ServeError::Unsupported { .. } => PublicError::new(ErrorKind::Unsupported, err.to_string()),
+        ServeError::NoModel | ServeError::ShuttingDown => {
+            PublicError::new(ErrorKind::Unavailable, err.to_string())
+        }
         ServeError::Store(cause) => {
             warn!(method, error = %cause, "model store unreachable");
-            Status::unavailable("the model store is unreachable; try again later")
+            PublicError::unavailable("the model store")
         }
         ServeError::Engine(_) | ServeError::Task(_) => {
             error!(method, error = %err, "request failed");
-            Status::internal("internal error")
+            PublicError::internal()
         }
-    }
+    };
+    public.into()
 }
 
 #[tonic::async_trait]

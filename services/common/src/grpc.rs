@@ -15,21 +15,6 @@ pub fn health() -> (HealthReporter, HealthServer<impl Health>) {
     tonic_health::server::health_reporter()
 }
 
-/// Waits for `shutdown`, then reports the server (`""`) and every service in `services`
-/// NOT_SERVING, so that load balancers and Kubernetes stop routing to it; pass it as the
-/// server's shutdown future, which then drains the requests in flight.
-pub async fn not_serving_after(
-    shutdown: impl Future<Output = ()>,
-    reporter: HealthReporter,
-    services: &[&str],
-) {
-    shutdown.await;
-    for service in std::iter::once("").chain(services.iter().copied()) {
-        reporter.set_service_status(service, tonic_health::ServingStatus::NotServing).await;
-    }
-    tracing::info!(?services, "shutting down: health reports NOT_SERVING; draining requests in flight");
-}
-
 fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -52,36 +37,6 @@ mod tests {
     use tonic_reflection::pb::{v1, v1alpha};
 
     use super::*;
-
-    #[tokio::test]
-    async fn health_turns_not_serving_when_shutdown_begins() {
-        use tonic_health::pb::HealthCheckRequest;
-        let (reporter, _server) = health();
-        reporter.set_service_status("demo.Demo", tonic_health::ServingStatus::Serving).await;
-        let service = tonic_health::server::HealthService::from_health_reporter(reporter.clone());
-        let status = async |name: &str| {
-            let request = tonic::Request::new(HealthCheckRequest { service: name.into() });
-            service.check(request).await.unwrap().into_inner().status
-        };
-        assert_eq!(
-            status("demo.Demo").await,
-            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        );
-        let (trigger, triggered) = tokio::sync::oneshot::channel::<()>();
-        let watcher = tokio::spawn(not_serving_after(
-            async {
-                let _ = triggered.await;
-            },
-            reporter,
-            &["demo.Demo"],
-        ));
-        trigger.send(()).unwrap();
-        watcher.await.unwrap();
-        for name in ["", "demo.Demo"] {
-            let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
-            assert_eq!(status(name).await, not_serving, "service {name:?}");
-        }
-    }
 
     /// Lists the services through both reflection versions of a real server on 127.0.0.1.
     #[tokio::test]

@@ -1,13 +1,16 @@
-//! Plumbing shared by every cinerec service binary (serving and `services/*`): the common
-//! command-line/env settings, logging set-up (JSON in production), a Prometheus `/metrics`
-//! endpoint, gRPC health and reflection, graceful shutdown on SIGTERM, and retry with backoff.
-//! Storage and RPC logic stay in each service's own crate.
+//! The service kit every cinerec service binary starts from (serving and `services/*`; the
+//! gateway and analytics next): [`GrpcServer`] (binds the ports, serves health, reflection,
+//! `/metrics` and the RPC metrics layer, decides readiness, runs background tasks, drains on
+//! SIGTERM within a grace period), the common command-line/env settings with each service's
+//! default ports, one duration grammar, logging set-up (JSON in production) and retry with
+//! backoff. Storage and RPC logic stay in each service's own crate.
 
 pub mod duration;
 pub mod grpc;
 pub mod metrics;
 pub mod retry;
 pub mod rpc_metrics;
+pub mod server;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
@@ -15,11 +18,12 @@ pub mod telemetry;
 pub use duration::{DurationError, parse_duration};
 pub use retry::{Backoff, retry};
 pub use rpc_metrics::RpcMetrics;
+pub use server::{GrpcServer, ServerError, StopSignal};
 pub use settings::{
     LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit, parse_with_default_ports,
 };
 pub use shutdown::shutdown_signal;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 /// Helpers of this crate's own unit tests.

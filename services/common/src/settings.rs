@@ -38,6 +38,18 @@ impl Service {
     pub const ALL: [Service; 6] =
         [Self::Serving, Self::Users, Self::Ratings, Self::Movies, Self::Gateway, Self::Analytics];
 
+    /// The name in logs and in the `service` label of the RPC metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Serving => "serving",
+            Self::Users => "users",
+            Self::Ratings => "ratings",
+            Self::Movies => "movies",
+            Self::Gateway => "gateway",
+            Self::Analytics => "analytics",
+        }
+    }
+
     /// The default API (gRPC or REST) and `/metrics` listen addresses; every port distinct.
     pub fn default_listen(self) -> (&'static str, &'static str) {
         match self {

@@ -139,3 +139,18 @@ pub fn assert_lines(page: &str, lines: &[&str]) {
         assert!(page.lines().any(|l| l == *line), "{line} not in\n{page}");
     }
 }
+
+/// A server's health status as `grpc.health.v1` reports it.
+pub use tonic_health::pb::health_check_response::ServingStatus;
+
+/// The health status (`grpc.health.v1`, the whole server) of the gRPC server at `addr`, or
+/// `None` when it cannot be asked.
+pub async fn grpc_health(addr: SocketAddr) -> Option<ServingStatus> {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{addr}")).ok()?.connect().await.ok()?;
+    let mut client = HealthClient::new(channel);
+    let response = client.check(HealthCheckRequest { service: String::new() }).await.ok()?;
+    ServingStatus::try_from(response.into_inner().status).ok()
+}

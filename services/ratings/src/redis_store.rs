@@ -150,6 +150,11 @@ impl RedisStore {
         &self.settings
     }
 
+    /// Whether Redis answers a `PING` now (once, within the command timeout): readiness.
+    pub async fn ping(&self) -> bool {
+        self.raw("PING", Vec::new()).await.is_ok()
+    }
+
     /// Closes the connection.
     pub async fn quit(&self) {
         let _ = self.client.quit().await;

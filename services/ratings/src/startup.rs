@@ -1,17 +1,16 @@
-//! [`Application`]: connects to Redis, binds the gRPC and metrics ports (tests use port 0 and
-//! read the bound addresses), then serves the ratings service with health and reflection, the
-//! `/metrics` endpoint and the outbox drainer until shutdown.
+//! [`Application`]: connects to Redis and builds the service on the kit's
+//! [`GrpcServer`] (ports bound at build, port 0 in tests; readiness follows a Redis `PING`; the
+//! outbox drainer and the movie-events follower run as its tasks).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use events::EventPublisher;
 use events::kafka::KafkaPublisher;
-use prometheus_client::registry::Registry;
 use proto::ratings::v1::ratings_service_server::RatingsServiceServer;
-use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
-use tonic::transport::server::TcpIncoming;
+use service_common::{GrpcServer, ServerError, Service};
+use tokio::sync::Notify;
 
 use crate::catalogue;
 use crate::config::Config;
@@ -23,79 +22,96 @@ use crate::store::StoreError;
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// Binding a listen address failed.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
     /// Redis could not be reached or configured.
     #[error("Redis at {url}: {source}")]
     Redis {
         /// The URL, password masked.
         url: String,
         /// The store error.
+        #[source]
         source: StoreError,
     },
     /// The Kafka producer could not be created.
     #[error(transparent)]
     Kafka(#[from] events::EventError),
-    /// The gRPC server failed.
-    #[error("gRPC server: {0}")]
-    Serve(#[from] tonic::transport::Error),
-    /// The metrics endpoint failed.
-    #[error("metrics endpoint: {0}")]
-    Metrics(std::io::Error),
+    /// Binding, serving or the metrics endpoint failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
+
+/// How often readiness pings Redis.
+const READINESS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The service, bound and connected, ready to run.
 #[derive(Debug)]
-pub struct Application<P> {
-    listener: TcpListener,
-    metrics_listener: TcpListener,
+pub struct Application {
+    server: GrpcServer,
     store: Arc<RedisStore>,
-    publisher: Arc<P>,
-    config: Config,
 }
 
-impl Application<KafkaPublisher> {
+impl Application {
     /// Connects to Redis and creates the Kafka producer named in `config`, and binds both ports.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let publisher = KafkaPublisher::new(&config.kafka_brokers)?;
         Self::with_publisher(config, publisher).await
     }
-}
 
-impl<P: EventPublisher + 'static> Application<P> {
     /// Like [`Application::build`] with events going to `publisher`.
-    pub async fn with_publisher(config: Config, publisher: P) -> Result<Self, StartupError> {
+    pub async fn with_publisher<P: EventPublisher + 'static>(
+        config: Config,
+        publisher: P,
+    ) -> Result<Self, StartupError> {
         let store = RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topic))
             .await
             .map_err(|source| StartupError::Redis { url: config.redis.url.to_string(), source })?;
-        let bind = |addr| async move {
-            TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })
-        };
-        let listener = bind(config.service.listen).await?;
-        let metrics_listener = bind(config.service.metrics_listen).await?;
-        Ok(Self {
-            listener,
-            metrics_listener,
-            store: Arc::new(store),
-            publisher: Arc::new(publisher),
-            config,
-        })
+        let store = Arc::new(store);
+        let mut server = GrpcServer::bind(Service::Ratings, &config.service).await?;
+        let metrics = DrainerMetrics::default();
+        metrics.register(server.registry().sub_registry_with_prefix("cinerec"));
+        let consumer = format!("ratings-{}", uuid::Uuid::new_v4().simple());
+        tracing::info!(
+            redis = %config.redis.url,
+            prefix = %config.redis.prefix,
+            topic = %config.topic,
+            consumer,
+            "ratings service starting"
+        );
+        let wake = Arc::new(Notify::new());
+        let drainer = Drainer::new(
+            Arc::clone(&store),
+            Arc::new(publisher),
+            consumer,
+            config.drainer(),
+            Arc::clone(&wake),
+            metrics,
+        );
+        let mut server = server
+            .add_service(RatingsServiceServer::new(RatingsGrpc::new(Arc::clone(&store), wake)))
+            .ready_when(READINESS_INTERVAL, {
+                let store = Arc::clone(&store);
+                move || {
+                    let store = Arc::clone(&store);
+                    async move { store.ping().await }
+                }
+            })
+            .task("outbox drainer", move |stop| drainer.run(stop.stopped()));
+        if config.follow_movies {
+            let (store, brokers, topic) =
+                (Arc::clone(&store), config.kafka_brokers.clone(), config.movies_topic.clone());
+            server =
+                server.task("movie events", move |stop| follow_movies(store, brokers, topic, stop.stopped()));
+        }
+        Ok(Self { server, store })
     }
 
     /// The bound gRPC address.
     pub fn addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.server.grpc_addr()
     }
 
     /// The bound `/metrics` address.
     pub fn metrics_addr(&self) -> SocketAddr {
-        self.metrics_listener.local_addr().expect("a bound listener has an address")
+        self.server.metrics_addr()
     }
 
     /// The store (tests and the importer use it directly).
@@ -108,78 +124,9 @@ impl<P: EventPublisher + 'static> Application<P> {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        let Self { listener, metrics_listener, store, publisher, config } = self;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let stopped = move || {
-            let mut rx = stop_rx.clone();
-            async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            }
-        };
-        let wake = Arc::new(Notify::new());
-        let mut registry = Registry::default();
-        let rpc_metrics = service_common::RpcMetrics::register(&mut registry, "ratings");
-        let metrics = DrainerMetrics::default();
-        metrics.register(registry.sub_registry_with_prefix("cinerec"));
-        let consumer = format!("ratings-{}", uuid::Uuid::new_v4().simple());
-        tracing::info!(
-            addr = %listener.local_addr().map_err(|source| StartupError::Bind { addr: config.service.listen, source })?,
-            redis = %config.redis.url,
-            prefix = %config.redis.prefix,
-            topic = %config.topic,
-            consumer,
-            "ratings service starting"
-        );
-        let drainer = Drainer::new(
-            Arc::clone(&store),
-            publisher,
-            consumer,
-            config.drainer(),
-            Arc::clone(&wake),
-            metrics,
-        );
-        let drainer = tokio::spawn(drainer.run(stopped()));
-        let catalogue = config.follow_movies.then(|| {
-            let (store, brokers, topic) =
-                (Arc::clone(&store), config.kafka_brokers.clone(), config.movies_topic.clone());
-            tokio::spawn(follow_movies(store, brokers, topic, stopped()))
-        });
-        let metrics_server = tokio::spawn(service_common::metrics::serve_metrics(
-            metrics_listener,
-            Arc::new(registry),
-            stopped(),
-        ));
-        let (health_reporter, health) = service_common::grpc::health();
-        health_reporter.set_serving::<RatingsServiceServer<RatingsGrpc<RedisStore>>>().await;
-        let service = RatingsServiceServer::new(RatingsGrpc::new(Arc::clone(&store), wake));
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let served = tonic::transport::Server::builder()
-            .layer(rpc_metrics)
-            .add_service(health)
-            .add_service(service_common::grpc::reflection())
-            .add_service(service_common::grpc::reflection_v1alpha())
-            .add_service(service)
-            .serve_with_incoming_shutdown(
-                incoming,
-                service_common::grpc::not_serving_after(
-                    shutdown,
-                    health_reporter,
-                    &[<RatingsServiceServer<RatingsGrpc<RedisStore>> as tonic::server::NamedService>::NAME],
-                ),
-            )
-            .await;
-        let _ = stop_tx.send(true);
-        let _ = drainer.await;
-        if let Some(catalogue) = catalogue {
-            let _ = catalogue.await;
-        }
-        let metrics_res = metrics_server.await;
-        store.quit().await;
-        served?;
-        match metrics_res {
-            Ok(res) => res.map_err(StartupError::Metrics),
-            Err(join) => Err(StartupError::Metrics(std::io::Error::other(join))),
-        }
+        let served = self.server.serve(shutdown).await;
+        self.store.quit().await;
+        Ok(served?)
     }
 }
 

@@ -30,6 +30,14 @@ async fn check(client: &mut Client, call: Call, code: Code, field: &str, mention
     assert_eq!(status.code(), code, "{status:?}");
     assert!(status.message().starts_with(&format!("{field}: ")), "field `{field}` in {status:?}");
     assert!(status.message().contains(mentions), "`{mentions}` in {status:?}");
+    // A client (the REST gateway) reads the field from the google.rpc.BadRequest details.
+    let public = contract::PublicError::from(&status);
+    if code == Code::InvalidArgument {
+        assert_eq!(public.fields.len(), 1, "one BadRequest violation in {status:?}");
+        assert_eq!(public.fields[0].field, field, "{status:?}");
+    } else {
+        assert!(public.fields.is_empty(), "no BadRequest details on {status:?}");
+    }
 }
 
 fn user(n: u32) -> RecommendRequest {

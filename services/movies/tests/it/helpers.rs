@@ -140,13 +140,14 @@ impl TestApp {
         publisher: P,
         topic: &str,
     ) -> Self {
-        let options = AppOptions {
+        let service = service_common::ServiceSettings {
             listen: "127.0.0.1:0".parse().unwrap(),
-            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
-            relay: relay_settings(topic),
+            metrics_listen: "127.0.0.1:0".parse().unwrap(),
+            log_format: service_common::LogFormat::Text,
         };
+        let options = AppOptions { service, relay: relay_settings(topic) };
         let app = Application::from_parts(options, store.clone(), media.clone(), publisher).await.unwrap();
-        let (addr, metrics) = (app.addr(), app.metrics_addr().expect("a metrics port was asked for"));
+        let (addr, metrics) = (app.addr(), app.metrics_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
             let _ = stopped.await;

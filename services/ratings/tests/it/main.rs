@@ -39,6 +39,7 @@ fn fresh(name: &str) -> String {
 /// A running service and a client of it; stopped on drop.
 struct TestApp {
     client: RatingsServiceClient<Channel>,
+    addr: std::net::SocketAddr,
     store: Arc<RedisStore>,
     prefix: String,
     metrics: std::net::SocketAddr,
@@ -65,7 +66,7 @@ impl TestApp {
             .expect("the service runs");
         });
         let client = RatingsServiceClient::connect(format!("http://{addr}")).await.expect("a connection");
-        Self { client, store, prefix, metrics, stop: Some(stop), server: Some(server) }
+        Self { client, addr, store, prefix, metrics, stop: Some(stop), server: Some(server) }
     }
 
     /// The service on the shared test Redis with a fresh prefix, events into a memory

@@ -83,6 +83,11 @@ impl MongoUserStore {
         Self { db, indexes: std::sync::Arc::new(OnceCell::new()) }
     }
 
+    /// Whether MongoDB answers a `ping` now (within the server selection timeout): readiness.
+    pub async fn ping(&self) -> bool {
+        self.db.run_command(doc! { "ping": 1_i32 }).await.is_ok()
+    }
+
     fn users(&self) -> Collection<UserDoc> {
         self.db.collection("users")
     }
