@@ -1,7 +1,6 @@
 //! Command-line / environment settings of `cinerec-movies` (clap groups the binary flattens),
 //! the [`Secret`] wrapper that keeps passwords out of logs, and the duration syntax.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -93,21 +92,6 @@ pub struct ServeArgs {
     /// Kafka bootstrap servers (`host:port,...`) for MovieEvents.
     #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
-}
-
-/// `cinerec-movies import`.
-#[derive(Clone, Debug, Args)]
-pub struct ImportArgs {
-    /// PostgreSQL.
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// Folder holding the dataset folders (`<dir>/ml-latest-small/movies.csv`); default
-    /// `$CINEREC_DATA_DIR`, else the user cache folder.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// MovieLens dataset: ml-latest-small, ml-latest, ml-100k, ml-1m, ml-10m, ml-20m, ml-25m.
-    #[arg(long, default_value = "ml-latest-small")]
-    pub dataset: datasets::DatasetName,
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
-//! The `cinerec-ratings` command line: `serve` (the gRPC service and its outbox drainer) and
-//! `import` (MovieLens ratings into Redis). Every flag also reads a `CINEREC_*` variable.
+//! The `cinerec-ratings` command line: `serve` (the gRPC service and its outbox drainer; the
+//! MovieLens importer is `cinerec-import ratings`). Every flag also reads a `CINEREC_*` variable.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -13,7 +12,7 @@ use crate::redis_store::{DEFAULT_PREFIX, RedisStoreSettings};
 /// A Redis URL, which may hold a password: shown with the password masked.
 pub type RedisUrl = service_common::SecretUrl;
 
-/// `cinerec-ratings`: the ratings service and its MovieLens importer.
+/// `cinerec-ratings`: the ratings service.
 #[derive(Debug, Parser)]
 #[command(name = "cinerec-ratings", version, max_term_width = 110)]
 pub struct Cli {
@@ -38,9 +37,6 @@ impl Cli {
 pub enum Command {
     /// Serve `cinerec.ratings.v1.RatingsService` and drain the outbox to Kafka.
     Serve(Config),
-    /// Load a MovieLens dataset's movies and ratings into Redis (idempotent; no events unless
-    /// --events).
-    Import(ImportArgs),
 }
 
 /// Where the ratings live in Redis and how hard to try.
@@ -137,30 +133,6 @@ impl Config {
     }
 }
 
-/// `cinerec-ratings import`.
-#[derive(Clone, Debug, Args)]
-pub struct ImportArgs {
-    /// Redis.
-    #[command(flatten)]
-    pub redis: RedisArgs,
-    /// Folder holding the MovieLens datasets (`ml-100k/u.data`, ...) [default:
-    /// $XDG_CACHE_HOME/cinerec/datasets, else ~/.cache/cinerec/datasets].
-    #[arg(long, env = "CINEREC_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Dataset (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-latest, ml-latest-small).
-    #[arg(long, env = "CINEREC_DATASET")]
-    pub dataset: String,
-    /// Also write a `RatingEvent` per imported rating to the outbox (the service publishes them).
-    #[arg(long)]
-    pub events: bool,
-    /// Topic written into those events.
-    #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
-    pub topic: String,
-    /// Ratings per pipelined round trip.
-    #[arg(long, default_value_t = 2000)]
-    pub batch: usize,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +140,7 @@ mod tests {
     #[test]
     fn serve_defaults_to_the_ratings_port() {
         let cli = Cli::parse_args(["cinerec-ratings", "serve"]).unwrap();
-        let Command::Serve(config) = cli.command else { panic!("serve") };
+        let Command::Serve(config) = cli.command;
         assert_eq!(config.service.listen.to_string(), "127.0.0.1:50053");
         assert_eq!(config.service.metrics_listen.to_string(), "127.0.0.1:9093");
         assert_eq!(config.topic, proto::events::topics::RATINGS);

@@ -1,5 +1,6 @@
 //! The ratings service: `cinerec.ratings.v1.RatingsService` over Redis, with every change
-//! published to Kafka as a `RatingEvent` through an outbox, and the MovieLens importer.
+//! published to Kafka as a `RatingEvent` through an outbox. The MovieLens importer is
+//! `cinerec-import ratings` (`tools/import`), so this service links no dataset or engine code.
 //!
 //! Modules: [`domain`] (ids, stars, reviews and paging parsed into types that cannot be
 //! invalid), [`store`] (the [`store::RatingStore`] trait and its records), [`redis_store`] (the
@@ -7,7 +8,7 @@
 //! to an [`events::EventPublisher`]), [`event`] (`RatingEvent` encoding), [`service`] (the tonic
 //! service and its error mapping), [`catalogue`] (the ratable movies follow the movies service's
 //! `MovieEvent`s), [`config`] and [`startup`] (the binary's settings and
-//! [`startup::Application`]), [`import`] (MovieLens ratings into Redis).
+//! [`startup::Application`]).
 //!
 //! # Redis data layout
 //!
@@ -27,7 +28,6 @@ pub mod catalogue;
 pub mod config;
 pub mod domain;
 pub mod event;
-pub mod import;
 pub mod outbox;
 pub mod redis_store;
 pub mod service;

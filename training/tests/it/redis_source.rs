@@ -23,9 +23,9 @@ fn imported_ml_100k() -> (String, String) {
     runtime.block_on(async {
         let settings = ratings::RedisStoreSettings { prefix: prefix.clone(), ..Default::default() };
         let store = ratings::RedisStore::connect(&ratings::RedisUrl::new(&url), settings).await.unwrap();
-        let options = ratings::import::ImportOptions::default();
+        let options = importer::ratings::ImportOptions::default();
         let report =
-            ratings::import::import_dataset(&store, &checkout_data_dir(), DatasetName::Ml100k, options)
+            importer::ratings::import_dataset(&store, &checkout_data_dir(), DatasetName::Ml100k, options)
                 .await
                 .unwrap();
         assert_eq!(report.created, 100_000);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use datasets::DatasetName;
 use events::MemoryPublisher;
-use movies::import::read_movies;
-use movies::{MovieStore, import_movies};
+use importer::movies::{import_movies, read_movies};
+use movies::MovieStore;
 use proto::movies::v1 as pb;
 use proto::movies::v1::movies_service_client::MoviesServiceClient;
 use tonic::transport::Channel;

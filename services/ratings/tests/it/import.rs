@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use datasets::{DatasetName, checkout_data_dir};
+use importer::ratings::{ImportOptions, import_dataset};
 use ratings::domain::{MovieId, PageRequest, UserId};
-use ratings::import::{ImportOptions, import_dataset};
 use ratings::outbox::Outbox;
 use ratings::{Config, RatingStore, RedisStore};
 

@@ -1,4 +1,4 @@
-//! The MovieLens importer: reads a dataset's movies (`movies.csv`, `movies.dat` or `u.item`,
+//! `cinerec-import movies`: reads a dataset's movies (`movies.csv`, `movies.dat` or `u.item`,
 //! through the `datasets` crate's parsers) and, where present, `links.csv` (IMDb and TMDb ids),
 //! and upserts them in batches. Idempotent: rows whose fields are unchanged are not touched and
 //! produce no event, so a second run changes nothing.
@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use datasets::DatasetName;
 use datasets::csv::CsvRecord;
 
-use crate::domain::{FieldError, MovieFields, MovieId, title_without_year};
-use crate::store::{MovieStore, StoreError, UpsertCounts};
+use movies::domain::{FieldError, MovieFields, MovieId, title_without_year};
+use movies::store::{MovieStore, StoreError, UpsertCounts};
 
 /// Movies per upsert statement (and transaction).
 pub const IMPORT_BATCH: usize = 1000;

@@ -1,4 +1,4 @@
-//! The MovieLens importer: a dataset's movies into the catalogue set and its ratings through
+//! `cinerec-import ratings`: a dataset's movies into the catalogue set and its ratings through
 //! the same submit script the service runs (so aggregates and indexes stay consistent),
 //! pipelined in batches. Idempotent: a rating already stored with the same or a newer
 //! timestamp is kept, so importing twice gives the same state. No events unless asked for.
@@ -10,9 +10,9 @@ use std::time::Instant;
 use datasets::{DatasetError, DatasetName, Rating};
 use uuid::Uuid;
 
-use crate::domain::{FieldError, MovieId, Review, Stars, UserId};
-use crate::redis_store::{RedisStore, WriteMode};
-use crate::store::{NewRating, RatingStore, StoreError};
+use ratings::domain::{FieldError, MovieId, Review, Stars, UserId};
+use ratings::redis_store::{RedisStore, WriteMode};
+use ratings::store::{NewRating, RatingStore, StoreError};
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
