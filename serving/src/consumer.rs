@@ -16,19 +16,22 @@
 //!   counts as applied: a user with rating changes bypasses the cache anyway).
 //! - Events are de-duplicated by `event_id` ([`events::Deduplicator`]); offsets are committed
 //!   after an event is applied, and undecodable events are counted as `invalid` and skipped.
-//! - While the broker is unreachable the consumer retries with backoff and logs; it never stops
-//!   the server, and the server's health does not depend on it.
+//! - The loop itself (subscribe and create the topics, retry with backoff while the broker is
+//!   unreachable, commit after handling, re-subscribe after repeated receive errors) is the
+//!   events crate's [`run_consumer`]; it never stops the server, and the server's health does not
+//!   depend on it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use events::Deduplicator;
-use events::kafka::{KafkaSubscriber, ReceivedEvent, ensure_topics};
+use events::consumer::{EventHandler, Stage, Throttle, run_consumer};
+use events::kafka::ReceivedEvent;
 use prost::Message;
 use proto::events::v1::{RatingChange, RatingEvent, UserDeleted, UserPreferencesChanged};
 use service_common::Backoff;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::cache::CacheError;
 use crate::overlay::RecentRating;
@@ -39,13 +42,6 @@ pub const DEDUP_CAPACITY: usize = 100_000;
 
 /// Deleted users remembered, to ignore their older events still arriving on other topics.
 pub const TOMBSTONE_CAPACITY: usize = 100_000;
-
-/// Consecutive receive errors after which the consumer re-creates the topics and subscribes
-/// again (e.g. a broker that lost its topics in a restart).
-pub const RESUBSCRIBE_AFTER: u32 = 20;
-
-/// Longest wait for the broker to create the topics.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Backoff between attempts to reach the broker (unbounded attempts).
 const RECONNECT: Backoff =
@@ -120,97 +116,16 @@ impl Outcome {
     }
 }
 
-/// Consumes events into `serving` until `shutdown` completes; see the [module docs](self).
+/// Consumes events into `serving` until `shutdown` completes, through the events crate's
+/// consumer loop; see the [module docs](self).
 pub async fn run(serving: Arc<Serving>, settings: ConsumerSettings, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut handler = Handler::new(serving.clone(), settings.clone());
-    info!(brokers = %settings.brokers, group = %settings.group, topics = ?settings.topics(), "consuming events");
-    loop {
-        let subscriber = tokio::select! {
-            () = &mut shutdown => break,
-            subscriber = subscribe(&serving, &settings) => subscriber,
-        };
-        serving.metrics().event_consumer_up.set(1);
-        let stopped = consume(&subscriber, &mut handler, &mut shutdown).await;
-        serving.metrics().event_consumer_up.set(0);
-        if stopped {
-            break;
-        }
-        warn!(brokers = %settings.brokers, failures = RESUBSCRIBE_AFTER, "receiving events keeps failing: creating the topics and subscribing again");
-    }
-    info!("event consumer stopped");
-}
-
-/// Creates the topics (if missing) and subscribes, retrying with backoff until it works.
-async fn subscribe(serving: &Serving, settings: &ConsumerSettings) -> KafkaSubscriber {
-    let mut attempt = 0u32;
-    loop {
-        attempt = attempt.saturating_add(1);
-        let res =
-            match tokio::time::timeout(CONNECT_TIMEOUT, ensure_topics(&settings.brokers, &settings.topics()))
-                .await
-            {
-                Ok(Ok(())) => KafkaSubscriber::new(&settings.brokers, &settings.group, &settings.topics()),
-                Ok(Err(err)) => Err(err),
-                Err(_) => Err(events::EventError::Admin {
-                    brokers: settings.brokers.clone(),
-                    reason: format!("no answer within {CONNECT_TIMEOUT:?}"),
-                }),
-            };
-        match res {
-            Ok(subscriber) => {
-                info!(brokers = %settings.brokers, group = %settings.group, attempts = attempt, "subscribed to the event topics");
-                return subscriber;
-            }
-            Err(err) => {
-                serving.metrics().event_error("connect");
-                let delay = RECONNECT.delay(attempt);
-                if attempt == 1 || attempt.is_multiple_of(10) {
-                    warn!(brokers = %settings.brokers, error = %err, attempt, retry_in_ms = delay.as_millis() as u64, "the event broker is unreachable: serving without events, retrying");
-                }
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
-/// Receives, applies and commits events until shutdown (`true`) or too many consecutive receive
-/// errors (`false`: subscribe again).
-async fn consume(
-    subscriber: &KafkaSubscriber,
-    handler: &mut Handler,
-    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> bool {
-    let mut failures = 0u32;
-    loop {
-        let received = tokio::select! {
-            () = shutdown.as_mut() => return true,
-            received = subscriber.next() => received,
-        };
-        match received {
-            Ok(event) => {
-                failures = 0;
-                handler.handle(&event).await;
-                if let Err(err) = subscriber.commit(&event) {
-                    handler.serving.metrics().event_error("commit");
-                    if let Some(suppressed) = handler.log.allow() {
-                        warn!(error = %err, topic = %event.topic, offset = event.offset, suppressed, "committing an event offset failed");
-                    }
-                }
-            }
-            Err(err) => {
-                failures += 1;
-                handler.serving.metrics().event_error("receive");
-                if let Some(suppressed) = handler.log.allow() {
-                    warn!(error = %err, failures, suppressed, "receiving events failed; retrying");
-                }
-                if failures >= RESUBSCRIBE_AFTER {
-                    return false;
-                }
-                tokio::time::sleep(RECONNECT.delay(failures)).await;
-            }
-        }
-    }
+    let loop_settings = events::consumer::ConsumerSettings {
+        brokers: settings.brokers.clone(),
+        group: settings.group.clone(),
+        topics: settings.topics().map(str::to_string).to_vec(),
+        backoff: RECONNECT,
+    };
+    run_consumer(loop_settings, Handler::new(serving, settings), shutdown).await;
 }
 
 /// Applies events to the serving state; keeps the de-duplication window and the tombstones of
@@ -234,7 +149,7 @@ impl Handler {
         }
     }
 
-    async fn handle(&mut self, event: &ReceivedEvent) {
+    async fn apply(&mut self, event: &ReceivedEvent) {
         let (kind, res) = if event.topic == self.settings.ratings_topic {
             (Kind::Rating, self.rating(&event.payload).await)
         } else if event.topic == self.settings.preferences_topic {
@@ -355,22 +270,21 @@ impl Tombstones {
     }
 }
 
-/// Lets a warning through at most every 10 s, counting the ones held back.
-#[derive(Debug, Default)]
-struct Throttle {
-    last: Option<Instant>,
-    suppressed: u64,
-}
+impl EventHandler for Handler {
+    type Error = std::convert::Infallible;
 
-impl Throttle {
-    /// `Some(held back since the last one)` when a warning may be logged now.
-    fn allow(&mut self) -> Option<u64> {
-        if self.last.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(Instant::now());
-        Some(std::mem::take(&mut self.suppressed))
+    /// Applies the event; invalid ones are counted and skipped, so nothing is retried.
+    async fn handle(&mut self, event: &ReceivedEvent) -> Result<(), Self::Error> {
+        self.apply(event).await;
+        Ok(())
+    }
+
+    fn connected(&mut self, up: bool) {
+        self.serving.metrics().event_consumer_up.set(i64::from(up));
+    }
+
+    fn failed(&mut self, stage: Stage) {
+        self.serving.metrics().event_error(stage.label());
     }
 }
 
@@ -385,14 +299,5 @@ mod tests {
         assert!(tombstones.deleted_after(7, 999) && tombstones.deleted_after(7, 1000));
         assert!(!tombstones.deleted_after(7, 1001), "a new account with a reused id");
         assert!(!tombstones.deleted_after(8, 0));
-    }
-
-    #[test]
-    fn the_throttle_lets_the_first_warning_through_and_counts_the_rest() {
-        let mut throttle = Throttle::default();
-        assert_eq!(throttle.allow(), Some(0));
-        assert_eq!((throttle.allow(), throttle.allow()), (None, None));
-        throttle.last = Some(Instant::now() - Duration::from_secs(11));
-        assert_eq!(throttle.allow(), Some(2));
     }
 }

@@ -21,10 +21,14 @@ use crate::{EventError, EventPublisher};
 pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Publishes to Kafka; `publish` returns once the broker acknowledged (acks=all) or the
-/// delivery timeout passed.
+/// delivery timeout passed. The first publish to a topic creates it when missing
+/// ([`ensure_topics`]), so no service start-up creates topics.
 pub struct KafkaPublisher {
     producer: FutureProducer,
     delivery_timeout: Duration,
+    brokers: String,
+    /// Topics known to exist (created or checked by this publisher).
+    ensured: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for KafkaPublisher {
@@ -53,12 +57,29 @@ impl KafkaPublisher {
             .set("reconnect.backoff.max.ms", "1000")
             .create()
             .map_err(|e| client_error(brokers, "producer", &e))?;
-        Ok(Self { producer, delivery_timeout })
+        Ok(Self { producer, delivery_timeout, brokers: brokers.to_string(), ensured: Default::default() })
+    }
+
+    /// Creates `topic` once per publisher when it is missing, within the delivery timeout. A
+    /// failure is logged and the publish goes ahead (the broker may auto-create topics, or forbid
+    /// this client to create them); the next publish tries again.
+    async fn ensure_topic(&self, topic: &str) {
+        if self.ensured.lock().expect("the topic set is never poisoned").contains(topic) {
+            return;
+        }
+        match tokio::time::timeout(self.delivery_timeout, ensure_topics(&self.brokers, &[topic])).await {
+            Ok(Ok(())) => {
+                self.ensured.lock().expect("the topic set is never poisoned").insert(topic.to_string());
+            }
+            Ok(Err(err)) => tracing::warn!(%err, topic, "could not create the topic; publishing anyway"),
+            Err(_) => tracing::warn!(topic, "creating the topic timed out; publishing anyway"),
+        }
     }
 }
 
 impl EventPublisher for KafkaPublisher {
     async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), EventError> {
+        self.ensure_topic(topic).await;
         let record = FutureRecord::to(topic).key(key).payload(&payload);
         match self.producer.send(record, Timeout::After(self.delivery_timeout)).await {
             Ok(_) => Ok(()),

@@ -1,12 +1,15 @@
 //! Domain events between services: the [`EventPublisher`] trait every producer codes against,
-//! an in-memory [`MemoryPublisher`] for unit tests, and (module `kafka`) the Kafka
-//! implementation with a de-duplicating consumer. Payloads are protobuf messages from
+//! an in-memory [`MemoryPublisher`] for unit tests, (module `kafka`) the Kafka implementation
+//! (topics are created by the publisher on first use and by the consumer on subscribe, nowhere
+//! else), the one outbox relay loop ([`relay`]) and the one consumer loop ([`consumer`]). Payloads are protobuf messages from
 //! `proto::events::v1`; topic names are in `proto::events::topics`.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
+pub mod consumer;
 pub mod kafka;
+pub mod relay;
 
 /// Why an event could not be published.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use events::EventPublisher;
 use events::kafka::KafkaPublisher;
+use events::relay::{RelayStats, run_relay};
 use proto::movies::v1::movies_service_server::MoviesServiceServer;
 use service_common::{GrpcServer, ServerError, Service, ServiceSettings};
 use tokio::sync::Notify;
@@ -17,7 +18,7 @@ use crate::api::MoviesApi;
 use crate::config::ServeArgs;
 use crate::domain::MAX_TRAILER_BYTES;
 use crate::media::{MediaError, MediaStore, S3Media};
-use crate::outbox::{RelayMetrics, RelaySettings, run_relay};
+use crate::outbox::{MoviesOutbox, RelayMetrics, RelaySettings};
 use crate::postgres::PgMovieStore;
 use crate::store::{MovieStore, StoreError};
 
@@ -57,6 +58,7 @@ pub struct AppOptions {
 #[derive(Debug)]
 pub struct Application {
     server: GrpcServer,
+    relay_stats: Arc<RelayStats>,
 }
 
 impl Application {
@@ -69,9 +71,6 @@ impl Application {
         }
         let publisher = KafkaPublisher::new(&args.kafka_brokers)?;
         let relay = RelaySettings::default();
-        if let Err(err) = events::kafka::ensure_topics(&args.kafka_brokers, &[&relay.topic]).await {
-            tracing::warn!(%err, topic = %relay.topic, "could not check the events topic; the relay will retry publishing");
-        }
         let options = AppOptions { service: args.service.clone(), relay };
         Self::from_parts(options, store, media, publisher).await
     }
@@ -86,6 +85,7 @@ impl Application {
         let mut server = GrpcServer::bind(Service::Movies, &options.service).await?;
         let registry = server.registry().sub_registry_with_prefix("movies");
         let relay_metrics = RelayMetrics::default();
+        let relay_stats = Arc::new(RelayStats::default());
         registry.register(
             "events_published",
             "MovieEvents the broker acknowledged",
@@ -110,10 +110,15 @@ impl Application {
                     async move { store.ping().await }
                 }
             })
-            .task("outbox relay", move |stop| {
-                run_relay(store, publisher, options.relay, wake, relay_metrics, stop.stopped())
+            .task("outbox relay", {
+                let stats = Arc::clone(&relay_stats);
+                move |stop| {
+                    let schedule = options.relay.schedule();
+                    let outbox = MoviesOutbox::new(store, publisher, options.relay.topic, relay_metrics);
+                    run_relay("movies", outbox, schedule, Some(wake), stats, stop.stopped())
+                }
             });
-        Ok(Self { server })
+        Ok(Self { server, relay_stats })
     }
 
     /// The bound gRPC address.
@@ -124,6 +129,12 @@ impl Application {
     /// The bound `/metrics` address.
     pub fn metrics_addr(&self) -> SocketAddr {
         self.server.metrics_addr()
+    }
+
+    /// The outbox relay's counters (tests wait for a round before checking that nothing was
+    /// published).
+    pub fn relay_stats(&self) -> Arc<RelayStats> {
+        Arc::clone(&self.relay_stats)
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and stops the relay.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use events::EventPublisher;
+use events::relay::{OutboxSource, RelayRound, RelaySchedule};
 use prometheus_client::metrics::counter::Counter;
 use prost::Message;
 use proto::events::v1::{MovieChange, MovieEvent};
 use service_common::Backoff;
-use tokio::sync::Notify;
 
 use crate::domain::MovieId;
 use crate::store::MovieStore;
@@ -69,48 +69,50 @@ impl Default for RelaySettings {
     }
 }
 
-/// Publishes the outbox until `shutdown` completes; `wake` is notified after each change.
-pub async fn run_relay<S: MovieStore, P: EventPublisher>(
+impl RelaySettings {
+    /// When the relay's rounds run.
+    pub fn schedule(&self) -> RelaySchedule {
+        RelaySchedule { poll: self.poll, backoff: self.backoff }
+    }
+}
+
+/// The movies outbox as the events crate's relay drains it ([`events::relay::run_relay`]).
+#[derive(Debug)]
+pub struct MoviesOutbox<S, P> {
     store: Arc<S>,
     publisher: P,
-    settings: RelaySettings,
-    wake: Arc<Notify>,
+    topic: String,
     metrics: RelayMetrics,
-    shutdown: impl Future<Output = ()>,
-) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    let mut failures = 0u32;
-    loop {
-        let wait = match drain_once(&*store, &publisher, &settings.topic, &metrics).await {
-            Ok(n) if n == RELAY_BATCH as usize => {
-                failures = 0;
-                continue;
-            }
-            Ok(_) => {
-                failures = 0;
-                settings.poll
-            }
+}
+
+impl<S, P> MoviesOutbox<S, P> {
+    /// The outbox of `store`, published to `topic` through `publisher`.
+    pub fn new(store: Arc<S>, publisher: P, topic: String, metrics: RelayMetrics) -> Self {
+        Self { store, publisher, topic, metrics }
+    }
+}
+
+impl<S: MovieStore, P: EventPublisher> OutboxSource for MoviesOutbox<S, P> {
+    type Error = RelayError;
+
+    async fn relay_round(&mut self) -> Result<RelayRound, RelayError> {
+        match drain_once(&*self.store, &self.publisher, &self.topic, &self.metrics).await {
+            Ok(published) => Ok(RelayRound { published, more: published == RELAY_BATCH as usize }),
             Err(err) => {
-                failures = failures.saturating_add(1);
-                metrics.failures.inc();
-                let delay = settings.backoff.delay(failures);
-                tracing::warn!(%err, failures, delay_ms = delay.as_millis() as u64, "publishing movie events failed; will retry");
-                delay
+                self.metrics.failures.inc();
+                Err(err)
             }
-        };
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = wake.notified(), if failures == 0 => {}
-            () = tokio::time::sleep(wait) => {}
         }
     }
 }
 
 /// Why one relay round stopped.
 #[derive(Debug, thiserror::Error)]
-enum RelayError {
+pub enum RelayError {
+    /// Reading or forgetting events failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The broker did not acknowledge an event.
     #[error(transparent)]
     Publish(#[from] events::EventError),
 }

@@ -3,9 +3,11 @@
 //! event's offset is committed only after Redis applied it (retried with backoff while Redis
 //! is down), and applying one twice changes nothing, so redelivery is harmless.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use events::kafka::{KafkaSubscriber, ReceivedEvent};
+use events::consumer::{ConsumerSettings, EventHandler, run_consumer};
+use events::kafka::ReceivedEvent;
 use prost::Message;
 use proto::events::v1::{MovieChange, MovieEvent};
 use service_common::Backoff;
@@ -14,53 +16,43 @@ use crate::domain::MovieId;
 use crate::redis_store::RedisStore;
 use crate::store::{RatingStore, StoreError};
 
-/// Applies `MovieEvent`s from `subscriber` to `store`'s catalogue until `shutdown` completes.
+/// The consumer group of every ratings replica's catalogue follower.
+pub const GROUP: &str = "cinerec-ratings-catalogue";
+
+/// Applies `MovieEvent`s to the catalogue set through the events crate's consumer loop
+/// ([`follow_movies`]); a Redis failure hands the same event back after a backoff.
+#[derive(Debug)]
+pub struct CatalogueFollower {
+    store: Arc<RedisStore>,
+}
+
+impl EventHandler for CatalogueFollower {
+    type Error = StoreError;
+
+    async fn handle(&mut self, event: &ReceivedEvent) -> Result<(), StoreError> {
+        apply(&self.store, event).await
+    }
+}
+
+/// Follows the movie events on `topic` into `store` until `shutdown` (retrying while Kafka is
+/// unreachable: the ratings API does not wait for it).
 pub async fn follow_movies(
-    store: &RedisStore,
-    subscriber: KafkaSubscriber,
+    store: Arc<RedisStore>,
+    brokers: String,
+    topic: String,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    let backoff =
-        Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(5), attempts: u32::MAX };
-    let mut failures = 0u32;
-    loop {
-        let received = tokio::select! {
-            received = subscriber.next() => received,
-            () = &mut shutdown => return,
-        };
-        let event = match received {
-            Ok(event) => event,
-            Err(err) => {
-                failures += 1;
-                tracing::warn!(%err, "reading movie events failed");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff.delay(failures)) => continue,
-                    () = &mut shutdown => return,
-                }
-            }
-        };
-        // The same event until Redis takes it: its offset is committed only then.
-        loop {
-            match apply(store, &event).await {
-                Ok(()) => {
-                    failures = 0;
-                    if let Err(err) = subscriber.commit(&event) {
-                        tracing::warn!(%err, offset = event.offset, "committing a movie event failed");
-                    }
-                    break;
-                }
-                Err(err) => {
-                    failures += 1;
-                    tracing::warn!(%err, offset = event.offset, "applying a movie event failed; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff.delay(failures)) => {}
-                        () = &mut shutdown => return,
-                    }
-                }
-            }
-        }
-    }
+    let settings = ConsumerSettings {
+        brokers,
+        group: GROUP.to_string(),
+        topics: vec![topic],
+        backoff: Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+            attempts: u32::MAX,
+        },
+    };
+    run_consumer(settings, CatalogueFollower { store }, shutdown).await;
 }
 
 /// Applies one received `MovieEvent`; undecodable or id-less events are logged and skipped.

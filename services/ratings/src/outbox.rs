@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use events::EventPublisher;
+use events::relay::{OutboxSource, RelayRound, RelaySchedule, RelayStats, run_relay};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -129,113 +130,120 @@ pub struct Round {
     pub failed: usize,
 }
 
-/// Moves outbox entries to a publisher; see the module docs.
+/// Moves outbox entries to a publisher, one round at a time for the events crate's relay loop
+/// ([`Drainer::run`]); see the module docs.
 #[derive(Debug)]
 pub struct Drainer<O, P> {
     outbox: Arc<O>,
     publisher: Arc<P>,
     consumer: String,
     settings: DrainerSettings,
-    wake: Arc<Notify>,
     metrics: DrainerMetrics,
+    /// Own pending entries go first: after a failure they must leave before newer ones.
+    pending: bool,
+    last_claim: Option<Instant>,
+    group_ready: bool,
+}
+
+/// Why a round failed (the entries stay pending for the next one).
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    /// Redis failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The broker did not acknowledge some entries.
+    #[error("{failed} of the round's events were not acknowledged: {first}")]
+    Publish {
+        /// How many.
+        failed: usize,
+        /// The first error.
+        first: String,
+    },
 }
 
 impl<O: Outbox, P: EventPublisher + 'static> Drainer<O, P> {
-    /// A drainer named `consumer` (unique per process) over `outbox`; `wake` is notified by
-    /// writers after each change so that events leave without waiting for the next poll.
+    /// A drainer named `consumer` (unique per process) over `outbox`.
     pub fn new(
         outbox: Arc<O>,
         publisher: Arc<P>,
         consumer: String,
         settings: DrainerSettings,
-        wake: Arc<Notify>,
         metrics: DrainerMetrics,
     ) -> Self {
-        Self { outbox, publisher, consumer, settings, wake, metrics }
+        Self {
+            outbox,
+            publisher,
+            consumer,
+            settings,
+            metrics,
+            pending: true,
+            last_claim: None,
+            group_ready: false,
+        }
     }
 
-    /// Drains until `shutdown` completes (the current round finishes first).
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let mut shutdown = std::pin::pin!(shutdown);
-        let backoff =
-            Backoff { initial: self.settings.first_wait, max: self.settings.max_wait, attempts: u32::MAX };
-        let mut failures = 0u32;
-        // Own pending entries first: after a failure they must go before newer ones.
-        let mut pending = true;
-        let mut last_claim: Option<Instant> = None;
-        let mut group_ready = false;
-        loop {
-            let step = async {
-                if !group_ready {
-                    self.outbox.ensure_group().await?;
-                    group_ready = true;
-                }
-                if last_claim.is_none_or(|t| t.elapsed() >= self.settings.claim_idle / 2) {
-                    last_claim = Some(Instant::now());
-                    let claimed = self
-                        .outbox
-                        .claim_stale(&self.consumer, self.settings.claim_idle, self.settings.batch)
-                        .await?;
-                    if !claimed.is_empty() {
-                        tracing::info!(
-                            entries = claimed.len(),
-                            "claimed outbox entries another drainer left"
-                        );
-                        pending = true;
-                    }
-                }
-                self.round(pending).await
-            };
-            let wait = match step.await {
-                Ok(round) if round.failed > 0 => {
-                    failures += 1;
-                    pending = true;
-                    Some(backoff.delay(failures))
-                }
-                Ok(round) if round.read == 0 => {
-                    failures = 0;
-                    if pending {
-                        pending = false;
-                        continue;
-                    }
-                    if let Ok(backlog) = self.outbox.backlog().await {
-                        self.metrics.backlog.set(backlog.min(i64::MAX as u64) as i64);
-                    }
-                    tokio::select! {
-                        () = self.wake.notified() => {}
-                        () = tokio::time::sleep(self.settings.poll) => {}
-                        () = &mut shutdown => return,
-                    }
-                    None
-                }
-                Ok(_) => {
-                    failures = 0;
-                    None
-                }
-                Err(err) => {
-                    failures += 1;
-                    pending = true;
-                    let delay = backoff.delay(failures);
-                    tracing::warn!(%err, failures, delay_ms = delay.as_millis() as u64, "outbox round failed");
-                    Some(delay)
-                }
-            };
-            if let Some(delay) = wait {
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = &mut shutdown => return,
-                }
+    /// Drains until `shutdown` completes (the current round finishes first); `wake` is notified
+    /// by writers after each change so that events leave without waiting for the next poll.
+    pub async fn run(
+        self,
+        wake: Arc<Notify>,
+        stats: Arc<RelayStats>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let schedule = RelaySchedule {
+            poll: self.settings.poll,
+            backoff: Backoff {
+                initial: self.settings.first_wait,
+                max: self.settings.max_wait,
+                attempts: u32::MAX,
+            },
+        };
+        run_relay("ratings", self, schedule, Some(wake), stats, shutdown).await;
+    }
+
+    async fn step(&mut self) -> Result<RelayRound, DrainError> {
+        if !self.group_ready {
+            self.outbox.ensure_group().await?;
+            self.group_ready = true;
+        }
+        if self.last_claim.is_none_or(|t| t.elapsed() >= self.settings.claim_idle / 2) {
+            self.last_claim = Some(Instant::now());
+            let claimed = self
+                .outbox
+                .claim_stale(&self.consumer, self.settings.claim_idle, self.settings.batch)
+                .await?;
+            if !claimed.is_empty() {
+                tracing::info!(entries = claimed.len(), "claimed outbox entries another drainer left");
+                self.pending = true;
             }
         }
+        let (round, first_error) = self.round(self.pending).await?;
+        if let Some(first) = first_error {
+            self.pending = true;
+            return Err(DrainError::Publish { failed: round.failed, first });
+        }
+        if round.read > 0 {
+            return Ok(RelayRound { published: round.published, more: true });
+        }
+        if self.pending {
+            // Own pending entries are done: new ones next, at once.
+            self.pending = false;
+            return Ok(RelayRound { published: 0, more: true });
+        }
+        if let Ok(backlog) = self.outbox.backlog().await {
+            self.metrics.backlog.set(backlog.min(i64::MAX as u64) as i64);
+        }
+        Ok(RelayRound::default())
     }
 
     /// One round: reads a batch (own pending entries when `pending`), publishes it
     /// concurrently, acknowledges what the broker acknowledged.
-    pub async fn round(&self, pending: bool) -> Result<Round, StoreError> {
+    /// Returns the round and the first publish error, if any.
+    pub async fn round(&self, pending: bool) -> Result<(Round, Option<String>), StoreError> {
         let entries = self.outbox.read(&self.consumer, pending, self.settings.batch).await?;
         let mut round = Round { read: entries.len(), ..Round::default() };
         if entries.is_empty() {
-            return Ok(round);
+            return Ok((round, None));
         }
         let mut tasks = JoinSet::new();
         let mut done = Vec::with_capacity(entries.len());
@@ -265,13 +273,24 @@ impl<O: Outbox, P: EventPublisher + 'static> Drainer<O, P> {
                 }
             }
         }
-        if let Some(err) = first_error {
+        if first_error.is_some() {
             self.metrics.failed.inc_by(round.failed as u64);
-            tracing::warn!(failed = round.failed, published = done.len(), %err, "publishing outbox entries failed; will retry");
         }
         self.outbox.ack(&done).await?;
         round.published = done.len();
         self.metrics.published.inc_by(done.len() as u64);
-        Ok(round)
+        Ok((round, first_error))
+    }
+}
+
+impl<O: Outbox, P: EventPublisher + 'static> OutboxSource for Drainer<O, P> {
+    type Error = DrainError;
+
+    async fn relay_round(&mut self) -> Result<RelayRound, DrainError> {
+        let res = self.step().await;
+        if res.is_err() {
+            self.pending = true;
+        }
+        res
     }
 }

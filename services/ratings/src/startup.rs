@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use events::EventPublisher;
 use events::kafka::KafkaPublisher;
+use events::relay::RelayStats;
 use proto::ratings::v1::ratings_service_server::RatingsServiceServer;
 use service_common::{GrpcServer, ServerError, Service};
 use tokio::sync::Notify;
@@ -47,6 +48,7 @@ const READINESS_INTERVAL: Duration = Duration::from_secs(2);
 pub struct Application {
     server: GrpcServer,
     store: Arc<RedisStore>,
+    relay_stats: Arc<RelayStats>,
 }
 
 impl Application {
@@ -77,16 +79,11 @@ impl Application {
             "ratings service starting"
         );
         let wake = Arc::new(Notify::new());
-        let drainer = Drainer::new(
-            Arc::clone(&store),
-            Arc::new(publisher),
-            consumer,
-            config.drainer(),
-            Arc::clone(&wake),
-            metrics,
-        );
+        let drainer =
+            Drainer::new(Arc::clone(&store), Arc::new(publisher), consumer, config.drainer(), metrics);
+        let relay_stats = Arc::new(RelayStats::default());
         let mut server = server
-            .add_service(RatingsServiceServer::new(RatingsGrpc::new(Arc::clone(&store), wake)))
+            .add_service(RatingsServiceServer::new(RatingsGrpc::new(Arc::clone(&store), Arc::clone(&wake))))
             .ready_when(READINESS_INTERVAL, {
                 let store = Arc::clone(&store);
                 move || {
@@ -94,14 +91,18 @@ impl Application {
                     async move { store.ping().await }
                 }
             })
-            .task("outbox drainer", move |stop| drainer.run(stop.stopped()));
+            .task("outbox drainer", {
+                let stats = Arc::clone(&relay_stats);
+                move |stop| drainer.run(wake, stats, stop.stopped())
+            });
         if config.follow_movies {
             let (store, brokers, topic) =
                 (Arc::clone(&store), config.kafka_brokers.clone(), config.movies_topic.clone());
-            server =
-                server.task("movie events", move |stop| follow_movies(store, brokers, topic, stop.stopped()));
+            server = server.task("movie events", move |stop| {
+                catalogue::follow_movies(store, brokers, topic, stop.stopped())
+            });
         }
-        Ok(Self { server, store })
+        Ok(Self { server, store, relay_stats })
     }
 
     /// The bound gRPC address.
@@ -112,6 +113,12 @@ impl Application {
     /// The bound `/metrics` address.
     pub fn metrics_addr(&self) -> SocketAddr {
         self.server.metrics_addr()
+    }
+
+    /// The outbox drainer's counters (tests wait for a round before checking that nothing was
+    /// published).
+    pub fn relay_stats(&self) -> Arc<RelayStats> {
+        Arc::clone(&self.relay_stats)
     }
 
     /// The store (tests and the importer use it directly).
@@ -128,41 +135,4 @@ impl Application {
         self.store.quit().await;
         Ok(served?)
     }
-}
-
-/// Subscribes to the movie events (retrying while Kafka is unreachable: the ratings API does
-/// not wait for it) and follows them until `shutdown`.
-async fn follow_movies(
-    store: Arc<RedisStore>,
-    brokers: String,
-    topic: String,
-    shutdown: impl Future<Output = ()> + Send,
-) {
-    const GROUP: &str = "cinerec-ratings-catalogue";
-    let mut shutdown = std::pin::pin!(shutdown);
-    let backoff = service_common::Backoff {
-        initial: std::time::Duration::from_millis(200),
-        max: std::time::Duration::from_secs(10),
-        attempts: u32::MAX,
-    };
-    let mut attempt = 0;
-    let subscriber = loop {
-        attempt += 1;
-        let subscribed = async {
-            events::kafka::ensure_topics(&brokers, &[&topic]).await?;
-            events::kafka::KafkaSubscriber::new(&brokers, GROUP, &[&topic])
-        };
-        match subscribed.await {
-            Ok(subscriber) => break subscriber,
-            Err(err) => {
-                tracing::warn!(%err, attempt, topic, "cannot subscribe to movie events yet");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff.delay(attempt)) => {}
-                    () = &mut shutdown => return,
-                }
-            }
-        }
-    };
-    tracing::info!(topic, group = GROUP, "following movie events");
-    catalogue::follow_movies(&store, subscriber, shutdown).await;
 }

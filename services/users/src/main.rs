@@ -3,8 +3,7 @@
 //! and serves gRPC until SIGTERM or Ctrl-C.
 
 use anyhow::Context;
-use events::kafka::{KafkaPublisher, ensure_topics};
-use proto::events::topics;
+use events::kafka::KafkaPublisher;
 use users::{Application, Config};
 
 #[tokio::main]
@@ -14,14 +13,7 @@ async fn main() -> anyhow::Result<()> {
 
     let publisher = KafkaPublisher::new(&config.kafka_brokers)
         .with_context(|| format!("creating the Kafka producer for {}", config.kafka_brokers))?;
-    // Topics usually exist already; creating them is a convenience for fresh brokers, and the
-    // outbox keeps events until the broker takes them, so a failure here is not fatal.
-    if let Err(err) =
-        ensure_topics(&config.kafka_brokers, &[topics::USER_PREFERENCES, topics::USER_DELETED]).await
-    {
-        tracing::warn!(error = %err, "could not check the event topics; continuing");
-    }
-
+    // The publisher creates a missing topic on its first publish (events::kafka).
     let app = Application::build(&config, publisher).await.context("starting the users service")?;
     tracing::info!(
         grpc = %app.local_addr(),

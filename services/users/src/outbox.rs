@@ -5,11 +5,11 @@
 //! background loop [`Outbox::run`] picks up whatever they could not deliver.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use events::relay::{OutboxSource, RelayRound};
 use events::{EventError, EventPublisher};
 use service_common::{Backoff, retry};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 
 use crate::domain::UserId;
 use crate::metrics::Metrics;
@@ -101,19 +101,21 @@ impl<S: UserStore, P: EventPublisher> Outbox<S, P> {
         }
         Ok(delivered)
     }
+}
 
-    /// Drains every `interval` until `stop` turns true (or its sender goes away).
-    pub async fn run(self: Arc<Self>, interval: Duration, mut stop: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
-            }
-            match self.drain_all().await {
-                Ok(0) => {}
-                Ok(delivered) => tracing::info!(delivered, "outbox drained"),
-                Err(err) => tracing::warn!(error = %err, "outbox drain stopped; the next pass retries"),
-            }
+/// The outbox as the events crate's relay loop drains it: one round is one pass over every user
+/// with queued work ([`Outbox::drain_all`]).
+#[derive(Debug)]
+pub struct OutboxRelay<S, P>(pub Arc<Outbox<S, P>>);
+
+impl<S: UserStore, P: EventPublisher> OutboxSource for OutboxRelay<S, P> {
+    type Error = OutboxError;
+
+    async fn relay_round(&mut self) -> Result<RelayRound, OutboxError> {
+        let published = self.0.drain_all().await?;
+        if published > 0 {
+            tracing::info!(delivered = published, "outbox drained");
         }
+        Ok(RelayRound { published, more: false })
     }
 }

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use events::EventPublisher;
+use events::relay::{RelaySchedule, RelayStats, run_relay};
 use proto::users::v1::users_service_server::UsersServiceServer;
 use service_common::{GrpcServer, ServerError, Service};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, OutboxRelay};
 use crate::service::{TokenSettings, UsersApi};
 use crate::store::{MongoUserStore, StoreError};
 
@@ -35,6 +36,7 @@ pub enum StartupError {
 #[derive(Debug)]
 pub struct Application {
     server: GrpcServer,
+    relay_stats: Arc<RelayStats>,
 }
 
 impl Application {
@@ -53,15 +55,19 @@ impl Application {
         let tokens = TokenSettings { secret: config.jwt_secret.clone(), ttl: config.token_ttl };
         let api =
             UsersApi::new(store.clone(), outbox.clone(), tokens, config.backoff(), config.publish_timeout);
-        let interval = config.outbox_interval;
+        let schedule = RelaySchedule { poll: config.outbox_interval, backoff: config.backoff() };
+        let relay_stats = Arc::new(RelayStats::default());
         let server = server
             .add_service(UsersServiceServer::new(api))
             .ready_when(READINESS_INTERVAL, move || {
                 let store = Arc::clone(&store);
                 async move { store.ping().await }
             })
-            .task("outbox drainer", move |stop| outbox.run(interval, stop.receiver()));
-        Ok(Self { server })
+            .task("outbox drainer", {
+                let stats = Arc::clone(&relay_stats);
+                move |stop| run_relay("users", OutboxRelay(outbox), schedule, None, stats, stop.stopped())
+            });
+        Ok(Self { server, relay_stats })
     }
 
     /// The bound gRPC address (the real port when 0 was asked for).
@@ -72,6 +78,12 @@ impl Application {
     /// The bound `/metrics` address.
     pub fn metrics_addr(&self) -> SocketAddr {
         self.server.metrics_addr()
+    }
+
+    /// The outbox drainer's counters (tests wait for a round before checking that nothing more
+    /// was published).
+    pub fn relay_stats(&self) -> Arc<RelayStats> {
+        Arc::clone(&self.relay_stats)
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish and stops the

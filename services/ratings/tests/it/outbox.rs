@@ -99,11 +99,10 @@ async fn entries_a_dead_drainer_left_pending_are_resent() {
         Arc::clone(&publisher),
         "alive".into(),
         settings,
-        Arc::new(Notify::new()),
         DrainerMetrics::default(),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(drainer.run(async {
+    let task = tokio::spawn(drainer.run(Arc::new(Notify::new()), Default::default(), async {
         let _ = stopped.await;
     }));
     eventually(Duration::from_secs(10), "the claimed entries published", async || {

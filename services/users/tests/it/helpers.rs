@@ -1,6 +1,7 @@
 //! The harness: spawn the service on a fresh database with a memory (or Kafka) publisher,
 //! a connected client, status assertions, and a log capture for the secrets tests.
 
+use events::relay::RelayStats;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Once};
@@ -27,6 +28,8 @@ pub struct TestApp {
     pub metrics_addr: SocketAddr,
     /// Events the service published.
     pub publisher: Arc<MemoryPublisher>,
+    /// The outbox drainer's round counter.
+    pub relay: Arc<RelayStats>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -63,25 +66,26 @@ pub async fn spawn_app() -> TestApp {
 /// A server with `config` and a memory publisher.
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let publisher = Arc::new(MemoryPublisher::new());
-    let (client, metrics_addr, stop) = spawn_server(config, publisher.clone()).await;
-    TestApp { client, metrics_addr, publisher, _stop: stop }
+    let (client, metrics_addr, relay, stop) = spawn_server(config, publisher.clone()).await;
+    TestApp { client, metrics_addr, publisher, relay, _stop: stop }
 }
 
 /// Starts the service with any publisher; it stops when the returned sender is dropped.
 pub async fn spawn_server<P: EventPublisher + 'static>(
     config: Config,
     publisher: P,
-) -> (UsersServiceClient<Channel>, SocketAddr, tokio::sync::oneshot::Sender<()>) {
+) -> (UsersServiceClient<Channel>, SocketAddr, Arc<RelayStats>, tokio::sync::oneshot::Sender<()>) {
     capture_logs();
     let app = users::Application::build(&config, publisher).await.expect("the service starts");
     let addr = app.local_addr();
     let metrics_addr = app.metrics_addr();
+    let relay = app.relay_stats();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     let client = UsersServiceClient::connect(format!("http://{addr}")).await.expect("the client connects");
-    (client, metrics_addr, stop)
+    (client, metrics_addr, relay, stop)
 }
 
 impl TestApp {

@@ -15,7 +15,7 @@ async fn a_preferences_event_arrives_on_the_kafka_topic() {
     let brokers = service_common::testing::server_url("CINEREC_TEST_KAFKA_BROKERS");
     ensure_topics(&brokers, &[topics::USER_PREFERENCES, topics::USER_DELETED]).await.unwrap();
     let publisher = KafkaPublisher::new(&brokers).unwrap();
-    let (mut client, _, _stop) = spawn_server(test_config(), publisher).await;
+    let (mut client, _, _, _stop) = spawn_server(test_config(), publisher).await;
     let register = pb::RegisterRequest {
         username: "ann".into(),
         email: "ann@example.org".into(),

@@ -102,7 +102,10 @@ async fn events_wait_in_the_outbox_while_the_broker_is_down_and_go_out_in_order(
 
     app.publisher.set_down(false);
     eventually("the drainer to deliver four events", || app.publisher.events().len() >= 4).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not vacuous: two more drainer rounds have run since (the first may have started before the
+    // last delivery), so a repeat would have been published by now.
+    let rounds = app.relay.rounds();
+    eventually("two more drainer rounds", || app.relay.rounds() >= rounds + 2).await;
     let published = app.publisher.events();
     assert_eq!(published.len(), 4, "each event exactly once: {published:?}");
     let for_user =
