@@ -70,9 +70,9 @@ impl Application {
         let events = (!config.kafka_brokers.trim().is_empty()).then(|| ConsumerSettings {
             brokers: config.kafka_brokers.trim().to_string(),
             group: config.kafka_group_or_random(),
-            ratings_topic: config.ratings_topic.clone(),
-            preferences_topic: config.preferences_topic.clone(),
-            user_deleted_topic: config.user_deleted_topic.clone(),
+            ratings_topic: config.topics.ratings.clone(),
+            preferences_topic: config.topics.user_preferences.clone(),
+            user_deleted_topic: config.topics.user_deleted.clone(),
         });
         let kafka_group = events.as_ref().map(|e| e.group.clone());
         let refresh_interval = config.refresh_interval;

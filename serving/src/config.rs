@@ -22,7 +22,7 @@ pub struct ServingConfig {
     pub store: String,
     /// Redis URL of the recommendation cache (`redis://[:password@]host:port[/db]`); empty
     /// disables the cache.
-    #[arg(long, env = "CINEREC_REDIS_URL", default_value = "")]
+    #[arg(long, env = "CINEREC_CACHE_REDIS_URL", default_value = "")]
     pub redis_url: RedisUrl,
     /// How long a cached top list lives (`300s`, `5m`).
     #[arg(long, env = "CINEREC_CACHE_TTL", default_value = "300s", value_parser = parse_duration)]
@@ -54,15 +54,9 @@ pub struct ServingConfig {
     /// retained topics from the start instead (events older than the model are skipped).
     #[arg(long, env = "CINEREC_KAFKA_GROUP")]
     pub kafka_group: Option<String>,
-    /// Topic of `RatingEvent`s.
-    #[arg(long, env = "CINEREC_KAFKA_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
-    pub ratings_topic: String,
-    /// Topic of `UserPreferencesChanged` events.
-    #[arg(long, env = "CINEREC_KAFKA_PREFERENCES_TOPIC", default_value = proto::events::topics::USER_PREFERENCES)]
-    pub preferences_topic: String,
-    /// Topic of `UserDeleted` events.
-    #[arg(long, env = "CINEREC_KAFKA_USER_DELETED_TOPIC", default_value = proto::events::topics::USER_DELETED)]
-    pub user_deleted_topic: String,
+    /// The event topics (ratings, user preferences and deletions are consumed).
+    #[command(flatten)]
+    pub topics: service_common::EventTopics,
     /// Most users whose overlay (rating changes since the model, blocked movies) is held; the
     /// least recently updated is evicted first.
     #[arg(long, env = "CINEREC_OVERLAY_MAX_USERS", default_value_t = crate::overlay::DEFAULT_MAX_USERS)]
@@ -116,7 +110,7 @@ mod tests {
         assert_eq!(config.refresh_interval, Duration::from_secs(30));
         assert!(config.query_limit() >= 2);
         assert!(config.kafka_brokers.is_empty(), "no event consumer by default");
-        assert_eq!(config.ratings_topic, proto::events::topics::RATINGS);
+        assert_eq!(config.topics.ratings, proto::events::topics::RATINGS);
         assert_eq!(config.overlay_max_users, 100_000);
         let (a, b) = (config.kafka_group_or_random(), config.kafka_group_or_random());
         assert!(a.starts_with("cinerec-serving-") && a != b, "{a} {b}");

@@ -20,7 +20,8 @@ pub use retry::{Backoff, retry};
 pub use rpc_metrics::RpcMetrics;
 pub use server::{GrpcServer, ServerError, StopSignal};
 pub use settings::{
-    LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit, parse_with_default_ports,
+    EventTopics, LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit,
+    parse_with_default_ports,
 };
 pub use shutdown::shutdown_signal;
 #[cfg(any(test, feature = "testing"))]

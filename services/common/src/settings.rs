@@ -118,6 +118,36 @@ pub struct ServiceSettings {
 
 pub use contract::{Secret, SecretUrl};
 
+/// The Kafka topics of the platform's events, one flag and variable each, the same in every
+/// service that produces or consumes them (flatten it into a binary's settings).
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct EventTopics {
+    /// Topic of `RatingEvent`s (written by ratings; read by serving and analytics).
+    #[arg(long = "ratings-topic", env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
+    pub ratings: String,
+    /// Topic of `UserPreferencesChanged` (written by users; read by serving).
+    #[arg(long = "user-preferences-topic", env = "CINEREC_USER_PREFERENCES_TOPIC", default_value = proto::events::topics::USER_PREFERENCES)]
+    pub user_preferences: String,
+    /// Topic of `UserDeleted` (written by users; read by serving).
+    #[arg(long = "user-deleted-topic", env = "CINEREC_USER_DELETED_TOPIC", default_value = proto::events::topics::USER_DELETED)]
+    pub user_deleted: String,
+    /// Topic of `MovieEvent`s (written by movies; read by ratings).
+    #[arg(long = "movies-topic", env = "CINEREC_MOVIES_TOPIC", default_value = proto::events::topics::MOVIES)]
+    pub movies: String,
+}
+
+impl Default for EventTopics {
+    /// The names in `proto::events::topics`.
+    fn default() -> Self {
+        Self {
+            ratings: proto::events::topics::RATINGS.into(),
+            user_preferences: proto::events::topics::USER_PREFERENCES.into(),
+            user_deleted: proto::events::topics::USER_DELETED.into(),
+            movies: proto::events::topics::MOVIES.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +179,26 @@ mod tests {
         let flags = ["bin", "--listen", "0.0.0.0:7", "--metrics-listen", "0.0.0.0:8"];
         let given: Flat = parse_with_default_ports(Service::Users, None, flags).unwrap();
         assert_eq!((given.service.listen.port(), given.service.metrics_listen.port()), (7, 8));
+    }
+
+    #[test]
+    fn topics_default_to_the_proto_names_and_take_one_flag_each() {
+        #[derive(Debug, clap::Parser)]
+        struct WithTopics {
+            #[command(flatten)]
+            topics: EventTopics,
+        }
+        let parsed = <WithTopics as clap::Parser>::try_parse_from(["bin"]).unwrap();
+        assert_eq!(parsed.topics, EventTopics::default());
+        let parsed = <WithTopics as clap::Parser>::try_parse_from([
+            "bin",
+            "--movies-topic",
+            "m2",
+            "--ratings-topic",
+            "r2",
+        ])
+        .unwrap();
+        assert_eq!((parsed.topics.movies.as_str(), parsed.topics.ratings.as_str()), ("m2", "r2"));
+        assert_eq!(parsed.topics.user_deleted, proto::events::topics::USER_DELETED);
     }
 }

@@ -70,7 +70,7 @@ impl Application {
             tracing::warn!(%err, "the media bucket is not usable yet; uploads will fail until it is");
         }
         let publisher = KafkaPublisher::new(&args.kafka_brokers)?;
-        let relay = RelaySettings::default();
+        let relay = RelaySettings { topic: args.topics.movies.clone(), ..RelaySettings::default() };
         let options = AppOptions { service: args.service.clone(), relay };
         Self::from_parts(options, store, media, publisher).await
     }

@@ -92,6 +92,9 @@ pub struct ServeArgs {
     /// Kafka bootstrap servers (`host:port,...`) for MovieEvents.
     #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
+    /// The event topics (`MovieEvent`s are written).
+    #[command(flatten)]
+    pub topics: service_common::EventTopics,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use service_common::{Backoff, ServiceSettings, parse_duration};
+use service_common::{Backoff, EventTopics, ServiceSettings, parse_duration};
 
 use crate::outbox::DrainerSettings;
 use crate::redis_store::{DEFAULT_PREFIX, RedisStoreSettings};
@@ -81,15 +81,12 @@ pub struct Config {
     /// Kafka bootstrap servers (`host:port,...`).
     #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
-    /// Topic of the `RatingEvent`s.
-    #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
-    pub topic: String,
+    /// The event topics (`RatingEvent`s are written, `MovieEvent`s followed).
+    #[command(flatten)]
+    pub topics: EventTopics,
     /// Keep the set of ratable movies in step with the movies service's `MovieEvent`s.
     #[arg(long, env = "CINEREC_FOLLOW_MOVIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub follow_movies: bool,
-    /// Topic of the `MovieEvent`s.
-    #[arg(long, env = "CINEREC_MOVIES_TOPIC", default_value = proto::events::topics::MOVIES)]
-    pub movies_topic: String,
     /// Outbox entries published per round.
     #[arg(long, env = "CINEREC_OUTBOX_BATCH", default_value_t = 512)]
     pub outbox_batch: usize,
@@ -115,9 +112,8 @@ impl Config {
                 attempts: 5,
             },
             kafka_brokers: kafka_brokers.to_owned(),
-            topic: topic.to_owned(),
+            topics: EventTopics { ratings: topic.to_owned(), ..EventTopics::default() },
             follow_movies: false,
-            movies_topic: proto::events::topics::MOVIES.to_owned(),
             outbox_batch: 512,
             outbox_claim_idle: Duration::from_secs(30),
         }
@@ -143,6 +139,6 @@ mod tests {
         let Command::Serve(config) = cli.command;
         assert_eq!(config.service.listen.to_string(), "127.0.0.1:50053");
         assert_eq!(config.service.metrics_listen.to_string(), "127.0.0.1:9093");
-        assert_eq!(config.topic, proto::events::topics::RATINGS);
+        assert_eq!(config.topics.ratings, proto::events::topics::RATINGS);
     }
 }

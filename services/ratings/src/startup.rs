@@ -63,9 +63,10 @@ impl Application {
         config: Config,
         publisher: P,
     ) -> Result<Self, StartupError> {
-        let store = RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topic))
-            .await
-            .map_err(|source| StartupError::Redis { url: config.redis.url.to_string(), source })?;
+        let store =
+            RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topics.ratings))
+                .await
+                .map_err(|source| StartupError::Redis { url: config.redis.url.to_string(), source })?;
         let store = Arc::new(store);
         let mut server = GrpcServer::bind(Service::Ratings, &config.service).await?;
         let metrics = DrainerMetrics::default();
@@ -74,7 +75,7 @@ impl Application {
         tracing::info!(
             redis = %config.redis.url,
             prefix = %config.redis.prefix,
-            topic = %config.topic,
+            topic = %config.topics.ratings,
             consumer,
             "ratings service starting"
         );
@@ -97,7 +98,7 @@ impl Application {
             });
         if config.follow_movies {
             let (store, brokers, topic) =
-                (Arc::clone(&store), config.kafka_brokers.clone(), config.movies_topic.clone());
+                (Arc::clone(&store), config.kafka_brokers.clone(), config.topics.movies.clone());
             server = server.task("movie events", move |stop| {
                 catalogue::follow_movies(store, brokers, topic, stop.stopped())
             });

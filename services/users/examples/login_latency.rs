@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         jwt_secret: JwtSecret::new(b"login-latency-example-secret-0123456789".to_vec())?,
         token_ttl: Duration::from_secs(3600),
         kafka_brokers: String::new(),
+        topics: Default::default(),
         publish_timeout: Duration::from_secs(3),
         outbox_interval: Duration::from_secs(5),
     };

@@ -40,6 +40,9 @@ pub struct Config {
     /// Kafka bootstrap servers (comma-separated `host:port`).
     #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
+    /// The event topics (`UserPreferencesChanged` and `UserDeleted` are written).
+    #[command(flatten)]
+    pub topics: service_common::EventTopics,
     /// How long a request waits for its events to be delivered before leaving them to the outbox
     /// drainer (the request succeeds either way).
     #[arg(long, env = "CINEREC_PUBLISH_TIMEOUT", default_value = "3s", value_parser = parse_duration)]

@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use events::EventPublisher;
 use prost::Message;
-use proto::events::{topics, v1 as event};
+use proto::events::v1 as event;
 use proto::users::v1 as pb;
 use proto::users::v1::users_service_server::UsersService;
-use service_common::{Backoff, retry};
+use service_common::{Backoff, EventTopics, retry};
 use tonic::{Request, Response, Status};
 
 use crate::config::JwtSecret;
@@ -44,6 +44,7 @@ pub struct UsersApi<S, P> {
     tokens: TokenSettings,
     backoff: Backoff,
     publish_timeout: Duration,
+    topics: EventTopics,
 }
 
 impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
@@ -55,8 +56,9 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
         tokens: TokenSettings,
         backoff: Backoff,
         publish_timeout: Duration,
+        topics: EventTopics,
     ) -> Self {
-        Self { store, outbox, hasher: Hasher::default(), tokens, backoff, publish_timeout }
+        Self { store, outbox, hasher: Hasher::default(), tokens, backoff, publish_timeout, topics }
     }
 
     /// Runs a storage call with bounded retries on connection errors.
@@ -163,8 +165,12 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
             timestamp_ms: now_ms(),
         }
         .encode_to_vec();
-        let event =
-            OutboxEvent { event_id, topic: topics::USER_PREFERENCES.into(), key: id.to_string(), payload };
+        let event = OutboxEvent {
+            event_id,
+            topic: self.topics.user_preferences.clone(),
+            key: id.to_string(),
+            payload,
+        };
         let user = self
             .storage("updating preferences", || self.store.update_preferences(id, &preferences, &event))
             .await?
@@ -184,7 +190,7 @@ impl<S: UserStore, P: EventPublisher + 'static> UsersApi<S, P> {
             event::UserDeleted { event_id: event_id.clone(), user_id: id.get(), timestamp_ms: now_ms() }
                 .encode_to_vec();
         let event =
-            OutboxEvent { event_id, topic: topics::USER_DELETED.into(), key: id.to_string(), payload };
+            OutboxEvent { event_id, topic: self.topics.user_deleted.clone(), key: id.to_string(), payload };
         if !self.storage("deleting a user", || self.store.mark_deleted(id, &event)).await? {
             return Err(ApiError::NotFound(id));
         }

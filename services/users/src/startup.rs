@@ -53,8 +53,14 @@ impl Application {
         let counters = Metrics::register(server.registry());
         let outbox = Arc::new(Outbox::new(store.clone(), publisher, config.backoff(), counters));
         let tokens = TokenSettings { secret: config.jwt_secret.clone(), ttl: config.token_ttl };
-        let api =
-            UsersApi::new(store.clone(), outbox.clone(), tokens, config.backoff(), config.publish_timeout);
+        let api = UsersApi::new(
+            store.clone(),
+            outbox.clone(),
+            tokens,
+            config.backoff(),
+            config.publish_timeout,
+            config.topics.clone(),
+        );
         let schedule = RelaySchedule { poll: config.outbox_interval, backoff: config.backoff() };
         let relay_stats = Arc::new(RelayStats::default());
         let server = server

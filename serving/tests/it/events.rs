@@ -50,9 +50,9 @@ impl Topics {
     fn config(&self, redis_url: &str) -> ServingConfig {
         let mut config = helpers::config(redis_url);
         config.kafka_brokers = self.brokers.clone();
-        config.ratings_topic = self.ratings.clone();
-        config.preferences_topic = self.preferences.clone();
-        config.user_deleted_topic = self.deleted.clone();
+        config.topics.ratings = self.ratings.clone();
+        config.topics.user_preferences = self.preferences.clone();
+        config.topics.user_deleted = self.deleted.clone();
         config
     }
 

@@ -25,7 +25,7 @@ async fn sigterm_under_load_drains_and_exits_zero() {
             "--metrics-listen",
             &format!("127.0.0.1:{metrics_port}"),
         ])
-        .env_remove("CINEREC_REDIS_URL")
+        .env_remove("CINEREC_CACHE_REDIS_URL")
         .env_remove("CINEREC_KAFKA_BROKERS")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -59,9 +59,9 @@ pub struct RatingsArgs {
     /// Also write a `RatingEvent` per imported rating to the outbox (the service publishes them).
     #[arg(long)]
     pub events: bool,
-    /// Topic written into those events.
-    #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
-    pub topic: String,
+    /// The event topics (`RatingEvent`s go to `--ratings-topic`).
+    #[command(flatten)]
+    pub topics: service_common::EventTopics,
     /// Ratings per pipelined round trip.
     #[arg(long, default_value_t = 2000)]
     pub batch: usize,
@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Ratings(args) => {
             let name: datasets::DatasetName = args.dataset.parse()?;
             let data_dir = data_dir(args.data_dir)?;
-            let store = RedisStore::connect(&args.redis.url, args.redis.store_settings(&args.topic))
+            let store = RedisStore::connect(&args.redis.url, args.redis.store_settings(&args.topics.ratings))
                 .await
                 .with_context(|| format!("connecting to {}", args.redis.url))?;
             let options = rating_import::ImportOptions { events: args.events, batch: args.batch };

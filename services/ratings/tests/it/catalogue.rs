@@ -17,7 +17,7 @@ async fn movie_events_add_and_remove_ratable_movies() {
     let mut config =
         ratings::Config::local(&redis_url(), &fresh("ratings"), &brokers, &fresh("ratings-topic"));
     config.follow_movies = true;
-    config.movies_topic = movies_topic.clone();
+    config.topics.movies = movies_topic.clone();
     let mut app = TestApp::spawn(config, events::MemoryPublisher::new(), 0).await;
     let status = app.try_submit(1, 5000, 4.0, "").await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "not in the catalogue yet");

@@ -14,8 +14,9 @@ use crate::{fresh, raw_redis, recomputed_and_stored, redis_url};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ml_100k_imports_idempotently_with_exact_aggregates() {
     let config = Config::local(&redis_url(), &fresh("import"), "unused:9092", "import");
-    let store =
-        RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topic)).await.unwrap();
+    let store = RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topics.ratings))
+        .await
+        .unwrap();
     let dir = checkout_data_dir();
     let report = import_dataset(&store, &dir, DatasetName::Ml100k, ImportOptions::default()).await.unwrap();
     assert_eq!((report.movies, report.ratings, report.created, report.updated), (1682, 100_000, 100_000, 0));

@@ -73,7 +73,9 @@ async fn events_wait_in_the_outbox_while_publishing_fails() {
 async fn entries_a_dead_drainer_left_pending_are_resent() {
     let config = Config::local(&redis_url(), &fresh("ratings"), "unused:9092", "dead-drainer");
     let store = Arc::new(
-        RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topic)).await.unwrap(),
+        RedisStore::connect(&config.redis.url, config.redis.store_settings(&config.topics.ratings))
+            .await
+            .unwrap(),
     );
     store.add_movies(&[MovieId::parse(1, "movie_id").unwrap()]).await.unwrap();
     for user in 1..=5 {

@@ -48,6 +48,7 @@ pub fn test_config() -> Config {
         jwt_secret: secret(),
         token_ttl: Duration::from_secs(3600),
         kafka_brokers: String::new(),
+        topics: Default::default(),
         publish_timeout: Duration::from_secs(3),
         outbox_interval: Duration::from_millis(100),
     }
