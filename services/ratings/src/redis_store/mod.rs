@@ -1,6 +1,7 @@
-//! [`RatingStore`] and [`Outbox`] over Redis with `fred`: the key layout of the crate docs,
-//! one Lua script per change (`EVALSHA`, loaded again after `NOSCRIPT`), the outbox as a
-//! stream read through a consumer group, and bounded retries with backoff around every call.
+//! [`RatingStore`] over Redis with `fred`: the key layout of [`contract::ratings_redis`], one
+//! Lua script per change (`EVALSHA`, loaded again after `NOSCRIPT`), and bounded retries with
+//! backoff around every call. The outbox side ([`Outbox`] over a stream read through a consumer
+//! group) is in `outbox.rs`, the importer's pipelined writes in `import.rs`.
 //!
 //! Commands fail fast while the connection is down (fred reconnects in the background), so a
 //! call gives up after [`RedisStoreSettings::backoff`] attempts with
@@ -17,8 +18,10 @@ use uuid::Uuid;
 use crate::config::RedisUrl;
 use crate::domain::{MovieId, PageRequest, UserId};
 use crate::event;
-use crate::outbox::{Outbox, OutboxEntry};
 use crate::store::{MovieStats, NewRating, RatingStore, RatingsPage, StoreError, StoredRating, Submitted};
+
+mod import;
+mod outbox;
 
 pub use contract::ratings_redis::{DEFAULT_PREFIX, Keys, OUTBOX_GROUP, parse_value};
 
@@ -247,54 +250,6 @@ impl RedisStore {
         ]
     }
 
-    /// Writes `ratings` in one pipeline of submit scripts (`mode`; events only when
-    /// `with_events`), retried as a whole on connection trouble (the scripts are idempotent);
-    /// returns how many were created, updated and kept (a newer rating was stored).
-    pub async fn import_batch(
-        &self,
-        ratings: &[NewRating],
-        mode: WriteMode,
-        with_events: bool,
-    ) -> Result<[u64; 3], StoreError> {
-        const WHAT: &str = "importing ratings";
-        let replies = self.with_retry(WHAT, || self.import_once(ratings, mode, with_events)).await?;
-        let mut counts = [0u64; 3];
-        for (reply, rating) in replies.into_iter().zip(ratings) {
-            match reply.as_i64() {
-                Some(1) => counts[0] += 1,
-                Some(2) => counts[1] += 1,
-                Some(0) => counts[2] += 1,
-                Some(-1) => return Err(StoreError::UnknownMovie(rating.movie)),
-                other => return Err(unexpected(WHAT, &format!("{other:?}"))),
-            }
-        }
-        Ok(counts)
-    }
-
-    async fn import_once(
-        &self,
-        ratings: &[NewRating],
-        mode: WriteMode,
-        with_events: bool,
-    ) -> Result<Vec<Value>, fred::error::Error> {
-        let pipeline = self.client.pipeline();
-        for rating in ratings {
-            let keys = change_keys(&self.keys, rating.user, rating.movie);
-            let mut call =
-                vec![Value::from(self.scripts.submit.sha.as_str()), Value::from(keys.len() as i64)];
-            call.extend(keys.into_iter().map(Value::from));
-            call.extend(self.submit_args(rating, mode, with_events));
-            let command = CustomCommand::new_static("EVALSHA", ClusterHash::Random, false);
-            let () = pipeline.custom(command, call).await?;
-        }
-        pipeline.try_all::<Value>().await.into_iter().collect()
-    }
-
-    /// Prepares an import: loads the scripts so pipelined `EVALSHA` calls find them.
-    pub async fn prepare_import(&self) -> Result<(), StoreError> {
-        self.load_scripts().await
-    }
-
     /// Parses a list script reply into a page.
     fn page(&self, reply: Value, owner: Owner) -> Result<RatingsPage, StoreError> {
         const WHAT: &str = "listing ratings";
@@ -449,124 +404,6 @@ impl RedisStore {
         }
         Ok(())
     }
-}
-
-impl Outbox for RedisStore {
-    async fn ensure_group(&self) -> Result<(), StoreError> {
-        let args = vec![
-            "CREATE".into(),
-            self.keys.outbox().into(),
-            OUTBOX_GROUP.into(),
-            "0".into(),
-            "MKSTREAM".into(),
-        ];
-        let res = self.with_retry("creating the outbox group", || async {
-            match self.raw("XGROUP", args.clone()).await {
-                Err(err) if err.details().starts_with("BUSYGROUP") => Ok(Value::Null),
-                res => res,
-            }
-        });
-        res.await.map(drop)
-    }
-
-    async fn read(
-        &self,
-        consumer: &str,
-        pending: bool,
-        count: usize,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        const WHAT: &str = "reading the outbox";
-        let args: Vec<Value> = vec![
-            "GROUP".into(),
-            OUTBOX_GROUP.into(),
-            consumer.into(),
-            "COUNT".into(),
-            (count as i64).into(),
-            "STREAMS".into(),
-            self.keys.outbox().into(),
-            if pending { "0" } else { ">" }.into(),
-        ];
-        let reply = match self.with_retry(WHAT, || self.raw("XREADGROUP", args.clone())).await {
-            // A restarted (empty) server has no group: create it and read again.
-            Err(StoreError::Internal { reason, .. }) if reason.starts_with("NOGROUP") => {
-                self.ensure_group().await?;
-                self.with_retry(WHAT, || self.raw("XREADGROUP", args.clone())).await?
-            }
-            res => res?,
-        };
-        // [[stream, [[id, [field, value, ...]], ...]]] or nil.
-        let entries = reply.into_array().into_iter().next().map(|s| s.into_array()).unwrap_or_default();
-        let entries = entries.into_iter().nth(1).map(Value::into_array).unwrap_or_default();
-        entries_of(entries)
-    }
-
-    async fn claim_stale(
-        &self,
-        consumer: &str,
-        min_idle: Duration,
-        count: usize,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        const WHAT: &str = "claiming stale outbox entries";
-        let args: Vec<Value> = vec![
-            self.keys.outbox().into(),
-            OUTBOX_GROUP.into(),
-            consumer.into(),
-            (min_idle.as_millis().min(i64::MAX as u128) as i64).into(),
-            "0-0".into(),
-            "COUNT".into(),
-            (count as i64).into(),
-        ];
-        let reply = match self.with_retry(WHAT, || self.raw("XAUTOCLAIM", args.clone())).await {
-            Err(StoreError::Internal { reason, .. }) if reason.starts_with("NOGROUP") => {
-                return Ok(Vec::new());
-            }
-            res => res?,
-        };
-        // [next cursor, [[id, [field, value, ...]], ...], deleted ids]
-        entries_of(reply.into_array().into_iter().nth(1).map(Value::into_array).unwrap_or_default())
-    }
-
-    async fn ack(&self, ids: &[String]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut args = vec![Value::from(OUTBOX_GROUP)];
-        args.extend(ids.iter().map(|id| Value::from(id.as_str())));
-        self.eval("acknowledging outbox entries", &self.scripts.ack, &[self.keys.outbox()], &args)
-            .await
-            .map(drop)
-    }
-
-    async fn backlog(&self) -> Result<u64, StoreError> {
-        let reply = self
-            .with_retry("measuring the outbox", || self.raw("XLEN", vec![self.keys.outbox().into()]))
-            .await?;
-        reply.as_u64().ok_or_else(|| unexpected("measuring the outbox", &format!("{reply:?}")))
-    }
-}
-
-/// Stream entries `[id, [field, value, ...]]` as outbox entries; entries whose data is gone
-/// (deleted while pending) come back with empty payloads so that they are acknowledged.
-fn entries_of(entries: Vec<Value>) -> Result<Vec<OutboxEntry>, StoreError> {
-    const WHAT: &str = "reading the outbox";
-    let mut out = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let mut parts = entry.into_array().into_iter();
-        let id = parts.next().and_then(|v| v.as_string()).ok_or_else(|| unexpected(WHAT, "entry id"))?;
-        let fields = parts.next().map(Value::into_array).unwrap_or_default();
-        let mut item = OutboxEntry { id, topic: String::new(), key: String::new(), payload: Vec::new() };
-        let mut fields = fields.into_iter();
-        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-            match name.as_str().as_deref() {
-                Some("topic") => item.topic = value.as_string().unwrap_or_default(),
-                Some("key") => item.key = value.as_string().unwrap_or_default(),
-                Some("payload") => item.payload = value.into_owned_bytes().unwrap_or_default(),
-                _ => {}
-            }
-        }
-        out.push(item);
-    }
-    Ok(out)
 }
 
 /// Whether a failed call may succeed when tried again (connection trouble, timeouts, a server
