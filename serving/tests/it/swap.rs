@@ -104,9 +104,16 @@ async fn hot_swaps_under_load_fail_no_request_and_answer_from_published_versions
     println!("{total} requests during the swaps");
     assert!(versions_seen.len() >= 4, "responses came from {versions_seen:?} of {published:?}");
     let last = published.last().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let info = app.client.clone().model_info(ModelInfoRequest {}).await.unwrap().into_inner();
-    assert_eq!(&info.version, last.as_str());
+    // The refresher (100 ms) picks up the last version, which was not pulled by the RPC.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = app.client.clone().model_info(ModelInfoRequest {}).await.unwrap().into_inner();
+        if info.version == last.as_str() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "serving {} instead of {last}", info.version);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let page = app.metrics().await;
     assert_eq!(metric(&page, "cinerec_serving_model_swaps_total"), 5.0, "{page}");
     assert_eq!(metric(&page, "cinerec_serving_models_refused_total"), 0.0);

@@ -45,7 +45,12 @@ async fn events_wait_in_the_outbox_while_the_broker_is_down() {
     let mut app = TestApp::spawn(publisher.clone()).await;
     app.create(1, "Toy Story", 1995, &[]).await;
     app.create(2, "Jumanji", 1995, &[]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Not vacuous: the relay has tried (and been refused) both events before we look.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while publisher.refused() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the relay never tried to publish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(publisher.events().is_empty());
     let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM movie_events_outbox")
         .fetch_one(app.store.pool())

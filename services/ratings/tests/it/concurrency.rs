@@ -57,7 +57,10 @@ async fn concurrent_writers_never_lose_an_update() {
         publisher.events().len() as u64 >= changes
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not vacuous: two more drainer rounds ran since, so a repeat would be out by now.
+    let rounds = app.relay.rounds();
+    eventually(Duration::from_secs(20), "two more drainer rounds", async || app.relay.rounds() >= rounds + 2)
+        .await;
     assert_eq!(publisher.events().len() as u64, changes, "exactly one event per change");
     let ids: HashSet<Vec<u8>> = publisher.events().into_iter().map(|e| e.payload).collect();
     assert_eq!(ids.len() as u64, changes, "distinct events");

@@ -41,6 +41,8 @@ struct TestApp {
     client: RatingsServiceClient<Channel>,
     addr: std::net::SocketAddr,
     store: Arc<RedisStore>,
+    /// The outbox drainer's round counters.
+    relay: Arc<events::relay::RelayStats>,
     prefix: String,
     metrics: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -55,6 +57,7 @@ impl TestApp {
         let app = Application::with_publisher(config, publisher).await.expect("the service starts");
         let (addr, metrics) = (app.addr(), app.metrics_addr());
         let store = app.store();
+        let relay = app.relay_stats();
         let ids: Vec<MovieId> = (1..=movies).map(|id| MovieId::parse(id, "movie_id").unwrap()).collect();
         store.add_movies(&ids).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -66,7 +69,7 @@ impl TestApp {
             .expect("the service runs");
         });
         let client = RatingsServiceClient::connect(format!("http://{addr}")).await.expect("a connection");
-        Self { client, addr, store, prefix, metrics, stop: Some(stop), server: Some(server) }
+        Self { client, addr, store, relay, prefix, metrics, stop: Some(stop), server: Some(server) }
     }
 
     /// The service on the shared test Redis with a fresh prefix, events into a memory

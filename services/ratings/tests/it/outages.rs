@@ -112,7 +112,11 @@ async fn kafka_outage_delays_events_and_loses_none() {
     }
     let backlog = app.store.backlog().await.unwrap();
     assert!(backlog >= 30, "the outbox holds the events, {backlog} entries");
-    tokio::time::sleep(Duration::from_secs(3)).await; // the drainer fails and backs off meanwhile
+    let failed = app.relay.failed_rounds();
+    eventually(Duration::from_secs(30), "the drainer to fail and back off", async || {
+        app.relay.failed_rounds() >= failed + 2
+    })
+    .await;
 
     // The in-memory broker restarts empty, like a new cluster: provisioning creates the topic.
     kafka.restart();

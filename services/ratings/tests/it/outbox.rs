@@ -52,7 +52,8 @@ async fn events_wait_in_the_outbox_while_publishing_fails() {
     for movie in 1..=10 {
         app.submit(3, movie, 3.5).await; // requests succeed while the broker is down
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Not vacuous: the drainer has tried (and been refused) all ten before we look.
+    eventually(Duration::from_secs(20), "the drainer to try", async || publisher.refused() >= 10).await;
     assert!(publisher.events().is_empty());
     assert_eq!(app.store.backlog().await.unwrap(), 10, "all ten wait in the outbox");
     publisher.set_down(false);
