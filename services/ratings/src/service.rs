@@ -56,7 +56,7 @@ fn status(err: StoreError, rpc: &'static str) -> Status {
             tracing::warn!(rpc, %err, "ratings storage unavailable");
             PublicError::unavailable("ratings storage")
         }
-        StoreError::Internal { .. } => {
+        StoreError::Command { .. } | StoreError::Internal { .. } => {
             tracing::error!(rpc, %err, "ratings storage failed");
             PublicError::internal()
         }

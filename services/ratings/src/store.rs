@@ -92,19 +92,29 @@ pub enum StoreError {
         movie: MovieId,
     },
     /// The server could not be reached or did not answer, after the bounded retries.
-    #[error("Redis is unavailable ({what}): {reason}")]
+    #[error("Redis is unavailable ({what}): {source}")]
     Unavailable {
         /// The operation.
         what: &'static str,
         /// The client's last error.
-        reason: String,
+        #[source]
+        source: fred::error::Error,
     },
-    /// The server answered with an error or with data this code cannot read.
+    /// The server refused a command (a bug, a missing consumer group, a wrong-type key).
+    #[error("Redis {what} failed: {source}")]
+    Command {
+        /// The operation.
+        what: &'static str,
+        /// The server's or client's error.
+        #[source]
+        source: fred::error::Error,
+    },
+    /// The server answered with data this code cannot read.
     #[error("Redis {what} failed: {reason}")]
     Internal {
         /// The operation.
         what: &'static str,
-        /// What went wrong.
+        /// What is wrong with the reply.
         reason: String,
     },
 }

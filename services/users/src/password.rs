@@ -16,10 +16,13 @@ use crate::domain::{Password, PasswordHash};
 pub enum HashError {
     /// argon2 refused the input or the stored hash is not a valid PHC string.
     #[error("argon2: {0}")]
-    Argon2(String),
+    Argon2(password_hash::Error),
+    /// The hashing pool is closed (the service is stopping).
+    #[error("hashing pool closed: {0}")]
+    Closed(#[source] tokio::sync::AcquireError),
     /// The blocking task was cancelled or panicked.
     #[error("hashing task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// Hashes and checks passwords off the executor.
@@ -58,7 +61,7 @@ impl Hasher {
             Self::argon2(params)
                 .hash_password(password.expose().as_bytes(), &salt)
                 .map(|hash| PasswordHash::from_phc(hash.to_string()))
-                .map_err(|e| HashError::Argon2(e.to_string()))
+                .map_err(HashError::Argon2)
         })
         .await
     }
@@ -69,12 +72,11 @@ impl Hasher {
         let hash = hash.clone();
         let params = self.params.clone();
         self.blocking(move || {
-            let parsed =
-                argon2::PasswordHash::new(hash.expose()).map_err(|e| HashError::Argon2(e.to_string()))?;
+            let parsed = argon2::PasswordHash::new(hash.expose()).map_err(HashError::Argon2)?;
             match Self::argon2(params).verify_password(password.expose().as_bytes(), &parsed) {
                 Ok(()) => Ok(true),
                 Err(argon2::password_hash::Error::Password) => Ok(false),
-                Err(e) => Err(HashError::Argon2(e.to_string())),
+                Err(e) => Err(HashError::Argon2(e)),
             }
         })
         .await
@@ -98,8 +100,8 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError::Task(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| HashError::Task(e.to_string()))?
+        let _permit = self.permits.acquire().await.map_err(HashError::Closed)?;
+        tokio::task::spawn_blocking(work).await.map_err(HashError::Task)?
     }
 }
 

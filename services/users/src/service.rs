@@ -298,7 +298,8 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Duplicate { field } => Self::Duplicate(field),
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Unavailable(cause) => Self::Unavailable(cause.to_string()),
+            StoreError::Driver(cause) => Self::Internal(cause.to_string()),
             StoreError::Other(cause) => Self::Internal(cause),
         }
     }

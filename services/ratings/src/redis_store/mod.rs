@@ -111,7 +111,7 @@ impl RedisStore {
     /// Connects to `url` (fails when Redis does not answer within the command timeout).
     pub async fn connect(url: &RedisUrl, settings: RedisStoreSettings) -> Result<Self, StoreError> {
         let config = FredConfig::from_url(url.expose())
-            .map_err(|e| StoreError::Internal { what: "parsing the URL", reason: e.details().to_owned() })?;
+            .map_err(|source| StoreError::Command { what: "parsing the URL", source })?;
         let timeout = settings.command_timeout;
         let client = Builder::from_config(config)
             .with_connection_config(|c| {
@@ -123,14 +123,9 @@ impl RedisStore {
             // Reconnect forever in the background; requests meanwhile fail fast (see `options`).
             .set_policy(ReconnectPolicy::new_exponential(0, 50, 1000, 2))
             .build()
-            .map_err(|e| StoreError::Internal {
-                what: "creating the client",
-                reason: e.details().to_owned(),
-            })?;
-        let _connection = client
-            .init()
-            .await
-            .map_err(|e| StoreError::Unavailable { what: "connecting", reason: e.details().to_owned() })?;
+            .map_err(|source| StoreError::Command { what: "creating the client", source })?;
+        let _connection =
+            client.init().await.map_err(|source| StoreError::Unavailable { what: "connecting", source })?;
         let options =
             Options { timeout: Some(timeout), fail_fast: true, max_attempts: Some(1), ..Options::default() };
         let scripts = Scripts {
@@ -209,7 +204,7 @@ impl RedisStore {
         Op: FnMut() -> Fut,
         Fut: Future<Output = Result<T, fred::error::Error>>,
     {
-        retry(&self.settings.backoff, what, is_transient, op).await.map_err(|err| classify(what, &err))
+        retry(&self.settings.backoff, what, is_transient, op).await.map_err(|err| classify(what, err))
     }
 
     /// Loads every script (imports call this before pipelining `EVALSHA`).
@@ -421,12 +416,11 @@ fn is_transient(err: &fred::error::Error) -> bool {
         .any(|p| err.details().starts_with(p))
 }
 
-fn classify(what: &'static str, err: &fred::error::Error) -> StoreError {
-    let reason = format!("{:?}: {}", err.kind(), err.details());
-    if is_transient(err) {
-        StoreError::Unavailable { what, reason }
+fn classify(what: &'static str, source: fred::error::Error) -> StoreError {
+    if is_transient(&source) {
+        StoreError::Unavailable { what, source }
     } else {
-        StoreError::Internal { what, reason: err.details().to_owned() }
+        StoreError::Command { what, source }
     }
 }
 

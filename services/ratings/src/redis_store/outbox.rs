@@ -47,7 +47,7 @@ impl Outbox for RedisStore {
         ];
         let reply = match self.with_retry(WHAT, || self.raw("XREADGROUP", args.clone())).await {
             // A restarted (empty) server has no group: create it and read again.
-            Err(StoreError::Internal { reason, .. }) if reason.starts_with("NOGROUP") => {
+            Err(StoreError::Command { source, .. }) if source.details().starts_with("NOGROUP") => {
                 self.ensure_group().await?;
                 self.with_retry(WHAT, || self.raw("XREADGROUP", args.clone())).await?
             }
@@ -76,7 +76,7 @@ impl Outbox for RedisStore {
             (count as i64).into(),
         ];
         let reply = match self.with_retry(WHAT, || self.raw("XAUTOCLAIM", args.clone())).await {
-            Err(StoreError::Internal { reason, .. }) if reason.starts_with("NOGROUP") => {
+            Err(StoreError::Command { source, .. }) if source.details().starts_with("NOGROUP") => {
                 return Ok(Vec::new());
             }
             res => res?,

@@ -42,8 +42,11 @@ pub enum StoreError {
     },
     /// The server could not be reached or dropped the connection (worth retrying).
     #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else (a bug, corrupt data, a refused command).
+    Unavailable(#[source] mongodb::error::Error),
+    /// The server refused a command.
+    #[error("storage error: {0}")]
+    Driver(#[source] mongodb::error::Error),
+    /// Anything else (a bug, corrupt data).
     #[error("storage error: {0}")]
     Other(String),
 }

@@ -123,12 +123,12 @@ fn classify(err: mongodb::error::Error) -> StoreError {
         ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == 11000 => duplicate(&write.message),
         ErrorKind::Command(command) if command.code == 11000 => duplicate(&command.message),
         ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
-            StoreError::Unavailable(err.to_string())
+            StoreError::Unavailable(err)
         }
         _ if err.contains_label("RetryableWriteError") || err.contains_label("TransientTransactionError") => {
-            StoreError::Unavailable(err.to_string())
+            StoreError::Unavailable(err)
         }
-        _ => StoreError::Other(err.to_string()),
+        _ => StoreError::Driver(err),
     }
 }
 
