@@ -50,6 +50,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 9] = [
+        Self::Invalid,
+        Self::NotFound,
+        Self::Conflict,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::RateLimited,
+        Self::Unsupported,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
     /// The HTTP status of this kind.
     pub fn http_status(self) -> u16 {
         match self {
@@ -225,18 +238,7 @@ mod grpc {
 
         #[test]
         fn every_kind_survives_a_round_trip_through_its_grpc_code() {
-            use ErrorKind::*;
-            for kind in [
-                Invalid,
-                NotFound,
-                Conflict,
-                Unauthenticated,
-                Forbidden,
-                RateLimited,
-                Unsupported,
-                Unavailable,
-                Internal,
-            ] {
+            for kind in ErrorKind::ALL {
                 assert_eq!(ErrorKind::from_grpc_code(kind.grpc_code()), kind);
                 let status = Status::from(PublicError::new(kind, "x"));
                 assert_eq!(PublicError::from(&status), PublicError::new(kind, "x"), "{kind}");
@@ -252,19 +254,9 @@ mod tests {
     #[test]
     fn kinds_map_to_distinct_http_statuses() {
         use ErrorKind::*;
-        let kinds = [
-            Invalid,
-            NotFound,
-            Conflict,
-            Unauthenticated,
-            Forbidden,
-            RateLimited,
-            Unsupported,
-            Unavailable,
-            Internal,
-        ];
-        let statuses: std::collections::BTreeSet<u16> = kinds.iter().map(|k| k.http_status()).collect();
-        assert_eq!(statuses.len(), kinds.len());
+        let statuses: std::collections::BTreeSet<u16> =
+            ErrorKind::ALL.iter().map(|k| k.http_status()).collect();
+        assert_eq!(statuses.len(), ErrorKind::ALL.len());
         assert_eq!(Invalid.http_status(), 400);
         assert_eq!(Unavailable.http_status(), 503);
         assert!(Unavailable.is_retryable() && !Invalid.is_retryable());

@@ -18,7 +18,7 @@ pub mod telemetry;
 pub use duration::{DurationError, parse_duration};
 pub use retry::{Backoff, retry};
 pub use rpc_metrics::RpcMetrics;
-pub use server::{GrpcServer, ServerError, StopSignal};
+pub use server::{GrpcServer, ReadinessProbe, ServerError, StopSignal};
 pub use settings::{
     EventTopics, LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit,
     parse_with_default_ports,

@@ -72,6 +72,13 @@ impl StopSignal {
     }
 }
 
+/// What readiness asks: whether the service's store answers now (one quick round trip, no
+/// retries). Each service's store implements it (Redis `PING`, MongoDB `ping`, `SELECT 1`).
+pub trait ReadinessProbe: Send + Sync + 'static {
+    /// `true` when the dependency answers.
+    fn is_ready(&self) -> impl Future<Output = bool> + Send;
+}
+
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Task = Box<dyn FnOnce(StopSignal) -> BoxFuture + Send>;
 type Probe = Box<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
@@ -185,14 +192,14 @@ impl GrpcServer {
         self
     }
 
-    /// Reports SERVING only while `probe` (e.g. a storage ping) answers `true`, checked now and
+    /// Reports SERVING only while `probe` (e.g. the service's store) answers, checked now and
     /// every `interval`; NOT_SERVING otherwise.
-    pub fn ready_when<F, Fut>(mut self, interval: Duration, probe: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = bool> + Send + 'static,
-    {
-        self.readiness = Readiness::Probe(interval, Box::new(move || Box::pin(probe())));
+    pub fn ready_when<P: ReadinessProbe>(mut self, interval: Duration, probe: Arc<P>) -> Self {
+        let ask: Probe = Box::new(move || {
+            let probe = Arc::clone(&probe);
+            Box::pin(async move { probe.is_ready().await })
+        });
+        self.readiness = Readiness::Probe(interval, ask);
         self
     }
 
@@ -368,6 +375,20 @@ mod tests {
         }
     }
 
+    /// Ready while its flag is set; counts the questions.
+    #[derive(Default)]
+    struct Flag {
+        ready: AtomicBool,
+        asked: AtomicUsize,
+    }
+
+    impl ReadinessProbe for Flag {
+        async fn is_ready(&self) -> bool {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            self.ready.load(Ordering::SeqCst)
+        }
+    }
+
     async fn status(client: &mut HealthClient<tonic::transport::Channel>) -> i32 {
         let request = HealthCheckRequest { service: String::new() };
         client.check(request).await.unwrap().into_inner().status
@@ -378,22 +399,12 @@ mod tests {
     /// drain of that stream, the tasks stop and both ports close.
     #[tokio::test]
     async fn readiness_follows_the_probe_and_shutdown_stops_everything() {
-        let ready = Arc::new(AtomicBool::new(false));
-        let probes = Arc::new(AtomicUsize::new(0));
+        let flag = Arc::new(Flag::default());
         let task_stopped = Arc::new(AtomicBool::new(false));
         let server = GrpcServer::bind(Service::Users, &loopback()).await.unwrap();
         let (addr, metrics_addr) = (server.grpc_addr(), server.metrics_addr());
         let server = server
-            .ready_when(Duration::from_millis(20), {
-                let (ready, probes) = (Arc::clone(&ready), Arc::clone(&probes));
-                move || {
-                    let (ready, probes) = (Arc::clone(&ready), Arc::clone(&probes));
-                    async move {
-                        probes.fetch_add(1, Ordering::SeqCst);
-                        ready.load(Ordering::SeqCst)
-                    }
-                }
-            })
+            .ready_when(Duration::from_millis(20), Arc::clone(&flag))
             .task("marker", {
                 let task_stopped = Arc::clone(&task_stopped);
                 move |stop| async move {
@@ -422,12 +433,12 @@ mod tests {
             panic!("health never became {want:?}");
         };
         wait_for(&mut client, Wire::NotServing).await;
-        assert!(probes.load(Ordering::SeqCst) >= 1, "the probe ran");
-        ready.store(true, Ordering::SeqCst);
+        assert!(flag.asked.load(Ordering::SeqCst) >= 1, "the probe ran");
+        flag.ready.store(true, Ordering::SeqCst);
         wait_for(&mut client, Wire::Serving).await;
-        ready.store(false, Ordering::SeqCst);
+        flag.ready.store(false, Ordering::SeqCst);
         wait_for(&mut client, Wire::NotServing).await;
-        ready.store(true, Ordering::SeqCst);
+        flag.ready.store(true, Ordering::SeqCst);
         wait_for(&mut client, Wire::Serving).await;
         let scraped = crate::testing::scrape_metrics(metrics_addr).await;
         assert!(

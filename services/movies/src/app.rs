@@ -101,23 +101,17 @@ impl Application {
         let api = MoviesServiceServer::new(MoviesApi::new(store.clone(), Arc::new(media), wake.clone()))
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
-        let server = server
-            .add_service(api)
-            .ready_when(READINESS_INTERVAL, {
-                let store = Arc::clone(&store);
-                move || {
-                    let store = Arc::clone(&store);
-                    async move { store.ping().await }
-                }
-            })
-            .task("outbox relay", {
+        let server = server.add_service(api).ready_when(READINESS_INTERVAL, Arc::clone(&store)).task(
+            "outbox relay",
+            {
                 let stats = Arc::clone(&relay_stats);
                 move |stop| {
                     let schedule = options.relay.schedule();
                     let outbox = MoviesOutbox::new(store, publisher, options.relay.topic, relay_metrics);
                     run_relay("movies", outbox, schedule, Some(wake), stats, stop.stopped())
                 }
-            });
+            },
+        );
         Ok(Self { server, relay_stats })
     }
 

@@ -213,11 +213,14 @@ const INSERT_NEXT_ID: &str = "INSERT INTO movies (id, title, year, genres, imdb_
 
 const NEXT_ID_LOCK: i64 = 0x6369_6e65_6d6f_7669; // "cinemovi"
 
-impl MovieStore for PgMovieStore {
-    async fn ping(&self) -> bool {
+/// Readiness: PostgreSQL answers `SELECT 1` now (one round trip, no retry).
+impl service_common::ReadinessProbe for PgMovieStore {
+    async fn is_ready(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
+}
 
+impl MovieStore for PgMovieStore {
     async fn create(&self, id: Option<MovieId>, fields: &MovieFields) -> Result<Movie, StoreError> {
         self.run("creating a movie", || async {
             let mut tx = self.pool.begin().await?;

@@ -92,10 +92,8 @@ pub struct OutboxEvent {
 
 /// The catalogue. Every method retries transient failures a bounded number of times before
 /// returning [`StoreError::Unavailable`].
-pub trait MovieStore: Send + Sync + 'static {
-    /// Whether the database answers now (one round trip, no retry): readiness.
-    fn ping(&self) -> impl Future<Output = bool> + Send;
-
+/// Readiness ([`service_common::ReadinessProbe`]) is whether the database answers now.
+pub trait MovieStore: service_common::ReadinessProbe {
     /// Adds a movie under `id`, or under the next free id when `None`; writes MovieCreated.
     fn create(
         &self,

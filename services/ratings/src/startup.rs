@@ -85,13 +85,7 @@ impl Application {
         let relay_stats = Arc::new(RelayStats::default());
         let mut server = server
             .add_service(RatingsServiceServer::new(RatingsGrpc::new(Arc::clone(&store), Arc::clone(&wake))))
-            .ready_when(READINESS_INTERVAL, {
-                let store = Arc::clone(&store);
-                move || {
-                    let store = Arc::clone(&store);
-                    async move { store.ping().await }
-                }
-            })
+            .ready_when(READINESS_INTERVAL, Arc::clone(&store))
             .task("outbox drainer", {
                 let stats = Arc::clone(&relay_stats);
                 move |stop| drainer.run(wake, stats, stop.stopped())

@@ -65,10 +65,7 @@ impl Application {
         let relay_stats = Arc::new(RelayStats::default());
         let server = server
             .add_service(UsersServiceServer::new(api))
-            .ready_when(READINESS_INTERVAL, move || {
-                let store = Arc::clone(&store);
-                async move { store.ping().await }
-            })
+            .ready_when(READINESS_INTERVAL, Arc::clone(&store))
             .task("outbox drainer", {
                 let stats = Arc::clone(&relay_stats);
                 move |stop| run_relay("users", OutboxRelay(outbox), schedule, None, stats, stop.stopped())

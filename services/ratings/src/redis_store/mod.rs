@@ -148,11 +148,6 @@ impl RedisStore {
         &self.settings
     }
 
-    /// Whether Redis answers a `PING` now (once, within the command timeout): readiness.
-    pub async fn ping(&self) -> bool {
-        self.raw("PING", Vec::new()).await.is_ok()
-    }
-
     /// Closes the connection.
     pub async fn quit(&self) {
         let _ = self.client.quit().await;
@@ -426,4 +421,11 @@ fn classify(what: &'static str, source: fred::error::Error) -> StoreError {
 
 fn unexpected(what: &'static str, detail: &str) -> StoreError {
     StoreError::Internal { what, reason: format!("unexpected reply ({detail})") }
+}
+
+/// Readiness: Redis answers a `PING` now (once, within the command timeout).
+impl service_common::ReadinessProbe for RedisStore {
+    async fn is_ready(&self) -> bool {
+        self.raw("PING", Vec::new()).await.is_ok()
+    }
 }

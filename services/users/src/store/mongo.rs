@@ -83,11 +83,6 @@ impl MongoUserStore {
         Self { db, indexes: std::sync::Arc::new(OnceCell::new()) }
     }
 
-    /// Whether MongoDB answers a `ping` now (within the server selection timeout): readiness.
-    pub async fn ping(&self) -> bool {
-        self.db.run_command(doc! { "ping": 1_i32 }).await.is_ok()
-    }
-
     fn users(&self) -> Collection<UserDoc> {
         self.db.collection("users")
     }
@@ -400,5 +395,12 @@ impl UserStore for MongoUserStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+/// Readiness: MongoDB answers a `ping` now (within the server selection timeout).
+impl service_common::ReadinessProbe for MongoUserStore {
+    async fn is_ready(&self) -> bool {
+        self.db.run_command(doc! { "ping": 1_i32 }).await.is_ok()
     }
 }
