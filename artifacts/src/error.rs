@@ -154,13 +154,13 @@ pub enum StoreError {
         /// What is wrong with it.
         problem: String,
     },
-    /// A required setting is absent from the environment.
-    #[error("model store `{store}` needs the environment variable {var}")]
+    /// An `s3://` store was opened without S3 connection settings.
+    #[error("model store `{store}` needs S3 credentials: set {setting}")]
     MissingSetting {
         /// The store.
         store: String,
-        /// The variable.
-        var: &'static str,
+        /// The flags and environment variables that give them.
+        setting: &'static str,
     },
     /// A version id does not have the `YYYYMMDDTHHMMSS.mmmZ-xxxxxx` form.
     #[error("invalid model version `{text}`: expected e.g. 20261124T091500.123Z-3fa9c2")]

@@ -26,7 +26,7 @@ pub use format::{
 };
 pub use model::{Artifact, Metadata, ModelKind, MovieInfo, TrainedModel, code_version};
 pub use params::ModelParams;
-pub use store::{LocalStore, ModelStore, StoreUri, VersionId, VersionInfo, open_store};
+pub use store::{LocalStore, ModelStore, S3Connection, StoreUri, VersionId, VersionInfo, open_store};
 #[cfg(feature = "s3")]
 pub use store::{S3Settings, S3Store};
 pub use time::format_rfc3339;

@@ -45,7 +45,7 @@ impl Application {
     /// model (an empty or unreachable store is not an error either: health says NOT_SERVING and
     /// queries get UNAVAILABLE until a model appears) and binds both ports.
     pub async fn build(config: ServingConfig) -> Result<Self, AppError> {
-        let store = artifacts::open_store(&config.store)?;
+        let store = artifacts::open_store(&config.store, config.s3.connection().as_ref())?;
         Self::build_with_store(config, store).await
     }
 

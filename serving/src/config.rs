@@ -16,10 +16,13 @@ pub struct ServingConfig {
     /// Listen addresses and log format.
     #[command(flatten)]
     pub service: ServiceSettings,
-    /// Model store: a folder (`./models`, `file:///srv/models`) or `s3://bucket/prefix` (S3
-    /// settings from CINEREC_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+    /// Model store: a folder (`./models`, `file:///srv/models`) or `s3://bucket/prefix` (over
+    /// the `--s3-*` connection flags).
     #[arg(long = "store", env = "CINEREC_MODEL_STORE", default_value = "./models")]
     pub store: String,
+    /// The S3 connection of an `s3://` model store.
+    #[command(flatten)]
+    pub s3: s3_client::S3Args,
     /// Redis URL of the recommendation cache (`redis://[:password@]host:port[/db]`); empty
     /// disables the cache.
     #[arg(long, env = "CINEREC_CACHE_REDIS_URL", default_value = "")]
@@ -114,5 +117,45 @@ mod tests {
         assert_eq!(config.overlay_max_users, 100_000);
         let (a, b) = (config.kafka_group_or_random(), config.kafka_group_or_random());
         assert!(a.starts_with("cinerec-serving-") && a != b, "{a} {b}");
+    }
+
+    #[test]
+    fn help_lists_the_s3_settings() {
+        use clap::CommandFactory;
+        let help = ServingConfig::command().render_help().to_string();
+        for name in [
+            "--s3-endpoint",
+            "CINEREC_S3_ENDPOINT",
+            "--s3-region",
+            "AWS_REGION",
+            "--s3-access-key-id",
+            "AWS_ACCESS_KEY_ID",
+            "--s3-secret-access-key",
+            "AWS_SECRET_ACCESS_KEY",
+            "--s3-session-token",
+            "AWS_SESSION_TOKEN",
+        ] {
+            assert!(help.contains(name), "{name} missing from\n{help}");
+        }
+    }
+
+    #[test]
+    fn s3_flags_make_the_store_connection() {
+        let config = ServingConfig::parse_from([
+            "cinerec-serve",
+            "--store",
+            "s3://models/serving",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-access-key-id",
+            "key",
+            "--s3-secret-access-key",
+            "hunter2",
+        ]);
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let connection = config.s3.connection().unwrap();
+        assert_eq!(connection.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let store = artifacts::open_store(&config.store, Some(&connection)).unwrap();
+        assert_eq!(store.to_string(), "s3://models/serving");
     }
 }

@@ -558,10 +558,12 @@ pub struct PeerTableArgs {
 #[derive(Clone, Debug, Args)]
 pub struct StoreArgs {
     /// The model store: a folder (`./models`, `file:///srv/models`) or `s3://bucket/prefix`
-    /// (S3 settings from CINEREC_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-    /// AWS_REGION).
+    /// (over the `--s3-*` connection flags).
     #[arg(long = "store", env = "CINEREC_MODEL_STORE", default_value = "./models")]
     pub uri: String,
+    /// The S3 connection of an `s3://` store (and of `models copy --to`).
+    #[command(flatten)]
+    pub s3: s3_client::S3Args,
 }
 
 /// Whether `cinerec train` evaluates the model.
@@ -725,7 +727,7 @@ pub enum ModelsCommand {
         /// The model store to copy from.
         #[command(flatten)]
         store: StoreArgs,
-        /// The model store to copy to.
+        /// The model store to copy to (an `s3://` one over the same `--s3-*` flags).
         #[arg(long)]
         to: String,
         /// Output format.

@@ -184,7 +184,7 @@ pub fn inspect(store: &Store, version: &str) -> Result<Inspection> {
 pub fn run(command: &ModelsCommand, out: &mut dyn Write) -> Result<()> {
     match command {
         ModelsCommand::List { store, format } => {
-            let store = Store::open(&store.uri)?;
+            let store = Store::from_args(store)?;
             let lines = list(&store)?;
             if *format == Format::Table && lines.is_empty() {
                 writeln!(out, "no models in {}", store.uri())?;
@@ -200,7 +200,7 @@ pub fn run(command: &ModelsCommand, out: &mut dyn Write) -> Result<()> {
             })
         }
         ModelsCommand::Inspect { version, store, format } => {
-            let store = Store::open(&store.uri)?;
+            let store = Store::from_args(store)?;
             let i = inspect(&store, version)?;
             if *format == Format::Json {
                 return output::emit(out, *format, &i, Table::default);
@@ -262,7 +262,8 @@ pub fn run(command: &ModelsCommand, out: &mut dyn Write) -> Result<()> {
             )
         }
         ModelsCommand::Copy { version, store, to, format } => {
-            let c = copy(&Store::open(&store.uri)?, version, &Store::open(to)?)?;
+            let c =
+                copy(&Store::from_args(store)?, version, &Store::open(to, store.s3.connection().as_ref())?)?;
             if *format == Format::Json {
                 return output::emit(out, *format, &c, Table::default);
             }
@@ -280,7 +281,7 @@ pub fn run(command: &ModelsCommand, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         ModelsCommand::Prune { keep, store, format } => {
-            let store = Store::open(&store.uri)?;
+            let store = Store::from_args(store)?;
             let removed: Vec<String> = store.prune(*keep)?.iter().map(ToString::to_string).collect();
             if *format == Format::Json {
                 return output::emit(

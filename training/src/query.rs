@@ -82,7 +82,7 @@ pub struct SimilarMovies {
 /// Runs `cinerec recommend`: loads the model version asked for (default: the latest) and
 /// answers for `--user` or `--history`.
 pub fn recommend(args: &RecommendArgs) -> Result<Recommendations> {
-    let loaded = Store::open(&args.store.uri)?.load(args.version.as_deref())?;
+    let loaded = Store::from_args(&args.store)?.load(args.version.as_deref())?;
     let version = loaded.version.to_string();
     let mut res = match (&args.history, args.user) {
         (Some(history), _) => for_history(&loaded.artifact, &version, history, args.n),
@@ -96,7 +96,7 @@ pub fn recommend(args: &RecommendArgs) -> Result<Recommendations> {
 /// Runs `cinerec similar`: loads the model version asked for and answers for `--movie` or
 /// `--title`.
 pub fn similar_to(args: &SimilarArgs) -> Result<SimilarMovies> {
-    let loaded = Store::open(&args.store.uri)?.load(args.version.as_deref())?;
+    let loaded = Store::from_args(&args.store)?.load(args.version.as_deref())?;
     let version = loaded.version.to_string();
     let movie_id = match (args.movie, &args.title) {
         (Some(id), _) => id,

@@ -88,7 +88,7 @@ fn popularity_ndcg(artifact: &Artifact, test: &Csr, k: usize) -> Result<f64> {
 /// Runs `cinerec quickstart`, printing as it goes.
 pub fn quickstart(args: &QuickstartArgs, data_dir: &Path, progress: bool, out: &mut dyn Write) -> Result<()> {
     let started = Instant::now();
-    let store = Store::open(&args.store.uri)?;
+    let store = Store::from_args(&args.store)?;
     let dir = locate(data_dir, progress, out)?;
     let loaded = MovieLensDataset { data_dir: data_dir.to_owned(), name: DATASET }.load()?;
     let n_movies_rated = loaded.log.n_items();

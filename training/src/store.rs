@@ -3,9 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use artifacts::{Artifact, ArtifactError, ArtifactInfo, ModelStore, StoreError, VersionId, VersionInfo};
+use artifacts::{
+    Artifact, ArtifactError, ArtifactInfo, ModelStore, S3Connection, StoreError, VersionId, VersionInfo,
+};
 use tokio::runtime::Runtime;
 
+use crate::cli::StoreArgs;
 use crate::error::{Error, Result};
 
 /// A model store opened from its URI, with the runtime that drives it.
@@ -32,12 +35,17 @@ pub struct LoadedArtifact {
 
 impl Store {
     /// Opens the store `uri` names: a folder (`./models`, `file:///srv/models`) or
-    /// `s3://bucket/prefix` (settings from `CINEREC_S3_ENDPOINT`, `AWS_*`).
-    pub fn open(uri: &str) -> Result<Self> {
+    /// `s3://bucket/prefix` over the connection `s3` (an error naming the flags without one).
+    pub fn open(uri: &str, s3: Option<&S3Connection>) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
             Error::Io(std::io::Error::other(format!("cannot start the store's runtime: {e}")))
         })?;
-        Ok(Self { runtime, store: artifacts::open_store(uri)? })
+        Ok(Self { runtime, store: artifacts::open_store(uri, s3)? })
+    }
+
+    /// Opens the store of `--store`, over the `--s3-*` connection flags.
+    pub fn from_args(args: &StoreArgs) -> Result<Self> {
+        Self::open(&args.uri, args.s3.connection().as_ref())
     }
 
     /// The store as text (folder path or `s3://` URI).

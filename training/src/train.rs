@@ -207,7 +207,7 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     if args.k == 0 {
         return Err(Error::Usage("--k must be at least 1".into()));
     }
-    let store = Store::open(&args.store.uri)?;
+    let store = Store::from_args(&args.store)?;
     // Fail before a long training run when the store is unreachable (S3 credentials, bucket).
     store.latest()?;
     let source: Box<dyn RatingsSource> = match &args.data.ratings_redis {

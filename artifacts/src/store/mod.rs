@@ -25,6 +25,8 @@ mod s3;
 pub use local::LocalStore;
 #[cfg(feature = "s3")]
 pub use s3::{S3Settings, S3Store};
+#[cfg(feature = "s3")]
+pub use s3_client::S3Connection;
 
 /// File-name extension of stored artifacts.
 pub(crate) const EXTENSION: &str = ".cinerec";
@@ -192,22 +194,37 @@ pub enum ModelStore {
 }
 
 /// Opens the store a URI names: a folder (`./models`, `file:///srv/models`) or, with the `s3`
-/// feature, `s3://bucket/prefix` with settings from the environment ([`S3Settings::from_env`]).
-/// Nothing is contacted or created until the first operation.
-pub fn open_store(uri: &str) -> Result<ModelStore, StoreError> {
+/// feature, `s3://bucket/prefix` over the connection `s3` (the binaries' `--s3-*` flags; this
+/// crate reads no environment). An `s3://` URI without a connection fails with
+/// [`StoreError::MissingSetting`], naming the flags. Nothing is contacted or created until the
+/// first operation.
+pub fn open_store(uri: &str, s3: Option<&S3Connection>) -> Result<ModelStore, StoreError> {
     match StoreUri::parse(uri)? {
         StoreUri::Local(root) => Ok(ModelStore::Local(LocalStore::new(root))),
         #[cfg(feature = "s3")]
         StoreUri::S3 { bucket, prefix } => {
-            Ok(ModelStore::S3(S3Store::new(S3Settings::from_env(bucket, prefix)?)?))
+            let connection = s3.ok_or_else(|| StoreError::MissingSetting {
+                store: format!("s3://{bucket}/{prefix}"),
+                setting: s3_client::CREDENTIAL_SETTINGS,
+            })?;
+            Ok(ModelStore::S3(S3Store::new(S3Settings::new(bucket, prefix, connection.clone()))?))
         }
         #[cfg(not(feature = "s3"))]
-        StoreUri::S3 { .. } => Err(StoreError::InvalidUri {
-            uri: uri.to_string(),
-            problem: "this build has no S3 support (cargo feature `s3` of the artifacts crate)".into(),
-        }),
+        StoreUri::S3 { .. } => {
+            let _ = s3;
+            Err(StoreError::InvalidUri {
+                uri: uri.to_string(),
+                problem: "this build has no S3 support (cargo feature `s3` of the artifacts crate)".into(),
+            })
+        }
     }
 }
+
+/// Without the `s3` feature there is no S3 connection to give [`open_store`]: this uninhabited
+/// stand-in keeps its signature (callers pass `None`).
+#[cfg(not(feature = "s3"))]
+#[derive(Clone, Debug)]
+pub enum S3Connection {}
 
 /// Runs blocking work (file I/O, hashing, parsing) off the async executor.
 pub(crate) async fn blocking<T: Send + 'static>(

@@ -1,5 +1,6 @@
 //! The S3 store: `<prefix>/<version>.cinerec` objects and a `<prefix>/LATEST` pointer object in
-//! one bucket, through `aws-sdk-s3` with path-style addressing (MinIO, s3s, AWS).
+//! one bucket, through the workspace's one S3 client ([`s3_client::client`]: path-style
+//! addressing, so MinIO, s3s and AWS all work).
 //!
 //! Artifacts larger than the part size (16 MiB by default) go up as multipart uploads, which
 //! become visible only when completed; the pointer is written after the artifact. Every request
@@ -7,19 +8,13 @@
 //! `max_attempts` attempts), after which the error names the operation, key and endpoint.
 
 use std::fmt;
-use std::time::Duration;
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use aws_smithy_http_client::tls;
 use bytes::Bytes;
+use s3_client::aws_sdk_s3::Client;
+use s3_client::aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use s3_client::aws_sdk_s3::primitives::ByteStream;
+use s3_client::aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use s3_client::{ErrorKind, S3Connection, S3Error};
 
 use super::{LATEST, VersionId, VersionInfo};
 use crate::error::StoreError;
@@ -27,74 +22,29 @@ use crate::error::StoreError;
 /// S3's smallest allowed multipart part (except the last).
 pub const MIN_PART_SIZE: usize = 5 << 20;
 
-/// Everything needed to reach a bucket. `Debug` never shows the secret key or session token.
+/// Which bucket and prefix, how to reach them, and the part size. `Debug` never shows the
+/// secret key or session token.
 #[derive(Clone)]
 pub struct S3Settings {
     /// The bucket.
     pub bucket: String,
     /// Key prefix without leading or trailing `/` (may be empty).
     pub prefix: String,
-    /// Endpoint URL (`http://127.0.0.1:9000`); `None` for AWS's own endpoint of the region.
-    pub endpoint: Option<String>,
-    /// Region (`us-east-1` unless set; MinIO and s3s accept any).
-    pub region: String,
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
-    /// Session token of temporary credentials.
-    pub session_token: Option<String>,
+    /// Endpoint, region, credentials, retries and timeouts.
+    pub connection: S3Connection,
     /// Artifacts larger than this go up as multipart uploads of parts this size (≥ 5 MiB).
     pub part_size: usize,
-    /// Attempts per request, the first included (the SDK backs off between them).
-    pub max_attempts: u32,
-    /// Backoff before the first retry (doubling, with jitter, capped at 5 s).
-    pub initial_backoff: Duration,
-    /// TCP connect timeout per attempt.
-    pub connect_timeout: Duration,
 }
 
 impl S3Settings {
-    /// Settings with the defaults: region `us-east-1`, 16 MiB parts, 4 attempts from 200 ms
-    /// backoff, 5 s connect timeout.
-    pub fn new(
-        bucket: impl Into<String>,
-        prefix: impl Into<String>,
-        access_key_id: impl Into<String>,
-        secret_access_key: impl Into<String>,
-    ) -> Self {
+    /// Settings for `s3://bucket/prefix` over `connection`, with 16 MiB parts.
+    pub fn new(bucket: impl Into<String>, prefix: impl Into<String>, connection: S3Connection) -> Self {
         Self {
             bucket: bucket.into(),
             prefix: prefix.into().trim_matches('/').to_string(),
-            endpoint: None,
-            region: "us-east-1".into(),
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token: None,
+            connection,
             part_size: 16 << 20,
-            max_attempts: 4,
-            initial_backoff: Duration::from_millis(200),
-            connect_timeout: Duration::from_secs(5),
         }
-    }
-
-    /// Settings from the environment: `CINEREC_S3_ENDPOINT` (optional), `AWS_REGION` (default
-    /// `us-east-1`), `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (required),
-    /// `AWS_SESSION_TOKEN` (optional).
-    pub fn from_env(bucket: String, prefix: String) -> Result<Self, StoreError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let store = format!("s3://{bucket}/{prefix}");
-        let required = |name: &'static str| {
-            var(name).ok_or(StoreError::MissingSetting { store: store.clone(), var: name })
-        };
-        let mut res =
-            Self::new(bucket, prefix, required("AWS_ACCESS_KEY_ID")?, required("AWS_SECRET_ACCESS_KEY")?);
-        res.endpoint = var("CINEREC_S3_ENDPOINT");
-        res.session_token = var("AWS_SESSION_TOKEN");
-        if let Some(region) = var("AWS_REGION") {
-            res.region = region;
-        }
-        Ok(res)
     }
 }
 
@@ -103,14 +53,9 @@ impl fmt::Debug for S3Settings {
         f.debug_struct("S3Settings")
             .field("bucket", &self.bucket)
             .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field("connection", &self.connection)
             .field("part_size", &self.part_size)
-            .field("max_attempts", &self.max_attempts)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -135,50 +80,16 @@ impl S3Store {
                 problem: format!("part size {} is below S3's minimum of {MIN_PART_SIZE}", settings.part_size),
             });
         }
-        if settings.max_attempts == 0 {
+        if settings.connection.max_attempts == 0 {
             return Err(StoreError::InvalidUri { uri, problem: "max_attempts must be at least 1".into() });
         }
-        let credentials = Credentials::new(
-            settings.access_key_id,
-            settings.secret_access_key,
-            settings.session_token,
-            None,
-            "cinerec-settings",
-        );
-        // rustls on ring: https endpoints work, and so do plain http ones (MinIO in a cluster).
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let retry = RetryConfig::standard()
-            .with_max_attempts(settings.max_attempts)
-            .with_initial_backoff(settings.initial_backoff)
-            .with_max_backoff(Duration::from_secs(5));
-        let mut config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(settings.region))
-            .credentials_provider(credentials)
-            .force_path_style(true)
-            .http_client(http_client)
-            .retry_config(retry)
-            .timeout_config(TimeoutConfig::builder().connect_timeout(settings.connect_timeout).build())
-            // The artifact carries its own checksum; S3-compatible servers differ in their
-            // support of the SDK's newer default checksums.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-        let endpoint = match settings.endpoint {
-            Some(endpoint) => {
-                config = config.endpoint_url(endpoint.clone());
-                endpoint
-            }
-            None => "AWS S3".to_string(),
-        };
         Ok(Self {
-            client: Client::from_conf(config.build()),
+            client: s3_client::client(&settings.connection),
+            endpoint: settings.connection.endpoint_name(),
+            max_attempts: settings.connection.max_attempts,
             bucket: settings.bucket,
             prefix: settings.prefix,
-            endpoint,
             part_size: settings.part_size,
-            max_attempts: settings.max_attempts,
         })
     }
 
@@ -196,33 +107,26 @@ impl S3Store {
         if self.prefix.is_empty() { name.to_string() } else { format!("{}/{name}", self.prefix) }
     }
 
-    /// Maps an SDK error to a [`StoreError`] that names the bucket, key and endpoint.
+    /// Maps an SDK error (classified by [`s3_client::classify`]) to a [`StoreError`] that names
+    /// the bucket, key and endpoint.
     fn error<E>(&self, operation: &'static str, key: &str, err: SdkError<E>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let status = err.raw_response().map(|r| r.status().as_u16());
-        let code = err.code().map(str::to_string);
-        let missing_bucket = code.as_deref() == Some("NoSuchBucket")
-            || (operation == "HeadBucket" && (status == Some(404) || code.as_deref() == Some("NotFound")));
-        match code.as_deref() {
-            _ if missing_bucket => {
-                StoreError::BucketNotFound { bucket: self.bucket.clone(), endpoint: self.endpoint.clone() }
+        let err = S3Error::from_sdk(operation, &self.bucket, key, &self.endpoint, &err);
+        match err.kind {
+            ErrorKind::BucketNotFound => {
+                StoreError::BucketNotFound { bucket: err.bucket, endpoint: err.endpoint }
             }
-            Some(
-                "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "AccessDenied"
-                | "InvalidToken"
-                | "ExpiredToken",
-            ) => self.access_denied(code.unwrap_or_default(), err.message()),
-            _ if status == Some(403) => self.access_denied("HTTP 403".into(), err.message()),
-            _ => StoreError::S3 {
+            ErrorKind::AccessDenied => {
+                StoreError::AccessDenied { bucket: err.bucket, endpoint: err.endpoint, reason: err.reason }
+            }
+            ErrorKind::NotFound | ErrorKind::Unavailable | ErrorKind::Other => StoreError::S3 {
                 operation,
-                key: key.to_string(),
-                endpoint: self.endpoint.clone(),
+                key: err.key,
+                endpoint: err.endpoint,
                 attempts: self.max_attempts,
-                message: DisplayErrorContext(&err).to_string(),
+                message: err.detail,
             },
         }
     }
@@ -238,14 +142,6 @@ impl S3Store {
             .await
             .map_err(|e| self.error("HeadBucket", &self.bucket, e))?;
         Ok(())
-    }
-
-    fn access_denied(&self, code: String, message: Option<&str>) -> StoreError {
-        let reason = match message.filter(|m| !m.is_empty()) {
-            Some(message) => format!("{code}: {message}"),
-            None => code,
-        };
-        StoreError::AccessDenied { bucket: self.bucket.clone(), endpoint: self.endpoint.clone(), reason }
     }
 
     async fn put_object(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
@@ -326,7 +222,7 @@ impl S3Store {
     async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => out,
-            Err(e) if e.code() == Some("NoSuchKey") => {
+            Err(e) if s3_client::classify("GetObject", &e) == ErrorKind::NotFound => {
                 self.check_bucket().await?;
                 return Ok(None);
             }

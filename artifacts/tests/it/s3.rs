@@ -4,8 +4,11 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use artifacts::{ModelKind, ModelStore, S3Settings, S3Store, StoreError, VersionId, read_artifact, to_bytes};
-use aws_sdk_s3::primitives::ByteStream;
+use artifacts::{
+    ModelKind, ModelStore, S3Connection, S3Settings, S3Store, StoreError, VersionId, open_store,
+    read_artifact, to_bytes,
+};
+use s3_client::aws_sdk_s3::primitives::ByteStream;
 
 use crate::fixtures;
 use crate::store::check_store;
@@ -25,11 +28,11 @@ fn endpoint() -> String {
 }
 
 fn settings(bucket: &str) -> S3Settings {
-    let mut res = S3Settings::new(bucket, "cinerec/models", ACCESS_KEY, SECRET_KEY);
-    res.endpoint = Some(endpoint());
-    res.max_attempts = 2;
-    res.initial_backoff = Duration::from_millis(50);
-    res
+    let mut connection = S3Connection::new(ACCESS_KEY, SECRET_KEY);
+    connection.endpoint = Some(endpoint());
+    connection.max_attempts = 2;
+    connection.initial_backoff = Duration::from_millis(50);
+    S3Settings::new(bucket, "cinerec/models", connection)
 }
 
 /// A bucket name no other test (or earlier run) uses.
@@ -44,7 +47,11 @@ async fn fresh_store(tag: &str, settings_of: impl FnOnce(&str) -> S3Settings) ->
     let bucket = unique_bucket(tag);
     let store = S3Store::new(settings_of(&bucket)).unwrap();
     store.client().create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| {
-        panic!("creating bucket {bucket} at {}: {}", endpoint(), aws_sdk_s3::error::DisplayErrorContext(&e))
+        panic!(
+            "creating bucket {bucket} at {}: {}",
+            endpoint(),
+            s3_client::aws_sdk_s3::error::DisplayErrorContext(&e)
+        )
     });
     (bucket, store)
 }
@@ -116,7 +123,7 @@ async fn s3_wrong_credentials_are_refused_with_a_clear_error() {
         [("wrong secret", ACCESS_KEY, "not-the-secret"), ("unknown key", "nobody", SECRET_KEY)]
     {
         let mut s = settings(&bucket);
-        (s.access_key_id, s.secret_access_key) = (access.into(), secret.into());
+        (s.connection.access_key_id, s.connection.secret_access_key) = (access.into(), secret.into());
         let store = ModelStore::S3(S3Store::new(s).unwrap());
         for err in [store.put(artifact.clone()).await.unwrap_err(), store.latest().await.unwrap_err()] {
             assert!(matches!(err, StoreError::AccessDenied { .. }), "{case}: {err:?}");
@@ -137,10 +144,11 @@ async fn s3_wrong_credentials_are_refused_with_a_clear_error() {
 async fn s3_unreachable_endpoint_fails_after_bounded_retries() {
     // A port nobody listens on: bind one, then let it go.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut s = S3Settings::new("cinerec-nowhere", "", ACCESS_KEY, SECRET_KEY);
-    s.endpoint = Some(format!("http://127.0.0.1:{port}"));
-    s.max_attempts = 3;
-    s.initial_backoff = Duration::from_millis(20);
+    let mut connection = S3Connection::new(ACCESS_KEY, SECRET_KEY);
+    connection.endpoint = Some(format!("http://127.0.0.1:{port}"));
+    connection.max_attempts = 3;
+    connection.initial_backoff = Duration::from_millis(20);
+    let s = S3Settings::new("cinerec-nowhere", "", connection);
     let store = ModelStore::S3(S3Store::new(s).unwrap());
     let started = Instant::now();
     let err = store.latest().await.unwrap_err();
@@ -155,8 +163,8 @@ async fn s3_unreachable_endpoint_fails_after_bounded_retries() {
 
 #[test]
 fn s3_settings_never_print_the_secret() {
-    let mut s = S3Settings::new("b", "p", "AKIDEXAMPLE", "wJalrXUtnFEMI");
-    s.session_token = Some("FwoGZXIvYXdzE".into());
+    let mut s = S3Settings::new("b", "p", S3Connection::new("AKIDEXAMPLE", "wJalrXUtnFEMI"));
+    s.connection.session_token = Some("FwoGZXIvYXdzE".into());
     let shown = format!("{s:?}");
     assert!(
         shown.contains("AKIDEXAMPLE") && !shown.contains("wJalrXUtnFEMI") && !shown.contains("FwoGZXIvYXdzE")
@@ -164,4 +172,20 @@ fn s3_settings_never_print_the_secret() {
     s.part_size = 1 << 20;
     let err = S3Store::new(s).unwrap_err();
     assert!(err.to_string().contains("below S3's minimum"), "{err}");
+}
+
+#[test]
+fn s3_uri_without_connection_names_the_flags() {
+    let err = open_store("s3://models/serving", None).unwrap_err();
+    assert!(matches!(err, StoreError::MissingSetting { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("s3://models/serving")
+            && message.contains("--s3-access-key-id")
+            && message.contains("AWS_SECRET_ACCESS_KEY"),
+        "{message}"
+    );
+    let connection = S3Connection::new(ACCESS_KEY, SECRET_KEY);
+    let store = open_store("s3://models/serving", Some(&connection)).unwrap();
+    assert_eq!(store.to_string(), "s3://models/serving");
 }

@@ -85,7 +85,7 @@ fn flip_byte(bytes: &mut [u8]) {
 async fn local_store_behaves_like_a_model_store() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("models");
-    let store = open_store(root.to_str().unwrap()).unwrap();
+    let store = open_store(root.to_str().unwrap(), None).unwrap();
     check_store(&store, async |version: &VersionId| {
         let path = root.join(format!("{version}.cinerec"));
         let mut bytes = fs_err::read(&path).unwrap();

@@ -1,24 +1,17 @@
 //! Posters and trailers: the [`MediaStore`] contract and its S3 adapter ([`S3Media`]: MinIO in
-//! production, any S3-protocol server in tests), built like the artifacts crate's S3 store:
-//! custom endpoint, path-style addressing, static credentials, rustls on ring, the SDK's
-//! standard retries (bounded attempts, exponential backoff with jitter). Clients never get the
-//! bucket's credentials, only presigned GET URLs that expire.
+//! production, any S3-protocol server in tests), over the workspace's one S3 client
+//! ([`s3_client::client`]: custom endpoint, path-style addressing, static credentials, rustls on
+//! ring, the SDK's standard retries with bounded attempts and exponential backoff with jitter).
+//! Clients never get the bucket's credentials, only presigned GET URLs that expire.
 
 use std::fmt;
 use std::time::Duration;
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls;
-
-use crate::config::Secret;
+use s3_client::aws_sdk_s3::Client;
+use s3_client::aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use s3_client::aws_sdk_s3::presigning::PresigningConfig;
+use s3_client::aws_sdk_s3::primitives::ByteStream;
+use s3_client::{ErrorKind, S3Connection, S3Error};
 
 /// Longest presigned URL lifetime SigV4 allows.
 pub const MAX_URL_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -79,48 +72,22 @@ pub trait MediaStore: Send + Sync + 'static {
     fn presign_get(&self, key: &str) -> impl Future<Output = Result<String, MediaError>> + Send;
 }
 
-/// How to reach the media bucket. `Debug` never shows the secret key.
+/// The media bucket and how to reach it. `Debug` never shows the secret key.
 #[derive(Clone)]
 pub struct S3MediaSettings {
     /// Bucket holding posters and trailers.
     pub bucket: String,
-    /// Endpoint URL (`http://minio:9000`); `None` for AWS's own endpoint of the region.
-    pub endpoint: Option<String>,
-    /// Region (`us-east-1` unless set; MinIO accepts any).
-    pub region: String,
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: Secret,
+    /// Endpoint, region, credentials, retries (3 attempts by default) and timeouts (2 s to
+    /// connect, 120 s per operation: a 64 MiB trailer over a slow link).
+    pub connection: S3Connection,
     /// Lifetime of presigned URLs (at most 7 days).
     pub url_ttl: Duration,
-    /// Attempts per request, the first included.
-    pub max_attempts: u32,
-    /// TCP connect timeout per attempt.
-    pub connect_timeout: Duration,
-    /// Time limit of one whole operation, retries included.
-    pub operation_timeout: Duration,
 }
 
 impl S3MediaSettings {
-    /// Settings with the defaults: region `us-east-1`, 15-minute URLs, 3 attempts, 2 s connect
-    /// timeout, 120 s per operation (a 64 MiB trailer over a slow link).
-    pub fn new(
-        bucket: impl Into<String>,
-        access_key_id: impl Into<String>,
-        secret_access_key: Secret,
-    ) -> Self {
-        Self {
-            bucket: bucket.into(),
-            endpoint: None,
-            region: "us-east-1".into(),
-            access_key_id: access_key_id.into(),
-            secret_access_key,
-            url_ttl: Duration::from_secs(15 * 60),
-            max_attempts: 3,
-            connect_timeout: Duration::from_secs(2),
-            operation_timeout: Duration::from_secs(120),
-        }
+    /// Settings for `bucket` over `connection`, with 15-minute URLs.
+    pub fn new(bucket: impl Into<String>, connection: S3Connection) -> Self {
+        Self { bucket: bucket.into(), connection, url_ttl: Duration::from_secs(15 * 60) }
     }
 }
 
@@ -128,13 +95,9 @@ impl fmt::Debug for S3MediaSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("S3MediaSettings")
             .field("bucket", &self.bucket)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &self.secret_access_key)
+            .field("connection", &self.connection)
             .field("url_ttl", &self.url_ttl)
-            .field("max_attempts", &self.max_attempts)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -159,49 +122,12 @@ impl S3Media {
         }
         let url_ttl = PresigningConfig::expires_in(settings.url_ttl)
             .map_err(|e| MediaError::Settings(e.to_string()))?;
-        let credentials = Credentials::new(
-            &settings.access_key_id,
-            settings.secret_access_key.expose(),
-            None,
-            None,
-            "cinerec-settings",
-        );
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let max_attempts = settings.max_attempts.max(1);
-        let retry = RetryConfig::standard()
-            .with_max_attempts(max_attempts)
-            .with_initial_backoff(Duration::from_millis(100))
-            .with_max_backoff(Duration::from_secs(2));
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(settings.connect_timeout)
-            .operation_timeout(settings.operation_timeout)
-            .build();
-        let mut config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(settings.region.clone()))
-            .credentials_provider(credentials)
-            .force_path_style(true)
-            .http_client(http_client)
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            // S3-compatible servers differ in their support of the SDK's newer default checksums.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-        let endpoint = match &settings.endpoint {
-            Some(endpoint) => {
-                config = config.endpoint_url(endpoint);
-                endpoint.clone()
-            }
-            None => "AWS S3".to_string(),
-        };
         Ok(Self {
-            client: Client::from_conf(config.build()),
+            client: s3_client::client(&settings.connection),
             bucket: settings.bucket.clone(),
-            endpoint,
+            endpoint: settings.connection.endpoint_name(),
             url_ttl,
-            max_attempts,
+            max_attempts: settings.connection.max_attempts.max(1),
         })
     }
 
@@ -226,19 +152,15 @@ impl S3Media {
         Ok(())
     }
 
+    /// Maps an SDK error (classified by [`s3_client::classify`]) to a [`MediaError`]: an
+    /// unavailable store or a refused request.
     fn error<E>(&self, operation: &'static str, key: &str, err: SdkError<E>) -> MediaError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let status = err.raw_response().map(|r| r.status().as_u16());
-        let unavailable = match &err {
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-            SdkError::ServiceError(_) => status.is_some_and(|s| s >= 500) || err.code() == Some("SlowDown"),
-            _ => false,
-        };
-        let message = DisplayErrorContext(&err).to_string();
-        let (key, endpoint) = (key.to_string(), self.endpoint.clone());
-        if unavailable {
+        let err = S3Error::from_sdk(operation, &self.bucket, key, &self.endpoint, &err);
+        let (key, endpoint, message) = (err.key, err.endpoint, err.detail);
+        if err.kind == ErrorKind::Unavailable {
             MediaError::Unavailable { operation, key, endpoint, attempts: self.max_attempts, message }
         } else {
             MediaError::Refused { operation, key, endpoint, message }

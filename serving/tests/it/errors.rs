@@ -165,7 +165,7 @@ async fn bad_requests_get_invalid_argument_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_model_health_is_not_serving_and_queries_are_unavailable_until_one_is_published() {
     let (_dir, store) = helpers::local_store();
-    let publisher = artifacts::open_store(_dir.path().to_str().unwrap()).unwrap();
+    let publisher = artifacts::open_store(_dir.path().to_str().unwrap(), None).unwrap();
     let app = TestApp::spawn(helpers::config(""), store).await;
     let mut client = app.client.clone();
     assert_eq!(app.health().await, ServingStatus::NotServing);

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use artifacts::{Artifact, Metadata, ModelStore, MovieInfo, S3Settings, S3Store, TrainedModel, VersionId};
+use artifacts::{
+    Artifact, Metadata, ModelStore, MovieInfo, S3Connection, S3Settings, S3Store, TrainedModel, VersionId,
+};
 use datasets::DatasetName;
 use engine::als::ImplicitAlsParams;
 use engine::explicit_als::ExplicitAlsParams;
@@ -132,7 +134,7 @@ pub fn model() -> &'static Artifact {
 /// An empty local store in a fresh temp folder.
 pub fn local_store() -> (tempfile::TempDir, ModelStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+    let store = artifacts::open_store(dir.path().to_str().unwrap(), None).unwrap();
     (dir, store)
 }
 
@@ -152,16 +154,12 @@ pub fn unique(tag: &str) -> String {
 pub async fn s3_store() -> ModelStore {
     let var = service_common::testing::server_url;
     let bucket = unique("cinerec-serving");
-    let mut settings = S3Settings::new(
-        &bucket,
-        "models",
-        var("CINEREC_TEST_S3_ACCESS_KEY"),
-        var("CINEREC_TEST_S3_SECRET_KEY"),
-    );
-    settings.endpoint = Some(var("CINEREC_TEST_S3_ENDPOINT"));
-    settings.max_attempts = 2;
-    settings.initial_backoff = Duration::from_millis(50);
-    let store = S3Store::new(settings).unwrap();
+    let mut connection =
+        S3Connection::new(var("CINEREC_TEST_S3_ACCESS_KEY"), var("CINEREC_TEST_S3_SECRET_KEY"));
+    connection.endpoint = Some(var("CINEREC_TEST_S3_ENDPOINT"));
+    connection.max_attempts = 2;
+    connection.initial_backoff = Duration::from_millis(50);
+    let store = S3Store::new(S3Settings::new(&bucket, "models", connection)).unwrap();
     store.client().create_bucket().bucket(&bucket).send().await.unwrap();
     ModelStore::S3(store)
 }

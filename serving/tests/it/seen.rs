@@ -43,7 +43,7 @@ async fn no_path_returns_a_movie_the_user_rated() {
         let artifact = helpers::train_kind(kind);
         let (dir, store) = helpers::local_store();
         let version = helpers::publish(&store, &artifact).await;
-        let same_store = || artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+        let same_store = || artifacts::open_store(dir.path().to_str().unwrap(), None).unwrap();
 
         // Cache off: batch, and one request per user.
         let app = TestApp::spawn(helpers::config(""), same_store()).await;

@@ -14,7 +14,7 @@ use crate::helpers::{self, Client};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_drains_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let store = artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+    let store = artifacts::open_store(dir.path().to_str().unwrap(), None).unwrap();
     helpers::publish(&store, helpers::model()).await;
     let (port, metrics_port) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_cinerec-serve"))

@@ -39,7 +39,7 @@ fn top10(artifact: &artifacts::Artifact) -> HashMap<u64, Vec<u64>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_swaps_under_load_fail_no_request_and_answer_from_published_versions() {
     let (dir, store) = helpers::local_store();
-    let publisher = artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+    let publisher = artifacts::open_store(dir.path().to_str().unwrap(), None).unwrap();
     let variants: Vec<artifacts::Artifact> = (10..15).map(helpers::train).collect();
     let mut expected: HashMap<String, HashMap<u64, Vec<u64>>> = HashMap::new();
     let first = helpers::publish(&store, &variants[0]).await;
@@ -153,7 +153,7 @@ async fn a_corrupt_newest_artifact_is_refused_and_the_previous_model_keeps_servi
     assert_eq!(metric(&page, "cinerec_serving_models_refused_total"), 2.0, "{page}");
 
     // A good version published afterwards is taken.
-    let publisher = artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+    let publisher = artifacts::open_store(dir.path().to_str().unwrap(), None).unwrap();
     let newer = helpers::publish(&publisher, &helpers::train(2)).await;
     let refreshed = client.refresh_model(RefreshModelRequest {}).await.unwrap().into_inner();
     assert_eq!((refreshed.swapped, refreshed.model_version.as_str()), (true, newer.as_str()));
@@ -188,7 +188,7 @@ async fn models_load_from_the_s3_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_model_drops_the_overlay_ratings_it_was_trained_on() {
     let (dir, store) = helpers::local_store();
-    let publisher = artifacts::open_store(dir.path().to_str().unwrap()).unwrap();
+    let publisher = artifacts::open_store(dir.path().to_str().unwrap(), None).unwrap();
     helpers::publish(&store, helpers::model()).await;
     let app = TestApp::spawn(helpers::config(""), store).await;
     let (mut client, serving) = (app.client.clone(), app.serving.clone());

@@ -47,6 +47,9 @@ pub struct LoadgenConfig {
     /// The model store the server reads, for the user ids (and the in-process model).
     #[arg(long = "store", env = "CINEREC_MODEL_STORE", default_value = "./models")]
     pub store: String,
+    /// The S3 connection of an `s3://` model store.
+    #[command(flatten)]
+    pub s3: s3_client::S3Args,
     /// Concurrent clients, one run per value (`1,16,64`).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     pub concurrency: Vec<usize>,
@@ -223,7 +226,8 @@ pub async fn run(config: &LoadgenConfig) -> Result<Vec<RunReport>, LoadgenError>
     if config.rate > 0.0 && config.method == Method::InProcess {
         return Err(LoadgenError::Usage("--rate applies to the gRPC methods, not in-process".into()));
     }
-    let store = artifacts::open_store(&config.store).map_err(|e| LoadgenError::Store(e.to_string()))?;
+    let store = artifacts::open_store(&config.store, config.s3.connection().as_ref())
+        .map_err(|e| LoadgenError::Store(e.to_string()))?;
     let (version, artifact) = store
         .load_latest()
         .await

@@ -43,7 +43,7 @@ fn no_list_of_any_model_holds_a_movie_its_user_rated() {
             args.extend(["--iterations", "4"]);
         }
         json(&args);
-        let loaded = Store::open(&store).unwrap().load(None).unwrap();
+        let loaded = Store::open(&store, None).unwrap().load(None).unwrap();
         let (artifact, version) = (&loaded.artifact, loaded.version.to_string());
         assert_eq!(artifact.upgraded_from, None);
         if model != "explicit-als" {

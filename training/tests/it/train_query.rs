@@ -50,7 +50,7 @@ fn ids(result: &serde_json::Value) -> Vec<u64> {
 #[test]
 fn recommendations_and_similar_movies_come_from_the_stored_model() {
     let (_tmp, store) = trained_store();
-    let loaded = Store::open(&store).unwrap().load(None).unwrap();
+    let loaded = Store::open(&store, None).unwrap().load(None).unwrap();
     let a = &loaded.artifact;
     let options = RecommendOptions { n: 10, ..RecommendOptions::default() };
     let external = |items: &[engine::ScoredItem]| -> Vec<u64> {

@@ -55,8 +55,8 @@ async fn s3_down_is_unavailable_and_keeps_the_movie() {
     let db = TestDb::create().await;
     let store = PgMovieStore::connect(&db.settings()).await.unwrap();
     let mut settings = s3_settings("movies-down");
-    settings.endpoint = Some(format!("http://127.0.0.1:{}", free_port()));
-    settings.connect_timeout = Duration::from_millis(300);
+    settings.connection.endpoint = Some(format!("http://127.0.0.1:{}", free_port()));
+    settings.connection.connect_timeout = Duration::from_millis(300);
     let media = S3Media::new(&settings).unwrap();
     let mut app =
         TestApp::serve(store, media, Arc::new(MemoryPublisher::new()), &unique("movies-events")).await;

@@ -12,6 +12,7 @@ use prost::Message;
 use proto::events::v1::MovieEvent;
 use proto::movies::v1 as pb;
 use proto::movies::v1::movies_service_client::MoviesServiceClient;
+use s3_client::S3Connection;
 use service_common::testing::server_url;
 use sqlx::Connection;
 use tonic::transport::Channel;
@@ -66,13 +67,10 @@ impl TestDb {
 
 /// Media settings for `bucket` on the test S3 server.
 pub fn s3_settings(bucket: &str) -> S3MediaSettings {
-    let mut res = S3MediaSettings::new(
-        bucket,
-        server_url("CINEREC_TEST_S3_ACCESS_KEY"),
-        Secret::new(server_url("CINEREC_TEST_S3_SECRET_KEY")),
-    );
-    res.endpoint = Some(server_url("CINEREC_TEST_S3_ENDPOINT"));
-    res
+    let mut connection =
+        S3Connection::new(server_url("CINEREC_TEST_S3_ACCESS_KEY"), server_url("CINEREC_TEST_S3_SECRET_KEY"));
+    connection.endpoint = Some(server_url("CINEREC_TEST_S3_ENDPOINT"));
+    S3MediaSettings::new(bucket, connection)
 }
 
 /// A fresh bucket on the test S3 server and a media store over it.
@@ -80,7 +78,7 @@ pub async fn fresh_media(settings_of: impl FnOnce(&str) -> S3MediaSettings) -> S
     let bucket = unique("movies-test").replace('_', "-");
     let media = S3Media::new(&settings_of(&bucket)).unwrap();
     media.client().create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| {
-        panic!("creating bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+        panic!("creating bucket {bucket}: {}", s3_client::aws_sdk_s3::error::DisplayErrorContext(&e))
     });
     media
 }
