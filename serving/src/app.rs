@@ -49,8 +49,8 @@ impl Application {
         Self::build_with_store(config, store).await
     }
 
-    /// [`Self::build`] over an already opened store (`config.store` is ignored), e.g. an S3
-    /// store whose settings do not come from the environment.
+    /// [`Self::build`] over an already opened store (`config.store` and the S3 flags are
+    /// ignored), e.g. a store a test prepared.
     pub async fn build_with_store(config: ServingConfig, store: ModelStore) -> Result<Self, AppError> {
         let mut server = GrpcServer::bind(Service::Serving, &config.service).await?;
         let metrics = Arc::new(Metrics::new(server.registry()));
