@@ -15,20 +15,38 @@ pub fn health() -> (HealthReporter, HealthServer<impl Health>) {
     tonic_health::server::health_reporter()
 }
 
-fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
+/// The health service's full name.
+pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// Reflection over every cinerec package and the health service, advertising only `services`
+/// (the ones this server runs), health, and the reflection service itself.
+fn reflection_builder(
+    services: &[&str],
+    reflection_service: &str,
+) -> tonic_reflection::server::Builder<'static> {
+    let builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    services
+        .iter()
+        .copied()
+        .chain([HEALTH_SERVICE, reflection_service])
+        .fold(builder, |builder, name| builder.with_service_name(name))
 }
 
-/// Server reflection (`grpc.reflection.v1`) over [`proto::FILE_DESCRIPTOR_SET`] (every cinerec
-/// package).
-pub fn reflection() -> ServerReflectionServer<impl ServerReflection> {
-    reflection_builder().build_v1().expect("the descriptor set compiled into the proto crate is valid")
+/// Server reflection (`grpc.reflection.v1`) listing `services`, health and itself, with the
+/// descriptors of every cinerec package.
+pub fn reflection(services: &[&str]) -> ServerReflectionServer<impl ServerReflection> {
+    reflection_builder(services, "grpc.reflection.v1.ServerReflection")
+        .build_v1()
+        .expect("the descriptor sets compiled into proto and tonic-health are valid")
 }
 
 /// The same reflection as [`reflection`] in `grpc.reflection.v1alpha`; add both to a server.
-pub fn reflection_v1alpha() -> ServerReflectionServerV1Alpha<impl ServerReflectionV1Alpha> {
-    reflection_builder().build_v1alpha().expect("the descriptor set compiled into the proto crate is valid")
+pub fn reflection_v1alpha(services: &[&str]) -> ServerReflectionServerV1Alpha<impl ServerReflectionV1Alpha> {
+    reflection_builder(services, "grpc.reflection.v1alpha.ServerReflection")
+        .build_v1alpha()
+        .expect("the descriptor sets compiled into proto and tonic-health are valid")
 }
 
 #[cfg(test)]
@@ -45,8 +63,8 @@ mod tests {
         let (channel, server) = crate::test_support::loopback(|incoming| {
             tonic::transport::Server::builder()
                 .add_service(health)
-                .add_service(reflection())
-                .add_service(reflection_v1alpha())
+                .add_service(reflection(&["cinerec.users.v1.UsersService"]))
+                .add_service(reflection_v1alpha(&["cinerec.users.v1.UsersService"]))
                 .serve_with_incoming(incoming)
         })
         .await;
@@ -71,7 +89,7 @@ mod tests {
                 String::new(),
             )),
         };
-        let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+        let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel.clone());
         let mut stream =
             client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
         let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
@@ -81,21 +99,38 @@ mod tests {
         };
         let v1alpha_names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
 
-        for names in [&v1_names, &v1alpha_names] {
-            for expected in
-                ["cinerec.recommendation.v1.RecommendationService", "cinerec.users.v1.UsersService"]
-            {
-                assert!(names.iter().any(|n| n == expected), "{expected} not in {names:?}");
-            }
-        }
-        // Each version lists itself; the cinerec services are the same.
-        let ours = |names: &[String]| {
-            names.iter().filter(|n| n.starts_with("cinerec.")).cloned().collect::<Vec<_>>()
+        // Only what this server runs: its service, health and reflection (each version itself).
+        let sorted = |mut names: Vec<String>| {
+            names.sort();
+            names
         };
-        assert_eq!(ours(&v1_names), ours(&v1alpha_names));
+        assert_eq!(
+            sorted(v1_names),
+            ["cinerec.users.v1.UsersService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]
+        );
+        assert_eq!(
+            sorted(v1alpha_names),
+            [
+                "cinerec.users.v1.UsersService",
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1alpha.ServerReflection"
+            ]
+        );
+
+        // The health service's descriptor resolves too (a client can call it by reflection).
+        let request = v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                HEALTH_SERVICE.into(),
+            )),
+        };
+        let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel);
+        let mut stream =
+            client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+        let response = stream.next().await.unwrap().unwrap().message_response;
         assert!(
-            v1alpha_names.iter().any(|n| n == "grpc.reflection.v1alpha.ServerReflection"),
-            "{v1alpha_names:?}"
+            matches!(response, Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(ref f)) if !f.file_descriptor_proto.is_empty()),
+            "{response:?}"
         );
         server.abort();
     }

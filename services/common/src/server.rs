@@ -305,8 +305,8 @@ impl GrpcServer {
             .add_service(tonic_health::pb::health_server::HealthServer::new(
                 tonic_health::server::HealthService::from_health_reporter(health),
             ))
-            .add_service(crate::grpc::reflection())
-            .add_service(crate::grpc::reflection_v1alpha());
+            .add_service(crate::grpc::reflection(&names))
+            .add_service(crate::grpc::reflection_v1alpha(&names));
         tracing::info!(service = service_name, grpc = %grpc_addr, metrics = %metrics_addr, "listening");
         let served = tonic::transport::Server::builder()
             .layer(rpc_metrics)

@@ -50,15 +50,16 @@ impl Service {
         }
     }
 
-    /// The default API (gRPC or REST) and `/metrics` listen addresses; every port distinct.
+    /// The default API (gRPC or REST) and `/metrics` listen addresses; every port distinct, and
+    /// the metrics ports (955x) clear of Kafka (9092) and the Prometheus family (9090–9094).
     pub fn default_listen(self) -> (&'static str, &'static str) {
         match self {
-            Self::Serving => ("127.0.0.1:50051", "127.0.0.1:9091"),
-            Self::Users => ("127.0.0.1:50052", "127.0.0.1:9092"),
-            Self::Ratings => ("127.0.0.1:50053", "127.0.0.1:9093"),
-            Self::Movies => ("127.0.0.1:50054", "127.0.0.1:9094"),
-            Self::Gateway => ("127.0.0.1:8080", "127.0.0.1:9095"),
-            Self::Analytics => ("127.0.0.1:8081", "127.0.0.1:9096"),
+            Self::Serving => ("127.0.0.1:50051", "127.0.0.1:9551"),
+            Self::Users => ("127.0.0.1:50052", "127.0.0.1:9552"),
+            Self::Ratings => ("127.0.0.1:50053", "127.0.0.1:9553"),
+            Self::Movies => ("127.0.0.1:50054", "127.0.0.1:9554"),
+            Self::Gateway => ("127.0.0.1:8080", "127.0.0.1:9555"),
+            Self::Analytics => ("127.0.0.1:8081", "127.0.0.1:9556"),
         }
     }
 
@@ -109,7 +110,7 @@ pub struct ServiceSettings {
     #[arg(long, env = "CINEREC_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Prometheus `/metrics` listen address (a separate port from the API).
-    #[arg(long, env = "CINEREC_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
+    #[arg(long, env = "CINEREC_METRICS_LISTEN", default_value = "127.0.0.1:9551")]
     pub metrics_listen: SocketAddr,
     /// Log format.
     #[arg(long, env = "CINEREC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -138,7 +138,7 @@ mod tests {
         let cli = Cli::parse_args(["cinerec-ratings", "serve"]).unwrap();
         let Command::Serve(config) = cli.command;
         assert_eq!(config.service.listen.to_string(), "127.0.0.1:50053");
-        assert_eq!(config.service.metrics_listen.to_string(), "127.0.0.1:9093");
+        assert_eq!(config.service.metrics_listen.to_string(), "127.0.0.1:9553");
         assert_eq!(config.topics.ratings, proto::events::topics::RATINGS);
     }
 }
