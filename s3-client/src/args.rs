@@ -32,6 +32,20 @@ pub struct S3Args {
 }
 
 impl S3Args {
+    /// The flags and environment variables these settings add to a `--help` (binaries test
+    /// that their help lists them).
+    pub const HELP_NAMES: [&str; 10] = [
+        "--s3-endpoint",
+        "CINEREC_S3_ENDPOINT",
+        "--s3-region",
+        "AWS_REGION",
+        "--s3-access-key-id",
+        "AWS_ACCESS_KEY_ID",
+        "--s3-secret-access-key",
+        "AWS_SECRET_ACCESS_KEY",
+        "--s3-session-token",
+        "AWS_SESSION_TOKEN",
+    ];
     /// The connection settings (other fields at their defaults), or `None` when the access key
     /// id or the secret access key is missing or empty.
     pub fn connection(&self) -> Option<S3Connection> {
@@ -111,18 +125,7 @@ mod tests {
     #[test]
     fn help_names_the_flags_and_their_variables() {
         let help = Cli::command().render_help().to_string();
-        for name in [
-            "--s3-endpoint",
-            "CINEREC_S3_ENDPOINT",
-            "--s3-region",
-            "AWS_REGION",
-            "--s3-access-key-id",
-            "AWS_ACCESS_KEY_ID",
-            "--s3-secret-access-key",
-            "AWS_SECRET_ACCESS_KEY",
-            "--s3-session-token",
-            "AWS_SESSION_TOKEN",
-        ] {
+        for name in S3Args::HELP_NAMES {
             assert!(help.contains(name), "{name} missing from\n{help}");
         }
     }

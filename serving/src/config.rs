@@ -123,18 +123,7 @@ mod tests {
     fn help_lists_the_s3_settings() {
         use clap::CommandFactory;
         let help = ServingConfig::command().render_help().to_string();
-        for name in [
-            "--s3-endpoint",
-            "CINEREC_S3_ENDPOINT",
-            "--s3-region",
-            "AWS_REGION",
-            "--s3-access-key-id",
-            "AWS_ACCESS_KEY_ID",
-            "--s3-secret-access-key",
-            "AWS_SECRET_ACCESS_KEY",
-            "--s3-session-token",
-            "AWS_SESSION_TOKEN",
-        ] {
+        for name in s3_client::S3Args::HELP_NAMES {
             assert!(help.contains(name), "{name} missing from\n{help}");
         }
     }
