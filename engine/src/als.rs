@@ -25,11 +25,11 @@ use rayon::prelude::*;
 
 use crate::context::FitContext;
 use crate::error::{EngineError, Result};
+use crate::factors::{FactorMatrices, FactorNorms, FactorView};
 use crate::interactions::{Csr, Interactions, Row};
 use crate::linalg::cholesky_solve;
 use crate::params::{Params, Valid, at_least, in_range};
-use crate::quantized::FactorView;
-use crate::recommend::{Explanation, Recommender, check_history, check_item, check_scores_len, check_user};
+use crate::recommend::{Explanation, Recommender, check_history, check_scores_len};
 use crate::rng::Rng;
 use crate::simd::{Kernels, matvec_rows};
 use crate::with_kernels;
@@ -194,8 +194,7 @@ pub struct ImplicitAlsModel {
     item_factors: Vec<f32>,
     /// YᵀY of the item factors (k × k), for fold-in and explanations.
     item_gram: Vec<f32>,
-    item_norms: Vec<f32>,
-    user_norms: Vec<f32>,
+    norms: FactorNorms,
 }
 
 impl ImplicitAlsModel {
@@ -220,8 +219,7 @@ impl ImplicitAlsModel {
             }
         }
         let item_gram = gram(&item_factors, k, 1.0);
-        let item_norms = row_norms(&item_factors, k);
-        let user_norms = row_norms(&user_factors, k);
+        let norms = FactorNorms::new(&user_factors, &item_factors, k);
         Ok(Self {
             params: (**params).clone(),
             n_users,
@@ -229,8 +227,7 @@ impl ImplicitAlsModel {
             user_factors,
             item_factors,
             item_gram,
-            item_norms,
-            user_norms,
+            norms,
         })
     }
 
@@ -256,16 +253,21 @@ impl ImplicitAlsModel {
 
     /// The factor row of one user.
     pub fn user_vector(&self, user_idx: u32) -> Result<&[f32]> {
-        check_user(user_idx, self.n_users)?;
-        let k = self.n_factors();
-        Ok(&self.user_factors[user_idx as usize * k..][..k])
+        self.matrices().user_vector(user_idx)
     }
 
     /// The factor row of one item.
     pub fn item_vector(&self, item_idx: u32) -> Result<&[f32]> {
-        check_item(item_idx, self.n_items)?;
-        let k = self.n_factors();
-        Ok(&self.item_factors[item_idx as usize * k..][..k])
+        self.matrices().item_vector(item_idx)
+    }
+
+    fn matrices(&self) -> FactorMatrices<'_> {
+        FactorMatrices {
+            k: self.n_factors(),
+            user: &self.user_factors,
+            item: &self.item_factors,
+            norms: &self.norms,
+        }
     }
 
     /// The system `(A, b)` of a user with `history`, against the fixed item factors.
@@ -335,10 +337,6 @@ fn gram(rows: &[f32], k: usize, w: f32) -> Vec<f32> {
         res.iter_mut().zip(&partial).for_each(|(r, p)| *r += p);
     }
     res
-}
-
-fn row_norms(rows: &[f32], k: usize) -> Vec<f32> {
-    rows.chunks_exact(k).map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt()).collect()
 }
 
 /// Per-entry signed confidences aligned with a matrix's values.
@@ -825,25 +823,11 @@ impl Recommender for ImplicitAlsModel {
     }
 
     fn item_similarities(&self, item_idx: u32, out: &mut [f32]) -> Result<()> {
-        check_scores_len(out, self.n_items)?;
-        let y = self.item_vector(item_idx)?;
-        matvec_rows(&self.item_factors, y, out);
-        cosine_normalise(out, &self.item_norms, self.item_norms[item_idx as usize]);
-        Ok(())
+        self.matrices().item_similarities(item_idx, out)
     }
 
     fn user_similarities(&self, user_idx: u32, out: &mut [f32]) -> Result<()> {
-        if out.len() != self.n_users {
-            return Err(EngineError::Shape {
-                what: "user similarity buffer",
-                expected: self.n_users,
-                got: out.len(),
-            });
-        }
-        let x = self.user_vector(user_idx)?;
-        matvec_rows(&self.user_factors, x, out);
-        cosine_normalise(out, &self.user_norms, self.user_norms[user_idx as usize]);
-        Ok(())
+        self.matrices().user_similarities(user_idx, out)
     }
 
     fn explain(&self, _user_idx: Option<u32>, history: Row<'_>, item_idx: u32) -> Result<Explanation> {
@@ -869,13 +853,6 @@ impl Recommender for ImplicitAlsModel {
 
     fn factors(&self) -> Option<FactorView<'_>> {
         Some(FactorView::implicit(self))
-    }
-}
-
-fn cosine_normalise(dots: &mut [f32], norms: &[f32], own_norm: f32) {
-    for (d, n) in dots.iter_mut().zip(norms) {
-        let denom = n * own_norm;
-        *d = if denom > 0.0 { *d / denom } else { 0.0 };
     }
 }
 

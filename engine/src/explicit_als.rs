@@ -20,10 +20,10 @@ use rayon::prelude::*;
 
 use crate::context::FitContext;
 use crate::error::{EngineError, Result};
+use crate::factors::{FactorMatrices, FactorNorms, FactorView};
 use crate::interactions::{Csr, Interactions, Row};
 use crate::linalg::cholesky_solve_lower;
 use crate::params::{Params, Valid, in_range};
-use crate::quantized::FactorView;
 use crate::recommend::{Explanation, Recommender, check_history, check_item, check_scores_len, check_user};
 use crate::rng::Rng;
 use crate::simd::{Kernels, matvec_rows};
@@ -131,8 +131,7 @@ pub struct ExplicitAlsParts {
 pub struct ExplicitAlsModel {
     params: ExplicitAlsParams,
     parts: ExplicitAlsParts,
-    user_norms: Vec<f32>,
-    item_norms: Vec<f32>,
+    norms: FactorNorms,
 }
 
 impl ExplicitAlsModel {
@@ -160,9 +159,8 @@ impl ExplicitAlsModel {
                 parts.global_mean, parts.rating_min, parts.rating_max
             )));
         }
-        let user_norms = row_norms(&parts.user_factors, k);
-        let item_norms = row_norms(&parts.item_factors, k);
-        Ok(Self { params: (**params).clone(), parts, user_norms, item_norms })
+        let norms = FactorNorms::new(&parts.user_factors, &parts.item_factors, k);
+        Ok(Self { params: (**params).clone(), parts, norms })
     }
 
     /// The hyperparameters the model was trained with.
@@ -197,16 +195,21 @@ impl ExplicitAlsModel {
 
     /// The factor row of one user.
     pub fn user_vector(&self, user_idx: u32) -> Result<&[f32]> {
-        check_user(user_idx, self.parts.n_users)?;
-        let k = self.n_factors();
-        Ok(&self.parts.user_factors[user_idx as usize * k..][..k])
+        self.matrices().user_vector(user_idx)
     }
 
     /// The factor row of one item.
     pub fn item_vector(&self, item_idx: u32) -> Result<&[f32]> {
-        check_item(item_idx, self.parts.n_items)?;
-        let k = self.n_factors();
-        Ok(&self.parts.item_factors[item_idx as usize * k..][..k])
+        self.matrices().item_vector(item_idx)
+    }
+
+    fn matrices(&self) -> FactorMatrices<'_> {
+        FactorMatrices {
+            k: self.n_factors(),
+            user: &self.parts.user_factors,
+            item: &self.parts.item_factors,
+            norms: &self.norms,
+        }
     }
 
     /// The bias of one user.
@@ -280,10 +283,6 @@ impl ExplicitAlsModel {
             *s += base + b_i;
         }
     }
-}
-
-fn row_norms(rows: &[f32], k: usize) -> Vec<f32> {
-    rows.chunks_exact(k).map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt()).collect()
 }
 
 /// One side's least-squares problem: rows are solved against the `fixed` side's factors
@@ -522,13 +521,6 @@ pub fn fit(
     })
 }
 
-fn cosine_normalise(dots: &mut [f32], norms: &[f32], own_norm: f32) {
-    for (d, n) in dots.iter_mut().zip(norms) {
-        let denom = n * own_norm;
-        *d = if denom > 0.0 { *d / denom } else { 0.0 };
-    }
-}
-
 impl Recommender for ExplicitAlsModel {
     fn kind(&self) -> &'static str {
         "explicit-als"
@@ -559,25 +551,11 @@ impl Recommender for ExplicitAlsModel {
     }
 
     fn item_similarities(&self, item_idx: u32, out: &mut [f32]) -> Result<()> {
-        check_scores_len(out, self.parts.n_items)?;
-        let q = self.item_vector(item_idx)?;
-        matvec_rows(&self.parts.item_factors, q, out);
-        cosine_normalise(out, &self.item_norms, self.item_norms[item_idx as usize]);
-        Ok(())
+        self.matrices().item_similarities(item_idx, out)
     }
 
     fn user_similarities(&self, user_idx: u32, out: &mut [f32]) -> Result<()> {
-        if out.len() != self.parts.n_users {
-            return Err(EngineError::Shape {
-                what: "user similarity buffer",
-                expected: self.parts.n_users,
-                got: out.len(),
-            });
-        }
-        let p = self.user_vector(user_idx)?;
-        matvec_rows(&self.parts.user_factors, p, out);
-        cosine_normalise(out, &self.user_norms, self.user_norms[user_idx as usize]);
-        Ok(())
+        self.matrices().user_similarities(user_idx, out)
     }
 
     /// The fold-in prediction for `item_idx` from `history` (unclipped). Contributions are

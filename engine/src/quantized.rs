@@ -27,9 +27,8 @@
 
 use rayon::prelude::*;
 
-use crate::als::ImplicitAlsModel;
 use crate::error::{EngineError, Result};
-use crate::explicit_als::ExplicitAlsModel;
+use crate::factors::FactorView;
 use crate::interactions::Row;
 use crate::recommend::{
     RecommendOptions, Recommender, Seen, TrainingUsers, check_also_seen, check_history, check_item,
@@ -49,95 +48,7 @@ const USER_LEVELS: f32 = 63.0;
 /// Added to user codes to make them unsigned for `vpmaddubsw`.
 const USER_OFFSET: i32 = 64;
 
-/// A factor model's matrices, borrowed, and how its scores are formed from them. Returned by
-/// [`Recommender::factors`] for implicit and explicit ALS.
-#[derive(Clone, Copy, Debug)]
-pub struct FactorView<'a> {
-    source: Source<'a>,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Source<'a> {
-    Implicit(&'a ImplicitAlsModel),
-    Explicit(&'a ExplicitAlsModel),
-}
-
-/// The biases of an explicit model: `score = u·v + ((global_mean + user[u]) + item[i])`.
-#[derive(Clone, Copy, Debug)]
-pub struct FactorBiases<'a> {
-    /// μ, the mean training rating.
-    pub global_mean: f32,
-    /// One bias per user.
-    pub user: &'a [f32],
-    /// One bias per item.
-    pub item: &'a [f32],
-}
-
-impl<'a> FactorView<'a> {
-    pub(crate) fn implicit(model: &'a ImplicitAlsModel) -> Self {
-        Self { source: Source::Implicit(model) }
-    }
-
-    pub(crate) fn explicit(model: &'a ExplicitAlsModel) -> Self {
-        Self { source: Source::Explicit(model) }
-    }
-
-    /// Latent dimension k.
-    pub fn n_factors(&self) -> usize {
-        match self.source {
-            Source::Implicit(m) => m.n_factors(),
-            Source::Explicit(m) => m.n_factors(),
-        }
-    }
-
-    /// User factors, row-major `n_users × k`.
-    pub fn user_factors(&self) -> &'a [f32] {
-        match self.source {
-            Source::Implicit(m) => m.user_factors(),
-            Source::Explicit(m) => &m.parts().user_factors,
-        }
-    }
-
-    /// Item factors, row-major `n_items × k`.
-    pub fn item_factors(&self) -> &'a [f32] {
-        match self.source {
-            Source::Implicit(m) => m.item_factors(),
-            Source::Explicit(m) => &m.parts().item_factors,
-        }
-    }
-
-    /// The biases added to `u·v`, for explicit (biased) models; `None` when a score is `u·v`.
-    pub fn biases(&self) -> Option<FactorBiases<'a>> {
-        match self.source {
-            Source::Implicit(_) => None,
-            Source::Explicit(m) => Some(FactorBiases {
-                global_mean: m.global_mean(),
-                user: &m.parts().user_biases,
-                item: &m.parts().item_biases,
-            }),
-        }
-    }
-
-    /// The user vector and user bias (0 without biases) of someone known by `history`, from
-    /// the model's own fold-in (the one `score_history` uses).
-    pub fn fold_in(&self, history: Row<'_>) -> Result<(Vec<f32>, f32)> {
-        match self.source {
-            Source::Implicit(m) => Ok((m.fold_in(history)?, 0.0)),
-            Source::Explicit(m) => m.fold_in(history),
-        }
-    }
-
-    fn n_items(&self) -> usize {
-        self.item_factors().len() / self.n_factors().max(1)
-    }
-
-    fn kind(&self) -> &'static str {
-        match self.source {
-            Source::Implicit(m) => m.kind(),
-            Source::Explicit(m) => m.kind(),
-        }
-    }
-
+impl FactorView<'_> {
     /// A cheap fingerprint of the item side: sizes and the first and last item rows (a few
     /// cache lines), enough to catch an index queried with another model.
     fn fingerprint(&self) -> u64 {
@@ -632,8 +543,8 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::als::ImplicitAlsParams;
-    use crate::explicit_als::{ExplicitAlsParams, ExplicitAlsParts};
+    use crate::als::{ImplicitAlsModel, ImplicitAlsParams};
+    use crate::explicit_als::{ExplicitAlsModel, ExplicitAlsParams, ExplicitAlsParts};
     use crate::interactions::{Duplicates, Interaction, Interactions};
     use crate::params::Params;
     use crate::popularity::{self, PopularityParams};

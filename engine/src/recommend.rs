@@ -9,8 +9,8 @@
 use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
+use crate::factors::FactorView;
 use crate::interactions::{Csr, Row};
-use crate::quantized::FactorView;
 use crate::topk::{ScoredItem, TopK, top_k};
 
 /// What a top-N query returns and which items it may return.
