@@ -7,6 +7,7 @@
 
 pub mod duration;
 pub mod grpc;
+pub mod http;
 pub mod metrics;
 pub mod retry;
 pub mod rpc_metrics;
@@ -16,6 +17,7 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use duration::{DurationError, parse_duration};
+pub use http::HttpServer;
 pub use retry::{Backoff, retry};
 pub use rpc_metrics::RpcMetrics;
 pub use server::{GrpcServer, ReadinessProbe, ServerError, StopSignal};

@@ -51,6 +51,9 @@ pub enum ServerError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Serve(#[source] tonic::transport::Error),
+    /// The HTTP server failed.
+    #[error("HTTP server: {0}")]
+    Http(#[source] std::io::Error),
     /// The metrics endpoint failed.
     #[error("metrics endpoint: {0}")]
     Metrics(#[source] std::io::Error),
@@ -58,7 +61,7 @@ pub enum ServerError {
 
 /// Tells a background task that the server is stopping.
 #[derive(Clone, Debug)]
-pub struct StopSignal(watch::Receiver<bool>);
+pub struct StopSignal(pub(crate) watch::Receiver<bool>);
 
 impl StopSignal {
     /// Completes once the server stops (or is gone).
@@ -81,7 +84,7 @@ pub trait ReadinessProbe: Send + Sync + 'static {
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Task = Box<dyn FnOnce(StopSignal) -> BoxFuture + Send>;
-type Probe = Box<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+pub(crate) type Probe = Box<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
 /// How health's SERVING status is decided while the server runs.
 enum Readiness {
@@ -127,14 +130,8 @@ impl std::fmt::Debug for GrpcServer {
 impl GrpcServer {
     /// Binds `settings.listen` and `settings.metrics_listen` for `service`.
     pub async fn bind(service: Service, settings: &ServiceSettings) -> Result<Self, ServerError> {
-        let bind = async |what, addr| {
-            let listener =
-                TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { what, addr, source })?;
-            let bound = listener.local_addr().map_err(|source| ServerError::Bind { what, addr, source })?;
-            Ok::<_, ServerError>((listener, bound))
-        };
-        let (grpc, grpc_addr) = bind("gRPC", settings.listen).await?;
-        let (metrics, metrics_addr) = bind("metrics", settings.metrics_listen).await?;
+        let (grpc, grpc_addr) = bind_listener("gRPC", settings.listen).await?;
+        let (metrics, metrics_addr) = bind_listener("metrics", settings.metrics_listen).await?;
         let mut registry = Registry::default();
         let rpc_metrics = RpcMetrics::register(&mut registry, service.name());
         let (health, _) = tonic_health::server::health_reporter();
@@ -195,11 +192,7 @@ impl GrpcServer {
     /// Reports SERVING only while `probe` (e.g. the service's store) answers, checked now and
     /// every `interval`; NOT_SERVING otherwise.
     pub fn ready_when<P: ReadinessProbe>(mut self, interval: Duration, probe: Arc<P>) -> Self {
-        let ask: Probe = Box::new(move || {
-            let probe = Arc::clone(&probe);
-            Box::pin(async move { probe.is_ready().await })
-        });
-        self.readiness = Readiness::Probe(interval, ask);
+        self.readiness = Readiness::Probe(interval, boxed_probe(probe));
         self
     }
 
@@ -260,29 +253,15 @@ impl GrpcServer {
             }
             Readiness::Manual => None,
             Readiness::Probe(interval, probe) => {
-                let (health, statuses, draining, stop) =
-                    (health.clone(), statuses.clone(), Arc::clone(&draining), signal());
-                Some(tokio::spawn(async move {
-                    let mut stop = std::pin::pin!(stop.stopped());
-                    let mut last = None;
-                    loop {
-                        let ready = probe().await;
-                        if draining.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        if last != Some(ready) {
-                            let status =
-                                if ready { ServingStatus::Serving } else { ServingStatus::NotServing };
-                            set_status(&health, &statuses, status).await;
-                            tracing::info!(service = service_name, ready, "readiness changed");
-                            last = Some(ready);
-                        }
-                        tokio::select! {
-                            () = tokio::time::sleep(interval) => {}
-                            () = &mut stop => return,
-                        }
+                let (health, statuses) = (health.clone(), statuses.clone());
+                let on_change = move |ready: bool| {
+                    let (health, statuses) = (health.clone(), statuses.clone());
+                    async move {
+                        let status = if ready { ServingStatus::Serving } else { ServingStatus::NotServing };
+                        set_status(&health, &statuses, status).await;
                     }
-                }))
+                };
+                Some(spawn_prober(service_name, interval, probe, Arc::clone(&draining), signal(), on_change))
             }
         };
 
@@ -349,6 +328,60 @@ impl GrpcServer {
             Err(join) => Err(ServerError::Metrics(std::io::Error::other(join))),
         }
     }
+}
+
+/// Asks `probe` now and every `interval` until `stop` (or once `draining` is set), calling
+/// `on_change` whenever the answer changes (the first answer included).
+pub(crate) fn spawn_prober<F, Fut>(
+    service: &'static str,
+    interval: Duration,
+    probe: Probe,
+    draining: Arc<AtomicBool>,
+    stop: StopSignal,
+    on_change: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(bool) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut stop = std::pin::pin!(stop.stopped());
+        let mut last = None;
+        loop {
+            let ready = probe().await;
+            if draining.load(Ordering::SeqCst) {
+                return;
+            }
+            if last != Some(ready) {
+                on_change(ready).await;
+                tracing::info!(service, ready, "readiness changed");
+                last = Some(ready);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = &mut stop => return,
+            }
+        }
+    })
+}
+
+/// Binds `addr` and returns the listener with its bound address (`what` names it in errors).
+pub(crate) async fn bind_listener(
+    what: &'static str,
+    addr: SocketAddr,
+) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { what, addr, source })?;
+    let bound = listener.local_addr().map_err(|source| ServerError::Bind { what, addr, source })?;
+    Ok((listener, bound))
+}
+
+/// Boxes a [`ReadinessProbe`] into the form the probe loop calls.
+pub(crate) fn boxed_probe<P: ReadinessProbe>(probe: Arc<P>) -> Probe {
+    Box::new(move || {
+        let probe = Arc::clone(&probe);
+        Box::pin(async move { probe.is_ready().await })
+    })
 }
 
 async fn set_status(health: &HealthReporter, names: &[&str], status: ServingStatus) {
