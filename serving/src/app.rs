@@ -13,10 +13,10 @@ use tracing::info;
 use crate::cache::{CacheError, CacheSettings, RecCache};
 use crate::config::ServingConfig;
 use crate::consumer::{self, ConsumerSettings};
+use crate::grpc_api::RecommendationApi;
 use crate::metrics::Metrics;
-use crate::models::Models;
-use crate::service::RecommendationApi;
-use crate::serving::Serving;
+use crate::model_slot::Models;
+use crate::requests::Serving;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use service_common::ServiceSettings;
 
-use crate::model::Scoring;
+use crate::loaded_model::Scoring;
 
 /// Everything `cinerec-serve` is configured with.
 #[derive(Clone, Debug, Parser)]

@@ -5,7 +5,7 @@
 //! - A rating created or updated is added to the user's overlay (deleted: recorded as removed);
 //!   the next Recommend for that user folds in the training history changed by the overlay
 //!   (source FOLD_IN), with the rule the model was trained with (see
-//!   [`crate::model::ModelState::interaction_value`]). Ratings made before the serving model
+//!   [`crate::loaded_model::ModelState::interaction_value`]). Ratings made before the serving model
 //!   was trained are already in it and are not added (outcome `ignored`).
 //! - Preferences replace the user's blocked movies, which are never returned (cached lists are
 //!   filtered at read time); a deletion forgets the user's overlay and blocked movies, and later
@@ -35,7 +35,7 @@ use tracing::{debug, warn};
 
 use crate::cache::CacheError;
 use crate::overlay::RecentRating;
-use crate::serving::{RatingOutcome, Serving};
+use crate::requests::{RatingOutcome, Serving};
 
 /// Event ids remembered for de-duplication.
 pub const DEDUP_CAPACITY: usize = 100_000;

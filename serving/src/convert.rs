@@ -6,8 +6,8 @@ use engine::{Explanation, ScoredItem};
 use proto::recommendation::v1 as pb;
 
 use crate::error::ServeError;
+use crate::loaded_model::{MAX_N, ModelState, RecommendQuery, Recommendations, Source};
 use crate::metrics::unix_seconds;
-use crate::model::{MAX_N, ModelState, RecommendQuery, Recommendations, Source};
 use crate::overlay::UserOverlay;
 
 /// `n` when a request leaves it 0.

@@ -1,4 +1,4 @@
-//! [`ServeError`]: why a request failed, classified where it happens; [`crate::service`] maps
+//! [`ServeError`]: why a request failed, classified where it happens; [`crate::grpc_api`] maps
 //! each variant to its gRPC status at the edge, and internal causes are only logged.
 
 use engine::EngineError;

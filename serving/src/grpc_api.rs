@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use tracing::{error, warn};
 
 use crate::error::ServeError;
-use crate::serving::Serving;
+use crate::requests::Serving;
 
 /// `cinerec.recommendation.v1.RecommendationService` over a [`Serving`].
 #[derive(Clone, Debug)]

@@ -17,8 +17,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tracing::{error, info, warn};
 
+use crate::loaded_model::{ModelState, Scoring};
 use crate::metrics::Metrics;
-use crate::model::{ModelState, Scoring};
 
 /// The gRPC service name whose health follows the model (`""`, the server, follows it too).
 pub const SERVICE_NAME: &str = "cinerec.recommendation.v1.RecommendationService";

@@ -5,7 +5,7 @@
 //! [`crate::Serving::record_rating`], [`crate::Serving::set_blocked`] and
 //! [`crate::Serving::forget_user`]. Ratings are kept raw (stars, or `None` for a deleted
 //! rating) with their timestamp; the serving model turns them into interactions with the rule
-//! it was trained with ([`crate::model::ModelState::interaction_value`]) at query time, and
+//! it was trained with ([`crate::loaded_model::ModelState::interaction_value`]) at query time, and
 //! ratings older than the model's training time are skipped (the model already has them) and
 //! dropped at the next swap ([`Overlays::drop_ratings_before`]).
 //!

@@ -14,9 +14,9 @@ use tracing::info;
 use crate::cache::{CACHE_DEPTH, CacheError, RecCache};
 use crate::convert::{self, MAX_BATCH};
 use crate::error::ServeError;
+use crate::loaded_model::{ModelState, RecommendQuery, Recommendations, Source};
 use crate::metrics::Metrics;
-use crate::model::{ModelState, RecommendQuery, Recommendations, Source};
-use crate::models::{Models, RefreshError, RefreshOutcome};
+use crate::model_slot::{Models, RefreshError, RefreshOutcome};
 use crate::overlay::{Overlays, RecentRating, Updated};
 
 /// The shared state of a running service.

@@ -8,7 +8,7 @@ use engine::ScoredItem;
 use proto::recommendation::v1::{RecommendBatchRequest, RecommendRequest, Source};
 use service_common::testing::TestServer;
 use serving::overlay::RecentRating;
-use serving::serving::RatingOutcome;
+use serving::requests::RatingOutcome;
 
 use crate::helpers::{self, Client, TestApp, metric};
 

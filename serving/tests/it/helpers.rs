@@ -219,7 +219,8 @@ impl TestApp {
     /// The server's health status for the recommendation service.
     pub async fn health(&self) -> ServingStatus {
         let channel = Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap();
-        let request = tonic_health::pb::HealthCheckRequest { service: serving::models::SERVICE_NAME.into() };
+        let request =
+            tonic_health::pb::HealthCheckRequest { service: serving::model_slot::SERVICE_NAME.into() };
         let response = HealthClient::new(channel).check(request).await.unwrap().into_inner();
         ServingStatus::try_from(response.status).unwrap()
     }

@@ -10,7 +10,7 @@ use proto::recommendation::v1::{
 };
 
 use serving::overlay::RecentRating;
-use serving::serving::RatingOutcome;
+use serving::requests::RatingOutcome;
 
 use crate::helpers::{self, TestApp, metric};
 

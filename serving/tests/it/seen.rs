@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use artifacts::ModelKind;
 use proto::recommendation::v1::{RecommendBatchRequest, RecommendRequest, RecommendResponse, Source};
 use serving::overlay::RecentRating;
-use serving::serving::RatingOutcome;
+use serving::requests::RatingOutcome;
 
 use crate::helpers::{self, TestApp};
 

@@ -10,7 +10,7 @@ use artifacts::VersionId;
 use engine::recommend::RecommendOptions;
 use proto::recommendation::v1::{ModelInfoRequest, RecommendRequest, RefreshModelRequest, Source};
 use serving::overlay::RecentRating;
-use serving::serving::RatingOutcome;
+use serving::requests::RatingOutcome;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::helpers::{self, TestApp, metric};

@@ -24,7 +24,7 @@ use proto::recommendation::v1::recommendation_service_client::RecommendationServ
 use tonic::transport::{Channel, Endpoint};
 
 use service_common::parse_duration;
-use serving::model::{ModelState, RecommendQuery, Scoring};
+use serving::loaded_model::{ModelState, RecommendQuery, Scoring};
 
 /// What each request is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
