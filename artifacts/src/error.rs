@@ -236,5 +236,5 @@ pub enum StoreError {
     },
     /// A blocking task (file I/O, validation) panicked or was cancelled.
     #[error("background task of the model store failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
 }

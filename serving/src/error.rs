@@ -51,7 +51,7 @@ pub enum ServeError {
     Engine(#[from] EngineError),
     /// A query task panicked or was cancelled.
     #[error("query task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl ServeError {

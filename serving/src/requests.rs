@@ -170,7 +170,7 @@ impl Serving {
             work(&model)
         })
         .await
-        .map_err(|e| ServeError::Task(e.to_string()))
+        .map_err(ServeError::Task)
     }
 
     /// Top-N for one user: from the cache for plain queries of known users (blocked movies

@@ -24,7 +24,7 @@ pub fn thread_pool(threads: usize) -> Result<ThreadPool> {
         .num_threads(threads)
         .thread_name(|i| format!("cinerec-{i}"))
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
+        .map_err(|source| Error::ThreadPool { threads, source })
 }
 
 /// The median of `values` (mean of the middle two for an even count); NaN when empty.

@@ -36,6 +36,27 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The matrix files of a peer exchange folder do not make a valid matrix.
+    #[error("{path}: {source}")]
+    ExchangeMatrix {
+        /// The folder.
+        path: PathBuf,
+        /// Why the engine refused the matrix.
+        #[source]
+        source: EngineError,
+    },
+    /// The Tokio runtime that drives the model store could not start.
+    #[error("cannot start the store's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The rayon thread pool of `--threads` could not start.
+    #[error("invalid arguments: cannot start {threads} threads: {source}")]
+    ThreadPool {
+        /// The number of threads asked for (0: one per core).
+        threads: usize,
+        /// Why rayon could not start them.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
     /// The datasets crate refused (unknown name, missing files, parse error, download,
     /// checksum, generator parameters).
     #[error(transparent)]
@@ -124,6 +145,7 @@ impl Error {
         matches!(
             self,
             Error::Usage(_)
+                | Error::ThreadPool { .. }
                 | Error::Dataset(
                     DatasetError::UnknownDataset { .. }
                         | DatasetError::NotPresent { .. }

@@ -241,7 +241,7 @@ pub fn read_csr(dir: &Path) -> Result<(Csr, MatrixMeta)> {
         .collect::<Result<Vec<u32>>>()?;
     let values = read_raw(&dir.join("data.f32"), meta.nnz, f32::from_le_bytes)?;
     let matrix = Csr::from_parts(meta.n_users, meta.n_items, indptr, indices, values)
-        .map_err(|e| exchange_error(dir, e.to_string()))?;
+        .map_err(|source| Error::ExchangeMatrix { path: dir.to_path_buf(), source })?;
     Ok((matrix, meta))
 }
 

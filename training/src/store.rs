@@ -37,9 +37,8 @@ impl Store {
     /// Opens the store `uri` names: a folder (`./models`, `file:///srv/models`) or
     /// `s3://bucket/prefix` over the connection `s3` (an error naming the flags without one).
     pub fn open(uri: &str, s3: Option<&S3Connection>) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-            Error::Io(std::io::Error::other(format!("cannot start the store's runtime: {e}")))
-        })?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
         Ok(Self { runtime, store: artifacts::open_store(uri, s3)? })
     }
 

@@ -230,7 +230,7 @@ pub enum S3Connection {}
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Task(e.to_string()))?
+    tokio::task::spawn_blocking(work).await.map_err(StoreError::Task)?
 }
 
 impl ModelStore {

@@ -32,22 +32,24 @@ const PIPELINES_IN_FLIGHT: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSourceError {
     /// The URL is not a Redis URL.
-    #[error("invalid Redis URL {url}: {reason}")]
+    #[error("invalid Redis URL {url}: {}", source.details())]
     Url {
         /// The URL, password masked.
         url: String,
-        /// What the client said.
-        reason: String,
+        /// The client's error (its details are shown).
+        #[source]
+        source: fred::error::Error,
     },
     /// The server could not be reached or a command failed.
-    #[error("Redis at {url}: {what}: {reason}")]
+    #[error("Redis at {url}: {what}: {}", source.details())]
     Command {
         /// The URL, password masked.
         url: String,
         /// The operation.
         what: &'static str,
-        /// What the client said.
-        reason: String,
+        /// The client's error (its details are shown).
+        #[source]
+        source: fred::error::Error,
     },
     /// A key holds something the ratings service does not write.
     #[error("Redis key `{key}`: unexpected value {value:?} (expected {expected})")]
@@ -96,14 +98,10 @@ fn masked(url: &str) -> String {
 /// Every rating under `prefix` at `url` as a canonical log (see the module docs).
 pub async fn read_log(url: &str, prefix: &str) -> Result<InteractionLog, RedisSourceError> {
     let command_error = |what: &'static str| {
-        move |e: fred::error::Error| RedisSourceError::Command {
-            url: masked(url),
-            what,
-            reason: e.details().to_owned(),
-        }
+        move |source: fred::error::Error| RedisSourceError::Command { url: masked(url), what, source }
     };
-    let config = FredConfig::from_url(url)
-        .map_err(|e| RedisSourceError::Url { url: masked(url), reason: e.details().to_owned() })?;
+    let config =
+        FredConfig::from_url(url).map_err(|source| RedisSourceError::Url { url: masked(url), source })?;
     let client = Builder::from_config(config)
         .with_connection_config(|c| c.connection_timeout = std::time::Duration::from_secs(10))
         .build()
