@@ -22,7 +22,7 @@ pub use retry::{Backoff, retry};
 pub use rpc_metrics::RpcMetrics;
 pub use server::{GrpcServer, ReadinessProbe, ServerError, StopSignal};
 pub use settings::{
-    EventTopics, LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit,
+    EventTopics, JwtSecretParser, LogFormat, Secret, SecretUrl, Service, ServiceSettings, parse_or_exit,
     parse_with_default_ports,
 };
 pub use shutdown::shutdown_signal;

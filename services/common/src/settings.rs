@@ -149,6 +149,26 @@ impl Default for EventTopics {
     }
 }
 
+/// Parses `--jwt-secret` (at least 32 bytes) without ever echoing the value (clap's own
+/// errors quote it); the users service signs tokens with it, the gateway verifies them.
+#[derive(Clone, Copy, Debug)]
+pub struct JwtSecretParser;
+
+impl clap::builder::TypedValueParser for JwtSecretParser {
+    type Value = contract::token::JwtSecret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<contract::token::JwtSecret, clap::Error> {
+        contract::token::JwtSecret::new(value.as_encoded_bytes()).map_err(|err| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{err}\n")).with_cmd(cmd)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

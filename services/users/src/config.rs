@@ -32,7 +32,7 @@ pub struct Config {
     #[arg(long, env = "CINEREC_STORAGE_ATTEMPTS", default_value_t = 4)]
     pub storage_attempts: u32,
     /// Secret that signs login tokens (HS256), at least 32 bytes. Required; never printed.
-    #[arg(long, env = "CINEREC_JWT_SECRET", hide_env_values = true, value_parser = JwtSecretParser)]
+    #[arg(long, env = "CINEREC_JWT_SECRET", hide_env_values = true, value_parser = service_common::JwtSecretParser)]
     pub jwt_secret: JwtSecret,
     /// Lifetime of a login token, e.g. `1h`, `30m`, `3600s`.
     #[arg(long, env = "CINEREC_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
@@ -68,25 +68,6 @@ impl Config {
 pub use service_common::Secret;
 
 pub use contract::token::JwtSecret;
-
-/// Parses `--jwt-secret` without ever echoing the value (clap's own errors quote it).
-#[derive(Clone, Copy, Debug)]
-struct JwtSecretParser;
-
-impl clap::builder::TypedValueParser for JwtSecretParser {
-    type Value = JwtSecret;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<JwtSecret, clap::Error> {
-        JwtSecret::new(value.as_encoded_bytes()).map_err(|err| {
-            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{err}\n")).with_cmd(cmd)
-        })
-    }
-}
 
 /// The one duration grammar of every service (see [`service_common::duration`]).
 pub use service_common::{DurationError, parse_duration};

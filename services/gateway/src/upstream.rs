@@ -1,0 +1,75 @@
+//! The internal services the gateway calls: lazily connected gRPC channels (the gateway starts
+//! while they are down; readiness says so), every request stamped with the route's deadline
+//! (`grpc-timeout`) and the request id (`x-request-id`).
+
+use std::time::Duration;
+
+use proto::users::v1::users_service_client::UsersServiceClient;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::request_id;
+
+/// Why an upstream address is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream {name} at {url:?}: {source}")]
+pub struct UpstreamError {
+    /// Which upstream.
+    pub name: &'static str,
+    /// The address given.
+    pub url: String,
+    /// What is wrong with it.
+    #[source]
+    pub source: tonic::transport::Error,
+}
+
+/// The gateway's gRPC clients.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    users: Channel,
+    deadline: Duration,
+}
+
+fn channel(name: &'static str, url: &str, deadline: Duration) -> Result<Channel, UpstreamError> {
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|source| UpstreamError { name, url: url.to_owned(), source })?
+        .connect_timeout(deadline)
+        .tcp_nodelay(true);
+    Ok(endpoint.connect_lazy())
+}
+
+impl Upstreams {
+    /// Channels to the services at these addresses (nothing is contacted yet).
+    pub fn new(users_url: &str, deadline: Duration) -> Result<Self, UpstreamError> {
+        Ok(Self { users: channel("users", users_url, deadline)?, deadline })
+    }
+
+    /// A users service client.
+    pub fn users(&self) -> UsersServiceClient<Channel> {
+        UsersServiceClient::new(self.users.clone())
+    }
+
+    /// `message` as a request with the deadline and the current request id.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.deadline);
+        if let Some((id, _)) = request_id::current()
+            && let Ok(value) = id.parse()
+        {
+            request.metadata_mut().insert(request_id::HEADER, value);
+        }
+        request
+    }
+}
+
+/// Ready while every upstream's health check answers SERVING within the deadline.
+impl service_common::ReadinessProbe for Upstreams {
+    async fn is_ready(&self) -> bool {
+        let mut health = HealthClient::new(self.users.clone());
+        let mut request = tonic::Request::new(HealthCheckRequest { service: String::new() });
+        request.set_timeout(self.deadline);
+        matches!(health.check(request).await, Ok(response) if response.get_ref().status == ServingStatus::Serving as i32)
+    }
+}

@@ -1,0 +1,256 @@
+//! The gateway against a real users service (in-process on port 0, over the MongoDB-protocol
+//! server `scripts/test` starts; `CINEREC_TEST_MONGO_URL`), spoken to over HTTP like a browser
+//! or a partner would: the account flow, every 401 case, problem documents naming fields, body
+//! limits and types, readiness and metrics.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use contract::token::{Claims, JwtSecret, sign};
+use events::MemoryPublisher;
+use service_common::{LogFormat, Secret, ServiceSettings};
+
+const SECRET: &str = "gateway-tests-secret-0123456789abcdef";
+
+fn loopback() -> ServiceSettings {
+    ServiceSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: "127.0.0.1:0".parse().unwrap(),
+        log_format: LogFormat::Text,
+    }
+}
+
+fn secret() -> JwtSecret {
+    JwtSecret::new(SECRET.as_bytes()).unwrap()
+}
+
+/// A users service and a gateway in front of it; both stop when this is dropped.
+struct Platform {
+    gateway: SocketAddr,
+    gateway_metrics: SocketAddr,
+    _stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+async fn platform() -> Platform {
+    let users_config = users::Config {
+        service: loopback(),
+        mongo_url: Secret::new(service_common::testing::server_url("CINEREC_TEST_MONGO_URL")),
+        mongo_database: format!("gateway_it_{}", uuid::Uuid::new_v4().simple()),
+        mongo_timeout: Duration::from_secs(5),
+        storage_attempts: 3,
+        jwt_secret: secret(),
+        token_ttl: Duration::from_secs(3600),
+        kafka_brokers: String::new(),
+        topics: Default::default(),
+        publish_timeout: Duration::from_secs(3),
+        outbox_interval: Duration::from_secs(1),
+    };
+    let users = users::Application::build(&users_config, Arc::new(MemoryPublisher::new())).await.unwrap();
+    let users_addr = users.local_addr();
+    let (users_stop, users_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(users.run_until(async {
+        let _ = users_stopped.await;
+    }));
+    let config = gateway::Config {
+        service: loopback(),
+        users_url: format!("http://{users_addr}"),
+        jwt_secret: secret(),
+        upstream_deadline: Duration::from_secs(2),
+        max_body_bytes: 4096,
+    };
+    let app = gateway::Application::build(&config).await.unwrap();
+    let (gateway, gateway_metrics) = (app.addr(), app.metrics_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    Platform { gateway, gateway_metrics, _stops: vec![users_stop, stop] }
+}
+
+/// One HTTP exchange's outcome.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    www_authenticate: Option<String>,
+    request_id: Option<String>,
+    body: serde_json::Value,
+}
+
+/// Sends `method path` with optional bearer token, content type and body (blocking client on
+/// the blocking pool).
+async fn call(
+    addr: SocketAddr,
+    method: &'static str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&'static str>,
+    body: Option<String>,
+) -> Answer {
+    let url = format!("http://{addr}{path}");
+    let token = token.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response = match method {
+            "GET" => {
+                let mut request = agent.get(&url);
+                if let Some(token) = &token {
+                    request = request.header("authorization", &format!("Bearer {token}"));
+                }
+                request.call()
+            }
+            _ => {
+                let mut request = agent.post(&url);
+                if let Some(content_type) = content_type {
+                    request = request.header("content-type", content_type);
+                }
+                request.send(body.unwrap_or_default())
+            }
+        }
+        .expect("the gateway answers");
+        let header =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (content_type, www_authenticate, request_id) =
+            (header("content-type").unwrap_or_default(), header("www-authenticate"), header("x-request-id"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Answer { status, content_type, www_authenticate, request_id, body }
+    })
+    .await
+    .unwrap()
+}
+
+async fn post_json(addr: SocketAddr, path: &str, body: serde_json::Value) -> Answer {
+    call(addr, "POST", path, None, Some("application/json"), Some(body.to_string())).await
+}
+
+fn assert_problem(answer: &Answer, status: u16) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(answer.content_type, "application/problem+json", "{answer:?}");
+    assert_eq!(answer.body["status"], status, "{answer:?}");
+    assert!(answer.body["request_id"].is_string(), "{answer:?}");
+    assert_eq!(answer.body["request_id"].as_str(), answer.request_id.as_deref(), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_log_in_and_read_the_own_profile() {
+    let platform = platform().await;
+    let addr = platform.gateway;
+    let ann = serde_json::json!({"username": "ann", "email": "ann@example.org", "password": "correct horse"});
+    let created = post_json(addr, "/api/v1/auth/register", ann.clone()).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!(created.body["username"], "ann");
+    assert!(created.body.get("password").is_none() && !created.body.to_string().contains("argon2"));
+    let taken = post_json(addr, "/api/v1/auth/register", ann).await;
+    assert_problem(&taken, 409);
+
+    let login = serde_json::json!({"login": "ann", "password": "correct horse"});
+    let token = post_json(addr, "/api/v1/auth/login", login).await;
+    assert_eq!(token.status, 200, "{token:?}");
+    let token = token.body["token"].as_str().unwrap().to_owned();
+    let me = call(addr, "GET", "/api/v1/me", Some(&token), None, None).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(
+        (me.body["username"].as_str(), me.body["email"].as_str()),
+        (Some("ann"), Some("ann@example.org"))
+    );
+    assert!(me.request_id.is_some(), "every answer carries a request id");
+
+    let wrong =
+        post_json(addr, "/api/v1/auth/login", serde_json::json!({"login": "ann", "password": "wrong one"}))
+            .await;
+    assert_problem(&wrong, 401);
+
+    let page = service_common::testing::scrape_metrics(platform.gateway_metrics).await;
+    service_common::testing::assert_lines(
+        &page,
+        &[
+            r#"cinerec_http_requests_total{service="gateway",route="/api/v1/me",status="200"} 1"#,
+            r#"cinerec_http_requests_total{service="gateway",route="/api/v1/auth/register",status="409"} 1"#,
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_token_is_401_with_www_authenticate() {
+    let platform = platform().await;
+    let addr = platform.gateway;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let claims = |exp: i64| Claims { sub: "1000001".into(), username: "ann".into(), iat: now - 10, exp };
+    let good = sign(&secret(), &claims(now + 600));
+    let expired = sign(&secret(), &claims(now - 1));
+    let foreign =
+        sign(&JwtSecret::new(b"another-secret-0123456789abcdef-xyz".to_vec()).unwrap(), &claims(now + 600));
+    let (header, rest) = good.split_once('.').unwrap();
+    let (payload, _signature) = rest.split_once('.').unwrap();
+    let tampered = format!("{header}.{payload}.AAAA");
+    let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+    let alg_none = format!("{none_header}.{payload}.");
+    for (what, token) in [
+        ("no token", None),
+        ("expired", Some(expired.as_str())),
+        ("foreign secret", Some(foreign.as_str())),
+        ("tampered", Some(tampered.as_str())),
+        ("alg none", Some(alg_none.as_str())),
+        ("garbage", Some("not-a-token")),
+    ] {
+        let answer = call(addr, "GET", "/api/v1/me", token, None, None).await;
+        assert_problem(&answer, 401);
+        let challenge = answer.www_authenticate.unwrap_or_default();
+        assert!(challenge.starts_with("Bearer realm=\"cinerec\""), "{what}: {challenge}");
+    }
+    // The good token passes authentication (its user does not exist in this database: 404).
+    let answer = call(addr, "GET", "/api/v1/me", Some(&good), None, None).await;
+    assert_problem(&answer, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_get_problem_documents_naming_what_is_wrong() {
+    let platform = platform().await;
+    let addr = platform.gateway;
+    // The users service's BadRequest details become errors[] entries naming each field.
+    let bad = serde_json::json!({"username": "A!", "email": "ann@example.org", "password": "correct horse"});
+    let answer = post_json(addr, "/api/v1/auth/register", bad).await;
+    assert_problem(&answer, 400);
+    assert_eq!(answer.body["errors"][0]["field"], "username", "{answer:?}");
+    assert!(answer.body["errors"][0]["reason"].as_str().unwrap().contains("3 to 32"), "{answer:?}");
+
+    let malformed =
+        call(addr, "POST", "/api/v1/auth/login", None, Some("application/json"), Some("{\"login\":".into()))
+            .await;
+    assert_problem(&malformed, 400);
+    let unknown_field = post_json(
+        addr,
+        "/api/v1/auth/login",
+        serde_json::json!({"login": "a", "password": "b", "admin": true}),
+    )
+    .await;
+    assert_problem(&unknown_field, 400);
+    assert!(
+        unknown_field.body["errors"][0]["reason"].as_str().unwrap().contains("admin"),
+        "{unknown_field:?}"
+    );
+    let wrong_type =
+        call(addr, "POST", "/api/v1/auth/login", None, Some("text/plain"), Some("login=a".into())).await;
+    assert_problem(&wrong_type, 415);
+    let huge = serde_json::json!({"login": "a".repeat(10_000), "password": "b"});
+    let too_large = post_json(addr, "/api/v1/auth/login", huge).await;
+    assert_problem(&too_large, 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_once_the_upstream_answers_its_health_check() {
+    let platform = platform().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = call(platform.gateway, "GET", "/health/ready", None, None, None).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(call(platform.gateway, "GET", "/health/live", None, None, None).await.status, 200);
+}
