@@ -7,8 +7,6 @@
 //! is retried by the SDK's standard retry policy (exponential backoff with jitter, at most
 //! `max_attempts` attempts), after which the error names the operation, key and endpoint.
 
-use std::fmt;
-
 use bytes::Bytes;
 use s3_client::aws_sdk_s3::Client;
 use s3_client::aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -24,7 +22,7 @@ pub const MIN_PART_SIZE: usize = 5 << 20;
 
 /// Which bucket and prefix, how to reach them, and the part size. `Debug` never shows the
 /// secret key or session token.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct S3Settings {
     /// The bucket.
     pub bucket: String,
@@ -45,17 +43,6 @@ impl S3Settings {
             connection,
             part_size: 16 << 20,
         }
-    }
-}
-
-impl fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("connection", &self.connection)
-            .field("part_size", &self.part_size)
-            .finish()
     }
 }
 

@@ -273,11 +273,7 @@ mod tests {
     /// Readiness follows the probe; routes are counted by template; shutdown closes the ports.
     #[tokio::test]
     async fn health_follows_the_probe_and_requests_are_counted_by_route() {
-        let settings = ServiceSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            metrics_listen: "127.0.0.1:0".parse().unwrap(),
-            log_format: crate::LogFormat::Text,
-        };
+        let settings = ServiceSettings::loopback();
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let server = HttpServer::bind(Service::Gateway, &settings).await.unwrap();
         let (addr, metrics_addr) = (server.api_addr(), server.metrics_addr());

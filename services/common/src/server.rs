@@ -401,11 +401,7 @@ mod tests {
     use super::*;
 
     fn loopback() -> ServiceSettings {
-        ServiceSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            metrics_listen: "127.0.0.1:0".parse().unwrap(),
-            log_format: crate::LogFormat::Text,
-        }
+        ServiceSettings::loopback()
     }
 
     /// Ready while its flag is set; counts the questions.

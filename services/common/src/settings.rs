@@ -117,6 +117,17 @@ pub struct ServiceSettings {
     pub log_format: LogFormat,
 }
 
+impl ServiceSettings {
+    /// Both ports chosen by the system on 127.0.0.1, text logs: for tests and examples.
+    pub fn loopback() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
 pub use contract::{Secret, SecretUrl};
 
 /// The Kafka topics of the platform's events, one flag and variable each, the same in every

@@ -4,7 +4,6 @@
 //! ring, the SDK's standard retries with bounded attempts and exponential backoff with jitter).
 //! Clients never get the bucket's credentials, only presigned GET URLs that expire.
 
-use std::fmt;
 use std::time::Duration;
 
 use s3_client::aws_sdk_s3::Client;
@@ -73,7 +72,7 @@ pub trait MediaStore: Send + Sync + 'static {
 }
 
 /// The media bucket and how to reach it. `Debug` never shows the secret key.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct S3MediaSettings {
     /// Bucket holding posters and trailers.
     pub bucket: String,
@@ -88,16 +87,6 @@ impl S3MediaSettings {
     /// Settings for `bucket` over `connection`, with 15-minute URLs.
     pub fn new(bucket: impl Into<String>, connection: S3Connection) -> Self {
         Self { bucket: bucket.into(), connection, url_ttl: Duration::from_secs(15 * 60) }
-    }
-}
-
-impl fmt::Debug for S3MediaSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3MediaSettings")
-            .field("bucket", &self.bucket)
-            .field("connection", &self.connection)
-            .field("url_ttl", &self.url_ttl)
-            .finish()
     }
 }
 

@@ -100,11 +100,7 @@ impl Config {
     /// not following movie events.
     pub fn local(redis_url: &str, prefix: &str, kafka_brokers: &str, topic: &str) -> Self {
         Self {
-            service: ServiceSettings {
-                listen: "127.0.0.1:0".parse().expect("a socket address"),
-                metrics_listen: "127.0.0.1:0".parse().expect("a socket address"),
-                log_format: service_common::LogFormat::Text,
-            },
+            service: ServiceSettings::loopback(),
             redis: RedisArgs {
                 url: RedisUrl::new(redis_url),
                 prefix: prefix.to_owned(),

@@ -8,14 +8,13 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use events::MemoryPublisher;
 use proto::users::v1 as pb;
 use proto::users::v1::users_service_client::UsersServiceClient;
-use service_common::{LogFormat, ServiceSettings};
-use users::{Application, Config, JwtSecret, Secret};
+use users::{Application, Config, JwtSecret};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -24,23 +23,10 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let logins: usize = args.next().map_or(Ok(200), |a| a.parse()).context("LOGINS")?;
     let concurrency: usize = args.next().map_or(Ok(8), |a| a.parse()).context("CONCURRENCY")?;
-    let config = Config {
-        service: ServiceSettings {
-            listen: "127.0.0.1:0".parse()?,
-            metrics_listen: "127.0.0.1:0".parse()?,
-            log_format: LogFormat::Text,
-        },
-        mongo_url: Secret::new(service_common::testing::server_url("CINEREC_TEST_MONGO_URL")),
-        mongo_database: format!("users_bench_{}", uuid::Uuid::new_v4().simple()),
-        mongo_timeout: Duration::from_secs(5),
-        storage_attempts: 3,
-        jwt_secret: JwtSecret::new(b"login-latency-example-secret-0123456789".to_vec())?,
-        token_ttl: Duration::from_secs(3600),
-        kafka_brokers: String::new(),
-        topics: Default::default(),
-        publish_timeout: Duration::from_secs(3),
-        outbox_interval: Duration::from_secs(5),
-    };
+    let database = format!("users_bench_{}", uuid::Uuid::new_v4().simple());
+    let secret = JwtSecret::new(b"login-latency-example-secret-0123456789".to_vec())?;
+    let config =
+        Config::local(&service_common::testing::server_url("CINEREC_TEST_MONGO_URL"), &database, secret);
     let app = Application::build(&config, Arc::new(MemoryPublisher::new())).await?;
     let addr = app.local_addr();
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -53,6 +53,25 @@ pub struct Config {
 }
 
 impl Config {
+    /// Settings for tests and examples: loopback ports chosen by the system, MongoDB at
+    /// `mongo_url` (database `mongo_database`), no Kafka (events go to the publisher given to
+    /// the application), 1 h tokens, a 100 ms outbox interval.
+    pub fn local(mongo_url: &str, mongo_database: &str, jwt_secret: JwtSecret) -> Self {
+        Self {
+            service: ServiceSettings::loopback(),
+            mongo_url: Secret::new(mongo_url),
+            mongo_database: mongo_database.to_owned(),
+            mongo_timeout: Duration::from_secs(5),
+            storage_attempts: 3,
+            jwt_secret,
+            token_ttl: Duration::from_secs(3600),
+            kafka_brokers: String::new(),
+            topics: service_common::EventTopics::default(),
+            publish_timeout: Duration::from_secs(3),
+            outbox_interval: Duration::from_millis(100),
+        }
+    }
+
     /// Retry policy for storage and publish calls: `storage_attempts` attempts, waits from 50 ms
     /// doubling up to 1 s.
     pub fn backoff(&self) -> Backoff {

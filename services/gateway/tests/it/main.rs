@@ -9,17 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use contract::token::{Claims, JwtSecret, sign};
 use events::MemoryPublisher;
-use service_common::{LogFormat, Secret, ServiceSettings};
+use service_common::ServiceSettings;
 
 const SECRET: &str = "gateway-tests-secret-0123456789abcdef";
-
-fn loopback() -> ServiceSettings {
-    ServiceSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        metrics_listen: "127.0.0.1:0".parse().unwrap(),
-        log_format: LogFormat::Text,
-    }
-}
 
 fn secret() -> JwtSecret {
     JwtSecret::new(SECRET.as_bytes()).unwrap()
@@ -33,19 +25,12 @@ struct Platform {
 }
 
 async fn platform() -> Platform {
-    let users_config = users::Config {
-        service: loopback(),
-        mongo_url: Secret::new(service_common::testing::server_url("CINEREC_TEST_MONGO_URL")),
-        mongo_database: format!("gateway_it_{}", uuid::Uuid::new_v4().simple()),
-        mongo_timeout: Duration::from_secs(5),
-        storage_attempts: 3,
-        jwt_secret: secret(),
-        token_ttl: Duration::from_secs(3600),
-        kafka_brokers: String::new(),
-        topics: Default::default(),
-        publish_timeout: Duration::from_secs(3),
-        outbox_interval: Duration::from_secs(1),
-    };
+    let database = format!("gateway_it_{}", uuid::Uuid::new_v4().simple());
+    let users_config = users::Config::local(
+        &service_common::testing::server_url("CINEREC_TEST_MONGO_URL"),
+        &database,
+        secret(),
+    );
     let users = users::Application::build(&users_config, Arc::new(MemoryPublisher::new())).await.unwrap();
     let users_addr = users.local_addr();
     let (users_stop, users_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -53,7 +38,7 @@ async fn platform() -> Platform {
         let _ = users_stopped.await;
     }));
     let config = gateway::Config {
-        service: loopback(),
+        service: ServiceSettings::loopback(),
         users_url: format!("http://{users_addr}"),
         jwt_secret: secret(),
         upstream_deadline: Duration::from_secs(2),

@@ -138,11 +138,7 @@ impl TestApp {
         publisher: P,
         topic: &str,
     ) -> Self {
-        let service = service_common::ServiceSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            metrics_listen: "127.0.0.1:0".parse().unwrap(),
-            log_format: service_common::LogFormat::Text,
-        };
+        let service = service_common::ServiceSettings::loopback();
         let options = AppOptions { service, relay: relay_settings(topic) };
         let app = Application::from_parts(options, store.clone(), media.clone(), publisher).await.unwrap();
         let (addr, metrics) = (app.addr(), app.metrics_addr());

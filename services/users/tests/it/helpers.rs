@@ -10,10 +10,9 @@ use std::time::Duration;
 use events::{EventPublisher, MemoryPublisher};
 use proto::users::v1 as pb;
 use proto::users::v1::users_service_client::UsersServiceClient;
-use service_common::{LogFormat, ServiceSettings};
 use tonic::transport::Channel;
 use tonic::{Code, Response, Status};
-use users::{Config, JwtSecret, Secret};
+use users::{Config, JwtSecret};
 
 /// Token secret of every test server.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -35,23 +34,8 @@ pub struct TestApp {
 
 /// Settings for a test server on port 0 over a fresh database.
 pub fn test_config() -> Config {
-    Config {
-        service: ServiceSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            metrics_listen: "127.0.0.1:0".parse().unwrap(),
-            log_format: LogFormat::Text,
-        },
-        mongo_url: Secret::new(service_common::testing::server_url("CINEREC_TEST_MONGO_URL")),
-        mongo_database: format!("users_it_{}", uuid::Uuid::new_v4().simple()),
-        mongo_timeout: Duration::from_secs(5),
-        storage_attempts: 3,
-        jwt_secret: secret(),
-        token_ttl: Duration::from_secs(3600),
-        kafka_brokers: String::new(),
-        topics: Default::default(),
-        publish_timeout: Duration::from_secs(3),
-        outbox_interval: Duration::from_millis(100),
-    }
+    let database = format!("users_it_{}", uuid::Uuid::new_v4().simple());
+    Config::local(&service_common::testing::server_url("CINEREC_TEST_MONGO_URL"), &database, secret())
 }
 
 /// The test secret.
