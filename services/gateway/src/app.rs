@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use contract::token::JwtSecret;
 use service_common::{HttpServer, ServerError, Service};
 
 use crate::config::Config;
 use crate::upstream::{UpstreamError, Upstreams};
-use crate::{accounts, request_id};
+use crate::{accounts, ratings, request_id};
 
 /// How often readiness checks the upstreams' health.
 const READINESS_INTERVAL: Duration = Duration::from_secs(2);
@@ -49,7 +49,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .route("/auth/register", post(accounts::register))
         .route("/auth/login", post(accounts::login))
-        .route("/me", get(accounts::me));
+        .route("/me", get(accounts::me))
+        .route("/me/ratings", get(ratings::mine))
+        .route("/me/ratings/{movie_id}", put(ratings::put).delete(ratings::delete))
+        .route("/movies/{movie_id}/ratings", get(ratings::of_movie));
     Router::new()
         .nest("/api/v1", api)
         .with_state(state)
@@ -61,7 +64,7 @@ impl Application {
     /// Binds the ports of `config.service` and prepares the upstream channels (lazily
     /// connected: readiness reports whether they answer).
     pub async fn build(config: &Config) -> Result<Self, AppError> {
-        let upstreams = Upstreams::new(&config.users_url, config.upstream_deadline)?;
+        let upstreams = Upstreams::new(&config.users_url, &config.ratings_url, config.upstream_deadline)?;
         let server = HttpServer::bind(Service::Gateway, &config.service)
             .await?
             .ready_when(READINESS_INTERVAL, Arc::new(upstreams.clone()));

@@ -15,6 +15,9 @@ pub struct Config {
     /// The users service (gRPC).
     #[arg(long, env = "CINEREC_USERS_URL", default_value = "http://127.0.0.1:50052")]
     pub users_url: String,
+    /// The ratings service (gRPC).
+    #[arg(long, env = "CINEREC_RATINGS_URL", default_value = "http://127.0.0.1:50053")]
+    pub ratings_url: String,
     /// The users service's token secret (HS256, at least 32 bytes): tokens are verified here,
     /// in-process. Required; never printed.
     #[arg(long, env = "CINEREC_JWT_SECRET", hide_env_values = true, value_parser = JwtSecretParser)]

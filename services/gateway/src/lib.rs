@@ -11,6 +11,8 @@
 //!   call as `x-request-id` metadata with the route's deadline as `grpc-timeout`.
 //! - [`upstream`]: the gRPC clients and their readiness (health checks of the upstreams).
 //! - [`accounts`]: `POST /auth/register`, `POST /auth/login`, `GET /me`.
+//! - [`ratings`]: `PUT|DELETE /me/ratings/{movie_id}`, `GET /me/ratings`,
+//!   `GET /movies/{movie_id}/ratings`.
 //! - [`app`]: [`Application`] (settings, router, server).
 
 pub mod accounts;
@@ -18,6 +20,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod problem;
+pub mod ratings;
 pub mod request_id;
 pub mod upstream;
 

@@ -32,7 +32,7 @@ impl Problem {
 
     /// 400 about one field.
     pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
-        PublicError::from(FieldError::new(field, reason)).into()
+        FieldError::new(field, reason).into()
     }
 
     /// A request refused with `status` (4xx) for `detail`.
@@ -46,6 +46,12 @@ impl From<PublicError> for Problem {
         let status =
             StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self { error, status }
+    }
+}
+
+impl From<FieldError> for Problem {
+    fn from(field: FieldError) -> Self {
+        PublicError::from(field).into()
     }
 }
 

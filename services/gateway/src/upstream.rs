@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use proto::ratings::v1::ratings_service_client::RatingsServiceClient;
 use proto::users::v1::users_service_client::UsersServiceClient;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
@@ -29,6 +30,7 @@ pub struct UpstreamError {
 #[derive(Clone, Debug)]
 pub struct Upstreams {
     users: Channel,
+    ratings: Channel,
     deadline: Duration,
 }
 
@@ -42,8 +44,17 @@ fn channel(name: &'static str, url: &str, deadline: Duration) -> Result<Channel,
 
 impl Upstreams {
     /// Channels to the services at these addresses (nothing is contacted yet).
-    pub fn new(users_url: &str, deadline: Duration) -> Result<Self, UpstreamError> {
-        Ok(Self { users: channel("users", users_url, deadline)?, deadline })
+    pub fn new(users_url: &str, ratings_url: &str, deadline: Duration) -> Result<Self, UpstreamError> {
+        Ok(Self {
+            users: channel("users", users_url, deadline)?,
+            ratings: channel("ratings", ratings_url, deadline)?,
+            deadline,
+        })
+    }
+
+    /// A ratings service client.
+    pub fn ratings(&self) -> RatingsServiceClient<Channel> {
+        RatingsServiceClient::new(self.ratings.clone())
     }
 
     /// A users service client.
@@ -64,12 +75,19 @@ impl Upstreams {
     }
 }
 
+/// Whether the server behind `channel` answers its health check with SERVING in time.
+async fn serving(channel: &Channel, deadline: Duration) -> bool {
+    let mut request = tonic::Request::new(HealthCheckRequest { service: String::new() });
+    request.set_timeout(deadline);
+    let answer = HealthClient::new(channel.clone()).check(request).await;
+    matches!(answer, Ok(response) if response.get_ref().status == ServingStatus::Serving as i32)
+}
+
 /// Ready while every upstream's health check answers SERVING within the deadline.
 impl service_common::ReadinessProbe for Upstreams {
     async fn is_ready(&self) -> bool {
-        let mut health = HealthClient::new(self.users.clone());
-        let mut request = tonic::Request::new(HealthCheckRequest { service: String::new() });
-        request.set_timeout(self.deadline);
-        matches!(health.check(request).await, Ok(response) if response.get_ref().status == ServingStatus::Serving as i32)
+        let (users, ratings) =
+            tokio::join!(serving(&self.users, self.deadline), serving(&self.ratings, self.deadline));
+        users && ratings
     }
 }

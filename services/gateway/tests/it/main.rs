@@ -1,7 +1,7 @@
-//! The gateway against a real users service (in-process on port 0, over the MongoDB-protocol
-//! server `scripts/test` starts; `CINEREC_TEST_MONGO_URL`), spoken to over HTTP like a browser
-//! or a partner would: the account flow, every 401 case, problem documents naming fields, body
-//! limits and types, readiness and metrics.
+//! The gateway against real users and ratings services (in-process on port 0, over the
+//! MongoDB-protocol server and Redis `scripts/test` starts), spoken to over HTTP like a browser
+//! or a partner would: the account flow, ratings, every 401 case, problem documents naming
+//! fields, body limits and types, readiness and metrics.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,9 +37,22 @@ async fn platform() -> Platform {
     tokio::spawn(users.run_until(async {
         let _ = users_stopped.await;
     }));
+    let prefix = format!("gateway-it-{}", uuid::Uuid::new_v4().simple());
+    let redis = service_common::testing::server_url("CINEREC_TEST_REDIS_URL");
+    let ratings_config = ratings::Config::local(&redis, &prefix, "unused:9092", "ratings-test");
+    let ratings = ratings::Application::with_publisher(ratings_config, MemoryPublisher::new()).await.unwrap();
+    let movies: Vec<contract::MovieId> =
+        (1..=20).map(|id| contract::MovieId::parse(id, "movie_id").unwrap()).collect();
+    ratings::RatingStore::add_movies(&*ratings.store(), &movies).await.unwrap();
+    let ratings_addr = ratings.addr();
+    let (ratings_stop, ratings_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ratings.run_until(async {
+        let _ = ratings_stopped.await;
+    }));
     let config = gateway::Config {
         service: ServiceSettings::loopback(),
         users_url: format!("http://{users_addr}"),
+        ratings_url: format!("http://{ratings_addr}"),
         jwt_secret: secret(),
         upstream_deadline: Duration::from_secs(2),
         max_body_bytes: 4096,
@@ -50,7 +63,7 @@ async fn platform() -> Platform {
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    Platform { gateway, gateway_metrics, _stops: vec![users_stop, stop] }
+    Platform { gateway, gateway_metrics, _stops: vec![users_stop, ratings_stop, stop] }
 }
 
 /// One HTTP exchange's outcome.
@@ -77,16 +90,20 @@ async fn call(
     let token = token.map(str::to_owned);
     tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let authorization = token.map(|token| format!("Bearer {token}"));
         let mut response = match method {
-            "GET" => {
-                let mut request = agent.get(&url);
-                if let Some(token) = &token {
-                    request = request.header("authorization", &format!("Bearer {token}"));
+            "GET" | "DELETE" => {
+                let mut request = if method == "GET" { agent.get(&url) } else { agent.delete(&url) };
+                if let Some(authorization) = &authorization {
+                    request = request.header("authorization", authorization);
                 }
                 request.call()
             }
             _ => {
-                let mut request = agent.post(&url);
+                let mut request = if method == "PUT" { agent.put(&url) } else { agent.post(&url) };
+                if let Some(authorization) = &authorization {
+                    request = request.header("authorization", authorization);
+                }
                 if let Some(content_type) = content_type {
                     request = request.header("content-type", content_type);
                 }
@@ -105,6 +122,24 @@ async fn call(
     })
     .await
     .unwrap()
+}
+
+/// Registers `name` and returns a token.
+async fn token_for(addr: SocketAddr, name: &str) -> String {
+    let account = serde_json::json!({"username": name, "email": format!("{name}@example.org"), "password": "correct horse"});
+    assert_eq!(post_json(addr, "/api/v1/auth/register", account).await.status, 201);
+    let login = post_json(
+        addr,
+        "/api/v1/auth/login",
+        serde_json::json!({"login": name, "password": "correct horse"}),
+    )
+    .await;
+    login.body["token"].as_str().unwrap().to_owned()
+}
+
+async fn put_rating(addr: SocketAddr, token: &str, movie: &str, body: serde_json::Value) -> Answer {
+    let path = format!("/api/v1/me/ratings/{movie}");
+    call(addr, "PUT", &path, Some(token), Some("application/json"), Some(body.to_string())).await
 }
 
 async fn post_json(addr: SocketAddr, path: &str, body: serde_json::Value) -> Answer {
@@ -238,4 +273,51 @@ async fn ready_once_the_upstream_answers_its_health_check() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(call(platform.gateway, "GET", "/health/live", None, None, None).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratings_are_the_callers_own_and_bad_values_name_their_field() {
+    let platform = platform().await;
+    let addr = platform.gateway;
+    let (ann, bob) = (token_for(addr, "ann").await, token_for(addr, "bob").await);
+    let created = put_rating(addr, &ann, "1", serde_json::json!({"rating": 4.5, "review": "fun"})).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!((created.body["movie_id"].as_u64(), created.body["rating"].as_f64()), (Some(1), Some(4.5)));
+    let changed = put_rating(addr, &ann, "1", serde_json::json!({"rating": 3.0})).await;
+    assert_eq!(changed.status, 200, "{changed:?}");
+    assert_eq!(put_rating(addr, &bob, "1", serde_json::json!({"rating": 5.0})).await.status, 201);
+
+    // Each user sees only their own; the movie's page has both, with the mean.
+    let mine = call(addr, "GET", "/api/v1/me/ratings", Some(&ann), None, None).await;
+    assert_eq!((mine.status, mine.body["total"].as_u64()), (200, Some(1)), "{mine:?}");
+    assert_eq!(mine.body["ratings"][0]["rating"].as_f64(), Some(3.0));
+    let movie = call(addr, "GET", "/api/v1/movies/1/ratings", None, None, None).await;
+    assert_eq!(
+        (movie.body["total"].as_u64(), movie.body["mean"].as_f64()),
+        (Some(2), Some(4.0)),
+        "{movie:?}"
+    );
+
+    // Bad values: each a 400 naming the field (from the ratings service's BadRequest details).
+    let bad = put_rating(addr, &ann, "2", serde_json::json!({"rating": 4.2})).await;
+    assert_problem(&bad, 400);
+    assert_eq!(bad.body["errors"][0]["field"], "rating", "{bad:?}");
+    for movie in ["abc", "0", "999"] {
+        let answer = put_rating(addr, &ann, movie, serde_json::json!({"rating": 4.0})).await;
+        assert_problem(&answer, 400);
+        assert_eq!(answer.body["errors"][0]["field"], "movie_id", "{movie}: {answer:?}");
+    }
+    let unknown_query = call(addr, "GET", "/api/v1/me/ratings?page=2", Some(&ann), None, None).await;
+    assert_problem(&unknown_query, 400);
+    assert_problem(&put_rating(addr, "not-a-token", "1", serde_json::json!({"rating": 4.0})).await, 401);
+
+    // Deleting: 204, then 404; bob's rating stays.
+    assert_eq!(call(addr, "DELETE", "/api/v1/me/ratings/1", Some(&ann), None, None).await.status, 204);
+    assert_problem(&call(addr, "DELETE", "/api/v1/me/ratings/1", Some(&ann), None, None).await, 404);
+    let movie = call(addr, "GET", "/api/v1/movies/1/ratings", None, None, None).await;
+    assert_eq!(
+        (movie.body["total"].as_u64(), movie.body["mean"].as_f64()),
+        (Some(1), Some(5.0)),
+        "{movie:?}"
+    );
 }
