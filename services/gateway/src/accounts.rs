@@ -1,5 +1,6 @@
-//! Accounts: `POST /api/v1/auth/register`, `POST /api/v1/auth/login` (the users service's token)
-//! and `GET /api/v1/me`.
+//! Accounts: `POST /api/v1/auth/register`, `POST /api/v1/auth/login` (the users service's token),
+//! `GET|PATCH|DELETE /api/v1/me` and `GET|PUT /api/v1/me/preferences`. Every `/me` route acts on
+//! the token's user only.
 
 use axum::Json;
 use axum::extract::State;
@@ -48,8 +49,9 @@ pub struct TokenView {
     pub user_id: u64,
 }
 
-/// Preferences as JSON.
+/// Preferences as JSON (also the body of `PUT /me/preferences`, which replaces them).
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PreferencesView {
     /// MovieLens genres.
     pub favourite_genres: Vec<String>,
@@ -125,6 +127,70 @@ pub async fn login(
     let request = pb::LoginRequest { login: body.login, password: body.password };
     let token = state.upstreams.users().login(state.upstreams.request(request)).await?.into_inner();
     Ok(Json(TokenView { token: token.token, expires_at_unix: token.expires_at_unix, user_id: token.user_id }))
+}
+
+/// `PATCH /me`: absent fields stay unchanged.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    /// New display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New email.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Changes the caller's display name or email (400 naming the field; 409 for a taken email).
+pub async fn update_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<ProfileBody>, JsonRejection>,
+) -> Result<Json<UserView>, Problem> {
+    let Json(body) = body?;
+    let request = pb::UpdateProfileRequest {
+        user_id: caller.user_id.get(),
+        display_name: body.display_name.unwrap_or_default(),
+        email: body.email.unwrap_or_default(),
+    };
+    let user = state.upstreams.users().update_profile(state.upstreams.request(request)).await?.into_inner();
+    Ok(Json(user.into()))
+}
+
+/// Deletes the caller's account (204); its ratings and recommendations follow the
+/// `UserDeleted` event.
+pub async fn delete_me(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, Problem> {
+    let request = pb::DeleteUserRequest { user_id: caller.user_id.get() };
+    state.upstreams.users().delete_user(state.upstreams.request(request)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's preferences.
+pub async fn preferences(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PreferencesView>, Problem> {
+    let Json(user) = me(State(state), caller).await?;
+    Ok(Json(user.preferences))
+}
+
+/// Replaces the caller's preferences (400 naming e.g. `favourite_genres[1]` for an unknown genre).
+pub async fn put_preferences(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<PreferencesView>, JsonRejection>,
+) -> Result<Json<PreferencesView>, Problem> {
+    let Json(body) = body?;
+    let preferences = pb::Preferences {
+        favourite_genres: body.favourite_genres,
+        languages: body.languages,
+        blocked_movie_ids: body.blocked_movie_ids,
+    };
+    let request =
+        pb::UpdatePreferencesRequest { user_id: caller.user_id.get(), preferences: Some(preferences) };
+    let user =
+        state.upstreams.users().update_preferences(state.upstreams.request(request)).await?.into_inner();
+    Ok(Json(UserView::from(user).preferences))
 }
 
 /// The caller's own profile.

@@ -49,7 +49,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .route("/auth/register", post(accounts::register))
         .route("/auth/login", post(accounts::login))
-        .route("/me", get(accounts::me))
+        .route("/me", get(accounts::me).patch(accounts::update_me).delete(accounts::delete_me))
+        .route("/me/preferences", get(accounts::preferences).put(accounts::put_preferences))
         .route("/me/ratings", get(ratings::mine))
         .route("/me/ratings/{movie_id}", put(ratings::put).delete(ratings::delete))
         .route("/movies/{movie_id}/ratings", get(ratings::of_movie));

@@ -10,7 +10,8 @@
 //! - [`request_id`]: `X-Request-Id` accepted (or generated), returned, and sent to every upstream
 //!   call as `x-request-id` metadata with the route's deadline as `grpc-timeout`.
 //! - [`upstream`]: the gRPC clients and their readiness (health checks of the upstreams).
-//! - [`accounts`]: `POST /auth/register`, `POST /auth/login`, `GET /me`.
+//! - [`accounts`]: `POST /auth/register`, `POST /auth/login`, `GET|PATCH|DELETE /me`,
+//!   `GET|PUT /me/preferences`.
 //! - [`ratings`]: `PUT|DELETE /me/ratings/{movie_id}`, `GET /me/ratings`,
 //!   `GET /movies/{movie_id}/ratings`.
 //! - [`app`]: [`Application`] (settings, router, server).

@@ -100,7 +100,11 @@ async fn call(
                 request.call()
             }
             _ => {
-                let mut request = if method == "PUT" { agent.put(&url) } else { agent.post(&url) };
+                let mut request = match method {
+                    "PUT" => agent.put(&url),
+                    "PATCH" => agent.patch(&url),
+                    _ => agent.post(&url),
+                };
                 if let Some(authorization) = &authorization {
                     request = request.header("authorization", authorization);
                 }
@@ -320,4 +324,48 @@ async fn ratings_are_the_callers_own_and_bad_values_name_their_field() {
         (Some(1), Some(5.0)),
         "{movie:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_and_preferences_are_changed_and_the_account_deleted_by_its_owner() {
+    let platform = platform().await;
+    let addr = platform.gateway;
+    let ann = token_for(addr, "ann").await;
+    let json = |value: serde_json::Value| Some(value.to_string());
+    let send = |method, path: &'static str, token: String, body: Option<String>| async move {
+        call(addr, method, path, Some(&token), Some("application/json"), body).await
+    };
+    let renamed =
+        send("PATCH", "/api/v1/me", ann.clone(), json(serde_json::json!({"display_name": "Ann L."}))).await;
+    assert_eq!((renamed.status, renamed.body["display_name"].as_str()), (200, Some("Ann L.")), "{renamed:?}");
+    assert_eq!(renamed.body["email"], "ann@example.org", "an absent field stays");
+    let bad_email =
+        send("PATCH", "/api/v1/me", ann.clone(), json(serde_json::json!({"email": "not-an-email"}))).await;
+    assert_problem(&bad_email, 400);
+    assert_eq!(bad_email.body["errors"][0]["field"], "email", "{bad_email:?}");
+
+    let preferences = serde_json::json!({"favourite_genres": ["Drama", "Cooking"], "languages": [], "blocked_movie_ids": [7]});
+    let refused = send("PUT", "/api/v1/me/preferences", ann.clone(), json(preferences)).await;
+    assert_problem(&refused, 400);
+    assert_eq!(refused.body["errors"][0]["field"], "preferences.favourite_genres[1]", "{refused:?}");
+    let preferences =
+        serde_json::json!({"favourite_genres": ["drama"], "languages": ["en"], "blocked_movie_ids": [7]});
+    let stored = send("PUT", "/api/v1/me/preferences", ann.clone(), json(preferences)).await;
+    assert_eq!(stored.status, 200, "{stored:?}");
+    let read = call(addr, "GET", "/api/v1/me/preferences", Some(&ann), None, None).await;
+    assert_eq!(
+        read.body,
+        serde_json::json!({"favourite_genres": ["Drama"], "languages": ["en"], "blocked_movie_ids": [7]})
+    );
+
+    assert_eq!(call(addr, "DELETE", "/api/v1/me", Some(&ann), None, None).await.status, 204);
+    // The token is still well-signed, but its account is gone.
+    assert_problem(&call(addr, "GET", "/api/v1/me", Some(&ann), None, None).await, 404);
+    let login = post_json(
+        addr,
+        "/api/v1/auth/login",
+        serde_json::json!({"login": "ann", "password": "correct horse"}),
+    )
+    .await;
+    assert_problem(&login, 401);
 }
