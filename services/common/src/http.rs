@@ -27,7 +27,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::server::{
-    DEFAULT_GRACE, Probe, ReadinessProbe, ServerError, StopSignal, boxed_probe, spawn_prober,
+    DEFAULT_GRACE, Probe, ReadinessProbe, ServerError, StopSignal, boxed_probe, drain_within,
+    metrics_stopped, spawn_prober,
 };
 use crate::settings::{Service, ServiceSettings};
 
@@ -220,38 +221,22 @@ impl HttpServer {
         };
         tracing::info!(service = service_name, http = %api_addr, metrics = %metrics_addr, "listening");
         let served = axum::serve(api, app).with_graceful_shutdown(on_shutdown).into_future();
-        let grace_over = async {
-            match begun.await {
-                Ok(()) => tokio::time::sleep(grace).await,
-                Err(_) => std::future::pending().await,
-            }
-        };
-        let served = tokio::select! {
-            served = served => served.map_err(ServerError::Http),
-            () = grace_over => {
-                tracing::warn!(service = service_name, "grace period over: closing connections with requests still in flight");
-                Ok(())
-            }
-        };
+        let served = drain_within(service_name, grace, served, begun).await.map_err(ServerError::Http);
         let _ = stop.send(true);
         if let Some(prober) = prober {
             let _ = prober.await;
         }
-        let metrics_res = metrics_server.await;
+        let metrics_res = metrics_stopped(metrics_server).await;
         tracing::info!(service = service_name, "stopped");
         served?;
-        match metrics_res {
-            Ok(res) => res.map_err(ServerError::Metrics),
-            Err(join) => Err(ServerError::Metrics(std::io::Error::other(join))),
-        }
+        metrics_res
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     use super::*;
+    use crate::testing::http_get;
 
     struct Flag(AtomicBool);
 
@@ -259,15 +244,6 @@ mod tests {
         async fn is_ready(&self) -> bool {
             self.0.load(Ordering::SeqCst)
         }
-    }
-
-    async fn fetch(addr: SocketAddr, path: &str) -> String {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        response
     }
 
     /// Readiness follows the probe; routes are counted by template; shutdown closes the ports.
@@ -285,7 +261,7 @@ mod tests {
         }));
         let wait_for = async |want: &str| {
             for _ in 0..500 {
-                if fetch(addr, "/health/ready").await.starts_with(want) {
+                if http_get(addr, "/health/ready").await.starts_with(want) {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -295,11 +271,11 @@ mod tests {
         wait_for("HTTP/1.1 503").await;
         flag.0.store(true, Ordering::SeqCst);
         wait_for("HTTP/1.1 200").await;
-        assert!(fetch(addr, "/health/live").await.starts_with("HTTP/1.1 200"));
+        assert!(http_get(addr, "/health/live").await.starts_with("HTTP/1.1 200"));
         for id in [1, 2] {
-            assert!(fetch(addr, &format!("/items/{id}")).await.ends_with("item"));
+            assert!(http_get(addr, &format!("/items/{id}")).await.ends_with("item"));
         }
-        assert!(fetch(addr, "/nowhere").await.starts_with("HTTP/1.1 404"));
+        assert!(http_get(addr, "/nowhere").await.starts_with("HTTP/1.1 404"));
         let page = crate::testing::scrape_metrics(metrics_addr).await;
         crate::testing::assert_lines(
             &page,

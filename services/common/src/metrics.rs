@@ -39,7 +39,6 @@ async fn render(registry: Arc<Registry>) -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use prometheus_client::metrics::counter::Counter;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
 
@@ -55,11 +54,7 @@ mod tests {
         let server = tokio::spawn(serve_metrics(listener, Arc::new(registry), async {
             let _ = stopped.await;
         }));
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let response = crate::testing::scrape_metrics(addr).await;
         assert!(response.contains("demo_requests_total 7"), "{response}");
         stop.send(()).unwrap();
         server.await.unwrap().unwrap();

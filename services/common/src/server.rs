@@ -291,19 +291,7 @@ impl GrpcServer {
             .layer(rpc_metrics)
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), on_shutdown);
-        let grace_over = async {
-            match begun.await {
-                Ok(()) => tokio::time::sleep(grace).await,
-                Err(_) => std::future::pending().await,
-            }
-        };
-        let served = tokio::select! {
-            served = served => served.map_err(ServerError::Serve),
-            () = grace_over => {
-                tracing::warn!(service = service_name, grace_s = grace.as_secs_f64(), "grace period over: closing connections with requests still in flight");
-                Ok(())
-            }
-        };
+        let served = drain_within(service_name, grace, served, begun).await.map_err(ServerError::Serve);
 
         let _ = stop.send(true);
         if let Some(prober) = prober {
@@ -320,13 +308,44 @@ impl GrpcServer {
                 abort.abort();
             }
         }
-        let metrics_res = metrics_server.await;
+        let metrics_res = metrics_stopped(metrics_server).await;
         tracing::info!(service = service_name, "stopped");
         served?;
-        match metrics_res {
-            Ok(res) => res.map_err(ServerError::Metrics),
-            Err(join) => Err(ServerError::Metrics(std::io::Error::other(join))),
+        metrics_res
+    }
+}
+
+/// Awaits `served` (a server whose graceful shutdown begins when `begun` fires), giving the
+/// requests in flight at most `grace` after that; past it the server and its connections are
+/// dropped.
+pub(crate) async fn drain_within<E>(
+    service: &'static str,
+    grace: Duration,
+    served: impl Future<Output = Result<(), E>>,
+    begun: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(), E> {
+    let grace_over = async {
+        match begun.await {
+            Ok(()) => tokio::time::sleep(grace).await,
+            Err(_) => std::future::pending().await,
         }
+    };
+    tokio::select! {
+        served = served => served,
+        () = grace_over => {
+            tracing::warn!(service, grace_s = grace.as_secs_f64(), "grace period over: closing connections with requests still in flight");
+            Ok(())
+        }
+    }
+}
+
+/// The outcome of the metrics endpoint's task, once it stopped.
+pub(crate) async fn metrics_stopped(
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+) -> Result<(), ServerError> {
+    match task.await {
+        Ok(res) => res.map_err(ServerError::Metrics),
+        Err(join) => Err(ServerError::Metrics(std::io::Error::other(join))),
     }
 }
 

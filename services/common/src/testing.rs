@@ -119,15 +119,23 @@ pub fn server_url(variable: &str) -> String {
     })
 }
 
+/// `GET path` over a fresh HTTP/1.1 connection to `addr`: the whole response, status line and
+/// headers included (panics naming the address when it cannot connect).
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream =
+        tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("GET {path} at {addr}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 /// `GET /metrics` of a service's metrics port, the whole Prometheus text page (panics naming the
 /// address when the endpoint does not answer 200).
 pub async fn scrape_metrics(addr: SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream =
-        tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("metrics at {addr}: {e}"));
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = http_get(addr, "/metrics").await;
     assert!(response.starts_with("HTTP/1.1 200"), "metrics at {addr}: {response}");
     response
 }

@@ -15,7 +15,6 @@ use engine::explicit_als::ExplicitAlsParams;
 use engine::{Duplicates, FitContext, Interaction, InteractionLog, Params};
 use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
 use serving::{Application, Serving, ServingConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -227,12 +226,7 @@ impl TestApp {
 
     /// The `/metrics` text.
     pub async fn metrics(&self) -> String {
-        let mut stream = tokio::net::TcpStream::connect(self.metrics_addr).await.unwrap();
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        response
+        service_common::testing::scrape_metrics(self.metrics_addr).await
     }
 
     /// Stops the server gracefully and checks it ended cleanly.

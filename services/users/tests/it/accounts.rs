@@ -135,7 +135,7 @@ async fn metrics_count_rpcs_by_method_and_code() {
     let mut app = spawn_app().await;
     app.register("ann").await;
     let _ = app.get(42).await;
-    let body = http_get(app.metrics_addr, "/metrics").await;
+    let body = service_common::testing::scrape_metrics(app.metrics_addr).await;
     // The family every service shares (the kit's layer).
     service_common::testing::assert_lines(
         &body,
@@ -145,16 +145,6 @@ async fn metrics_count_rpcs_by_method_and_code() {
             r#"cinerec_rpc_duration_seconds_count{service="users",method="Register"} 1"#,
         ],
     );
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
 }
 
 #[tokio::test]
