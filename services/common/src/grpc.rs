@@ -1,19 +1,12 @@
-//! Standard gRPC services every server exposes: health checking (`grpc.health.v1`) and server
-//! reflection over all of cinerec's protobuf packages, in both the current `grpc.reflection.v1`
-//! and the older `grpc.reflection.v1alpha` that many clients still speak (Python's
-//! `grpcio-reflection`, older grpcurl, Postman).
+//! Server reflection every gRPC server exposes (the health service itself is added by
+//! [`crate::GrpcServer`]): the descriptors of all of cinerec's protobuf packages and health, in
+//! both the current `grpc.reflection.v1` and the older `grpc.reflection.v1alpha` that many
+//! clients still speak (Python's `grpcio-reflection`, older grpcurl, Postman).
 
-use tonic_health::pb::health_server::{Health, HealthServer};
-use tonic_health::server::HealthReporter;
 use tonic_reflection::server::v1::{ServerReflection, ServerReflectionServer};
 use tonic_reflection::server::v1alpha::{
     ServerReflection as ServerReflectionV1Alpha, ServerReflectionServer as ServerReflectionServerV1Alpha,
 };
-
-/// The health service and the reporter that sets each service's status.
-pub fn health() -> (HealthReporter, HealthServer<impl Health>) {
-    tonic_health::server::health_reporter()
-}
 
 /// The health service's full name.
 pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
@@ -59,7 +52,7 @@ mod tests {
     /// Lists the services through both reflection versions of a real server on 127.0.0.1.
     #[tokio::test]
     async fn both_reflection_versions_list_the_services() {
-        let (_reporter, health) = health();
+        let (_reporter, health) = tonic_health::server::health_reporter();
         let (channel, server) = crate::test_support::loopback(|incoming| {
             tonic::transport::Server::builder()
                 .add_service(health)

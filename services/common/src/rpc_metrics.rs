@@ -196,7 +196,7 @@ mod tests {
     async fn every_call_is_counted_with_its_code() {
         let mut registry = Registry::default();
         let metrics = RpcMetrics::register(&mut registry, "demo");
-        let (reporter, health) = crate::grpc::health();
+        let (reporter, health) = tonic_health::server::health_reporter();
         reporter.set_service_status("up", tonic_health::ServingStatus::Serving).await;
         let (channel, server) = crate::test_support::loopback(|incoming| {
             tonic::transport::Server::builder()

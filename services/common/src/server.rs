@@ -68,11 +68,6 @@ impl StopSignal {
     pub async fn stopped(mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;
     }
-
-    /// The underlying channel, for tasks that poll it (`true` = stop).
-    pub fn receiver(&self) -> watch::Receiver<bool> {
-        self.0.clone()
-    }
 }
 
 /// What readiness asks: whether the service's store answers now (one quick round trip, no
