@@ -7,6 +7,7 @@
 //!   `google.rpc.BadRequest` details), the [`ErrorKind`] classification with its one gRPC and one
 //!   HTTP mapping, and [`PublicError`] (what a caller may see);
 //! - [`catalog`]: the canonical genre vocabulary and the release year in a MovieLens title;
+//! - [`media`]: poster and trailer kinds with their size and type limits;
 //! - [`token`]: HS256 login tokens (users issues them; every service can verify them in-process);
 //! - [`secret`]: values and URLs that never print their secrets;
 //! - [`ratings_redis`]: the ratings service's Redis key layout and value encoding (`cinerec
@@ -15,6 +16,7 @@
 pub mod catalog;
 pub mod error;
 pub mod ids;
+pub mod media;
 pub mod ratings_redis;
 pub mod secret;
 pub mod token;

@@ -34,6 +34,8 @@ pub mod events {
         pub const USER_DELETED: &str = "cinerec.user-deleted.v1";
         /// `MovieEvent` (v1): created, updated and deleted movies.
         pub const MOVIES: &str = "cinerec.movies.v1";
+        /// `RecommendationServed` (v1): impressions published by the gateway.
+        pub const RECOMMENDATIONS_SERVED: &str = "cinerec.recommendations-served.v1";
     }
 }
 

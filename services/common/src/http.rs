@@ -5,7 +5,8 @@
 //! `cinerec_http_requests_total{service,route,status}` and
 //! `cinerec_http_request_duration_seconds{service,route}` for every request (the route is the
 //! matched path template, so ids never become labels), and at shutdown turns readiness off,
-//! stops accepting and drains requests in flight within the grace period.
+//! stops accepting and drains requests in flight within the grace period, then stops its
+//! background tasks. Handlers can read the peer's address (`ConnectInfo<SocketAddr>`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,8 +28,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::server::{
-    DEFAULT_GRACE, Probe, ReadinessProbe, ServerError, StopSignal, boxed_probe, drain_within,
-    metrics_stopped, spawn_prober,
+    DEFAULT_GRACE, NamedTask, Probe, ReadinessProbe, ServerError, StopSignal, boxed_probe, drain_within,
+    metrics_stopped, named_task, spawn_prober, start_tasks, stop_tasks,
 };
 use crate::settings::{Service, ServiceSettings};
 
@@ -104,6 +105,7 @@ pub struct HttpServer {
     registry: Registry,
     http_metrics: HttpMetrics,
     readiness: Option<(Duration, Probe)>,
+    tasks: Vec<NamedTask>,
     grace: Duration,
 }
 
@@ -135,6 +137,7 @@ impl HttpServer {
             registry,
             http_metrics,
             readiness: None,
+            tasks: Vec::new(),
             grace: DEFAULT_GRACE,
         })
     }
@@ -161,7 +164,18 @@ impl HttpServer {
         self
     }
 
-    /// How long requests in flight may take after shutdown begins.
+    /// Runs `task` while the server runs; it must finish soon after its [`StopSignal`] fires
+    /// (after the requests in flight drained).
+    pub fn task<F, Fut>(mut self, name: &'static str, task: F) -> Self
+    where
+        F: FnOnce(StopSignal) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push(named_task(name, task));
+        self
+    }
+
+    /// How long requests in flight and background tasks may take after shutdown begins.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -173,13 +187,24 @@ impl HttpServer {
         app: Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Self { service, api, api_addr, metrics, metrics_addr, registry, http_metrics, readiness, grace } =
-            self;
+        let Self {
+            service,
+            api,
+            api_addr,
+            metrics,
+            metrics_addr,
+            registry,
+            http_metrics,
+            readiness,
+            tasks,
+            grace,
+        } = self;
         let service_name = service.name();
         let (stop, stopped) = watch::channel(false);
         let signal = || StopSignal(stopped.clone());
         let metrics_server =
             tokio::spawn(crate::metrics::serve_metrics(metrics, Arc::new(registry), signal().stopped()));
+        let tasks = start_tasks(tasks, &stopped);
         let draining = Arc::new(AtomicBool::new(false));
         let ready = Arc::new(AtomicBool::new(readiness.is_none()));
         let prober = readiness.map(|(interval, probe)| {
@@ -220,12 +245,14 @@ impl HttpServer {
             }
         };
         tracing::info!(service = service_name, http = %api_addr, metrics = %metrics_addr, "listening");
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(api, app).with_graceful_shutdown(on_shutdown).into_future();
         let served = drain_within(service_name, grace, served, begun).await.map_err(ServerError::Http);
         let _ = stop.send(true);
         if let Some(prober) = prober {
             let _ = prober.await;
         }
+        stop_tasks(service_name, grace, tasks).await;
         let metrics_res = metrics_stopped(metrics_server).await;
         tracing::info!(service = service_name, "stopped");
         served?;

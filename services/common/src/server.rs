@@ -64,6 +64,12 @@ pub enum ServerError {
 pub struct StopSignal(pub(crate) watch::Receiver<bool>);
 
 impl StopSignal {
+    /// A signal that fires when `receiver` sees `true` (for driving a task outside a server,
+    /// e.g. in tests).
+    pub fn from_watch(receiver: watch::Receiver<bool>) -> Self {
+        Self(receiver)
+    }
+
     /// Completes once the server stops (or is gone).
     pub async fn stopped(mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;
@@ -78,7 +84,43 @@ pub trait ReadinessProbe: Send + Sync + 'static {
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-type Task = Box<dyn FnOnce(StopSignal) -> BoxFuture + Send>;
+pub(crate) type Task = Box<dyn FnOnce(StopSignal) -> BoxFuture + Send>;
+
+/// A task given to a server builder: its name and how to start it.
+pub(crate) type NamedTask = (&'static str, Task);
+
+/// Boxes a task closure for [`NamedTask`].
+pub(crate) fn named_task<F, Fut>(name: &'static str, task: F) -> NamedTask
+where
+    F: FnOnce(StopSignal) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    (name, Box::new(move |stop| Box::pin(task(stop))))
+}
+
+/// Starts `tasks`, each with its own [`StopSignal`] from `stopped`.
+pub(crate) fn start_tasks(
+    tasks: Vec<NamedTask>,
+    stopped: &watch::Receiver<bool>,
+) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+    tasks.into_iter().map(|(name, task)| (name, tokio::spawn(task(StopSignal(stopped.clone()))))).collect()
+}
+
+/// Waits for each started task to finish after the stop signal, at most `grace` each; a task
+/// still running then is aborted (and logged).
+pub(crate) async fn stop_tasks(
+    service: &'static str,
+    grace: Duration,
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+) {
+    for (name, task) in tasks {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(grace, task).await.is_err() {
+            tracing::warn!(service, task = name, "task did not stop within the grace period; aborted");
+            abort.abort();
+        }
+    }
+}
 pub(crate) type Probe = Box<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
 /// How health's SERVING status is decided while the server runs.
@@ -105,7 +147,7 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
     readiness: Readiness,
-    tasks: Vec<(&'static str, Task)>,
+    tasks: Vec<NamedTask>,
     grace: Duration,
 }
 
@@ -204,7 +246,7 @@ impl GrpcServer {
         F: FnOnce(StopSignal) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.tasks.push((name, Box::new(move |stop| Box::pin(task(stop)))));
+        self.tasks.push(named_task(name, task));
         self
     }
 
@@ -236,8 +278,7 @@ impl GrpcServer {
         let signal = || StopSignal(stopped.clone());
         let metrics_server =
             tokio::spawn(crate::metrics::serve_metrics(metrics, Arc::new(registry), signal().stopped()));
-        let tasks: Vec<_> =
-            tasks.into_iter().map(|(name, task)| (name, tokio::spawn(task(signal())))).collect();
+        let tasks = start_tasks(tasks, &stopped);
 
         let draining = Arc::new(AtomicBool::new(false));
         let statuses = std::iter::once("").chain(names.iter().copied()).collect::<Vec<_>>();
@@ -292,17 +333,7 @@ impl GrpcServer {
         if let Some(prober) = prober {
             let _ = prober.await;
         }
-        for (name, task) in tasks {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(grace, task).await.is_err() {
-                tracing::warn!(
-                    service = service_name,
-                    task = name,
-                    "task did not stop within the grace period; aborted"
-                );
-                abort.abort();
-            }
-        }
+        stop_tasks(service_name, grace, tasks).await;
         let metrics_res = metrics_stopped(metrics_server).await;
         tracing::info!(service = service_name, "stopped");
         served?;

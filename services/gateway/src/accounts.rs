@@ -8,13 +8,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use proto::users::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDoc};
 
 /// `POST /auth/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     /// 3..=32 of `[a-z0-9_.-]`.
@@ -29,7 +30,7 @@ pub struct RegisterBody {
 }
 
 /// `POST /auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     /// Username or email.
@@ -39,7 +40,7 @@ pub struct LoginBody {
 }
 
 /// A login token.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
     /// Send it as `Authorization: Bearer <token>`.
     pub token: String,
@@ -50,7 +51,7 @@ pub struct TokenView {
 }
 
 /// Preferences as JSON (also the body of `PUT /me/preferences`, which replaces them).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesView {
     /// MovieLens genres.
@@ -62,7 +63,7 @@ pub struct PreferencesView {
 }
 
 /// A profile as JSON (never the password or its hash).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserView {
     /// Numeric id.
     pub user_id: u64,
@@ -98,6 +99,8 @@ impl From<pb::User> for UserView {
 
 /// Creates an account: 201 with the profile; 400 naming each invalid field; 409 for a taken
 /// username or email.
+#[utoipa::path(post, path = "/auth/register", tag = "accounts", request_body = RegisterBody,
+    responses((status = 201, body = UserView), (status = 400, body = ProblemDoc, content_type = "application/problem+json"), (status = 409, body = ProblemDoc, content_type = "application/problem+json")))]
 pub async fn register(
     State(state): State<AppState>,
     body: Result<Json<RegisterBody>, JsonRejection>,
@@ -119,6 +122,8 @@ pub async fn register(
 
 /// Checks a password and returns the users service's token (401 for a wrong login or password,
 /// the same answer for both).
+#[utoipa::path(post, path = "/auth/login", tag = "accounts", request_body = LoginBody,
+    responses((status = 200, body = TokenView), (status = 401, body = ProblemDoc, content_type = "application/problem+json")))]
 pub async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginBody>, JsonRejection>,
@@ -130,7 +135,7 @@ pub async fn login(
 }
 
 /// `PATCH /me`: absent fields stay unchanged.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     /// New display name.
@@ -142,6 +147,8 @@ pub struct ProfileBody {
 }
 
 /// Changes the caller's display name or email (400 naming the field; 409 for a taken email).
+#[utoipa::path(patch, path = "/me", tag = "accounts", request_body = ProfileBody, security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 400, body = ProblemDoc, content_type = "application/problem+json"), (status = 401, body = ProblemDoc, content_type = "application/problem+json")))]
 pub async fn update_me(
     State(state): State<AppState>,
     caller: Caller,
@@ -159,6 +166,8 @@ pub async fn update_me(
 
 /// Deletes the caller's account (204); its ratings and recommendations follow the
 /// `UserDeleted` event.
+#[utoipa::path(delete, path = "/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ProblemDoc, content_type = "application/problem+json")))]
 pub async fn delete_me(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, Problem> {
     let request = pb::DeleteUserRequest { user_id: caller.user_id.get() };
     state.upstreams.users().delete_user(state.upstreams.request(request)).await?;
@@ -166,6 +175,8 @@ pub async fn delete_me(State(state): State<AppState>, caller: Caller) -> Result<
 }
 
 /// The caller's preferences.
+#[utoipa::path(get, path = "/me/preferences", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = PreferencesView), (status = 401, body = ProblemDoc, content_type = "application/problem+json")))]
 pub async fn preferences(
     State(state): State<AppState>,
     caller: Caller,
@@ -175,6 +186,8 @@ pub async fn preferences(
 }
 
 /// Replaces the caller's preferences (400 naming e.g. `favourite_genres[1]` for an unknown genre).
+#[utoipa::path(put, path = "/me/preferences", tag = "accounts", request_body = PreferencesView, security(("bearer" = [])),
+    responses((status = 200, body = PreferencesView), (status = 400, body = ProblemDoc, content_type = "application/problem+json")))]
 pub async fn put_preferences(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +207,8 @@ pub async fn put_preferences(
 }
 
 /// The caller's own profile.
+#[utoipa::path(get, path = "/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ProblemDoc, content_type = "application/problem+json")))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, Problem> {
     let request = pb::GetUserRequest { user_id: caller.user_id.get() };
     let user = state.upstreams.users().get_user(state.upstreams.request(request)).await?.into_inner();

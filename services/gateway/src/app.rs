@@ -1,4 +1,6 @@
 //! [`Application`]: the router over the kit's [`HttpServer`], bound at build (port 0 in tests).
+//! Every `/api/v1` request passes, outermost first: request id, CORS, authentication, rate
+//! limit, then its handler.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,16 +8,26 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use contract::token::JwtSecret;
 use service_common::{HttpServer, ServerError, Service};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::auth::{ApiKeyConfigError, ApiKeys};
 use crate::config::Config;
+use crate::impressions::{ImpressionMetrics, Impressions};
+use crate::movies::GenreIndex;
+use crate::rate_limit::{Limits, RateLimiter, RedisLimiter, RedisLimiterError};
 use crate::upstream::{UpstreamError, Upstreams};
-use crate::{accounts, ratings, request_id};
+use crate::{accounts, auth, movies, openapi, rate_limit, ratings, recommendations, request_id};
 
 /// How often readiness checks the upstreams' health.
 const READINESS_INTERVAL: Duration = Duration::from_secs(2);
+/// Key prefix of the shared rate limiter in Redis.
+const RATE_LIMIT_PREFIX: &str = "cinerec:ratelimit:";
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +38,26 @@ pub enum AppError {
     /// Binding, serving or the metrics endpoint failed.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The API key configuration is wrong.
+    #[error(transparent)]
+    ApiKeys(#[from] ApiKeyConfigError),
+    /// The API keys file cannot be read.
+    #[error("reading the API keys file {path}: {source}")]
+    ApiKeysFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The shared rate limiter's Redis URL is wrong.
+    #[error(transparent)]
+    RateLimitRedis(#[from] RedisLimiterError),
+    /// A CORS origin is not a valid header value.
+    #[error("CORS origin {0:?} is not a valid origin")]
+    CorsOrigin(String),
+    /// The Kafka client for impressions cannot be made.
+    #[error(transparent)]
+    Events(#[from] events::EventError),
 }
 
 /// What every handler shares.
@@ -35,6 +67,16 @@ pub struct AppState {
     pub upstreams: Upstreams,
     /// The users service's token secret.
     pub jwt_secret: Arc<JwtSecret>,
+    /// API keys of machine clients.
+    pub api_keys: Arc<ApiKeys>,
+    /// The rate limiter.
+    pub rate_limiter: Arc<RateLimiter>,
+    /// Where served lists go.
+    pub impressions: Impressions,
+    /// Movie ids by genre.
+    pub genres: Arc<GenreIndex>,
+    /// The OpenAPI document.
+    pub openapi: Arc<serde_json::Value>,
 }
 
 /// The gateway, bound and not yet serving.
@@ -44,33 +86,138 @@ pub struct Application {
     router: Router,
 }
 
-/// The `/api/v1` routes.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let api = Router::new()
-        .route("/auth/register", post(accounts::register))
-        .route("/auth/login", post(accounts::login))
-        .route("/me", get(accounts::me).patch(accounts::update_me).delete(accounts::delete_me))
-        .route("/me/preferences", get(accounts::preferences).put(accounts::put_preferences))
-        .route("/me/ratings", get(ratings::mine))
-        .route("/me/ratings/{movie_id}", put(ratings::put).delete(ratings::delete))
-        .route("/movies/{movie_id}/ratings", get(ratings::of_movie));
-    Router::new()
-        .nest("/api/v1", api)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(request_id::layer))
+/// The `/api/v1` routes (paths relative to `/api/v1`) and their OpenAPI document.
+pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::me, accounts::update_me, accounts::delete_me))
+        .routes(routes!(accounts::preferences, accounts::put_preferences))
+        .routes(routes!(ratings::mine))
+        .routes(routes!(ratings::put, ratings::delete))
+        .routes(routes!(ratings::of_user))
+        .routes(routes!(ratings::put_user, ratings::delete_user))
+        .routes(routes!(ratings::of_movie))
+        .routes(routes!(movies::list, movies::create))
+        .routes(routes!(movies::get, movies::create_at, movies::update, movies::delete))
+        .routes(routes!(movies::put_poster))
+        .routes(routes!(movies::put_trailer))
+        .routes(routes!(recommendations::mine))
+        .routes(routes!(recommendations::why))
+        .routes(routes!(recommendations::session))
+        .routes(routes!(recommendations::popular))
+        .routes(routes!(recommendations::similar))
+        .routes(routes!(openapi::document))
+        .routes(routes!(openapi::docs))
+        .split_for_parts()
+}
+
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, AppError> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| HeaderValue::from_str(o).map_err(|_| AppError::CorsOrigin(o.to_owned())))
+        .collect::<Result<_, _>>()?;
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let header = |name: &'static str| HeaderName::from_static(name);
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header(auth::API_KEY_HEADER),
+                header(request_id::HEADER),
+            ])
+            .expose_headers([
+                header(request_id::HEADER),
+                header::RETRY_AFTER,
+                header("ratelimit"),
+                header("ratelimit-policy"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    ))
+}
+
+/// The whole router: `/api/v1` with its layers.
+pub fn router(mut state: AppState, config: &Config) -> Result<Router, AppError> {
+    let (api, mut document) = api_routes();
+    openapi::complete(&mut document);
+    state.openapi = Arc::new(serde_json::to_value(&document).unwrap_or_default());
+    let api = api
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .with_state(state);
+    let mut app = Router::new().nest("/api/v1", api).layer(DefaultBodyLimit::max(config.max_body_bytes));
+    if let Some(cors) = cors(&config.cors_origins)? {
+        app = app.layer(cors);
+    }
+    Ok(app.layer(axum::middleware::from_fn(request_id::layer)))
 }
 
 impl Application {
     /// Binds the ports of `config.service` and prepares the upstream channels (lazily
-    /// connected: readiness reports whether they answer).
+    /// connected: readiness reports whether they answer), the rate limiter and the impression
+    /// publisher.
     pub async fn build(config: &Config) -> Result<Self, AppError> {
-        let upstreams = Upstreams::new(&config.users_url, &config.ratings_url, config.upstream_deadline)?;
-        let server = HttpServer::bind(Service::Gateway, &config.service)
+        let mut api_keys = config.api_keys.clone();
+        if let Some(path) = &config.api_keys_file {
+            let text = fs_err::read_to_string(path)
+                .map_err(|source| AppError::ApiKeysFile { path: path.clone(), source })?;
+            api_keys.extend(ApiKeys::parse(&text)?)?;
+        }
+        let upstreams = Upstreams::new(&config.upstream_urls(), config.upstream_deadline)?;
+        let mut server = HttpServer::bind(Service::Gateway, &config.service)
             .await?
             .ready_when(READINESS_INTERVAL, Arc::new(upstreams.clone()));
-        let state = AppState { upstreams, jwt_secret: Arc::new(config.jwt_secret.clone()) };
-        Ok(Self { server, router: router(state, config.max_body_bytes) })
+        let shared = match config.rate_limit_redis.is_empty() {
+            true => None,
+            false => Some(RedisLimiter::new(
+                config.rate_limit_redis.expose(),
+                RATE_LIMIT_PREFIX,
+                config.rate_limit_redis_timeout,
+            )?),
+        };
+        let limits = Limits {
+            anonymous: config.rate_limit_anonymous,
+            user: config.rate_limit_user,
+            key: config.rate_limit_key,
+        };
+        let rate_limiter =
+            Arc::new(RateLimiter::new(limits, config.trusted_proxies.clone(), shared, server.registry()));
+        let impression_metrics = ImpressionMetrics::register(server.registry());
+        let impressions = if config.kafka_brokers.is_empty() {
+            tracing::info!("no Kafka brokers: impressions are not published");
+            Impressions::off(impression_metrics)
+        } else {
+            let publisher = events::kafka::KafkaPublisher::new(&config.kafka_brokers)?;
+            let (impressions, task) = Impressions::start(
+                publisher,
+                config.recommendations_served_topic.clone(),
+                impression_metrics,
+            );
+            server = server.task("impressions", task);
+            impressions
+        };
+        tracing::info!(
+            api_keys = api_keys.len(),
+            shared_rate_limit = !config.rate_limit_redis.is_empty(),
+            "gateway configured"
+        );
+        let state = AppState {
+            upstreams,
+            jwt_secret: Arc::new(config.jwt_secret.clone()),
+            api_keys: Arc::new(api_keys),
+            rate_limiter,
+            impressions,
+            genres: Arc::default(),
+            openapi: Arc::default(),
+        };
+        Ok(Self { server, router: router(state, config)? })
     }
 
     /// The bound API address.

@@ -14,6 +14,37 @@ use crate::request_id;
 /// The media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The problem document as the OpenAPI description shows it (the answer is built in
+/// [`Problem::into_response`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ProblemDoc {
+    /// `https://cinerec.dev/problems/<kind>` (invalid, not_found, conflict, unauthenticated,
+    /// forbidden, rate_limited, unavailable, internal, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The HTTP reason phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// The request path.
+    pub instance: Option<String>,
+    /// The request's `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// One entry per invalid field or parameter.
+    pub errors: Vec<FieldErrorDoc>,
+}
+
+/// One invalid field.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FieldErrorDoc {
+    /// The field or parameter, e.g. `rating`, `preferences.favourite_genres[1]`, `limit`.
+    pub field: String,
+    /// Why it is invalid.
+    pub reason: String,
+}
+
 /// An error on its way to the client: the contract's classification, and the HTTP status
 /// (the kind's own, or a more precise one such as 413 and 415 for an `Invalid` body).
 #[derive(Debug)]
@@ -36,7 +67,7 @@ impl Problem {
     }
 
     /// A request refused with `status` (4xx) for `detail`.
-    fn with_status(status: StatusCode, detail: &str) -> Self {
+    pub fn with_status(status: StatusCode, detail: &str) -> Self {
         Self { error: PublicError::new(ErrorKind::Invalid, detail), status }
     }
 }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use proto::movies::v1::movies_service_client::MoviesServiceClient;
 use proto::ratings::v1::ratings_service_client::RatingsServiceClient;
+use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
 use proto::users::v1::users_service_client::UsersServiceClient;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
@@ -26,11 +28,26 @@ pub struct UpstreamError {
     pub source: tonic::transport::Error,
 }
 
+/// Where the upstream services listen.
+#[derive(Clone, Debug)]
+pub struct UpstreamUrls {
+    /// Users (accounts, preferences).
+    pub users: String,
+    /// Ratings.
+    pub ratings: String,
+    /// Movies (catalogue, media).
+    pub movies: String,
+    /// Serving (recommendations).
+    pub serving: String,
+}
+
 /// The gateway's gRPC clients.
 #[derive(Clone, Debug)]
 pub struct Upstreams {
     users: Channel,
     ratings: Channel,
+    movies: Channel,
+    serving: Channel,
     deadline: Duration,
 }
 
@@ -44,12 +61,25 @@ fn channel(name: &'static str, url: &str, deadline: Duration) -> Result<Channel,
 
 impl Upstreams {
     /// Channels to the services at these addresses (nothing is contacted yet).
-    pub fn new(users_url: &str, ratings_url: &str, deadline: Duration) -> Result<Self, UpstreamError> {
+    pub fn new(urls: &UpstreamUrls, deadline: Duration) -> Result<Self, UpstreamError> {
         Ok(Self {
-            users: channel("users", users_url, deadline)?,
-            ratings: channel("ratings", ratings_url, deadline)?,
+            users: channel("users", &urls.users, deadline)?,
+            ratings: channel("ratings", &urls.ratings, deadline)?,
+            movies: channel("movies", &urls.movies, deadline)?,
+            serving: channel("serving", &urls.serving, deadline)?,
             deadline,
         })
+    }
+
+    /// A movies service client (uploads up to the trailer limit).
+    pub fn movies(&self) -> MoviesServiceClient<Channel> {
+        MoviesServiceClient::new(self.movies.clone())
+            .max_encoding_message_size(contract::media::MAX_TRAILER_BYTES + (1 << 20))
+    }
+
+    /// A serving (recommendation) client.
+    pub fn serving(&self) -> RecommendationServiceClient<Channel> {
+        RecommendationServiceClient::new(self.serving.clone())
     }
 
     /// A ratings service client.
@@ -86,8 +116,13 @@ async fn serving(channel: &Channel, deadline: Duration) -> bool {
 /// Ready while every upstream's health check answers SERVING within the deadline.
 impl service_common::ReadinessProbe for Upstreams {
     async fn is_ready(&self) -> bool {
-        let (users, ratings) =
-            tokio::join!(serving(&self.users, self.deadline), serving(&self.ratings, self.deadline));
-        users && ratings
+        let deadline = self.deadline;
+        let (users, ratings, movies, recommendations) = tokio::join!(
+            serving(&self.users, deadline),
+            serving(&self.ratings, deadline),
+            serving(&self.movies, deadline),
+            serving(&self.serving, deadline),
+        );
+        users && ratings && movies && recommendations
     }
 }
