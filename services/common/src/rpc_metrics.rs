@@ -10,6 +10,10 @@
 //! trailers, so a response without the header is `OK`. Label cardinality stays bounded: the
 //! method is the last segment of the request path, and a path the server does not serve (answered
 //! `UNIMPLEMENTED`) is counted as method `unknown`, so clients cannot mint labels.
+//!
+//! Each call runs inside an `rpc` span with the caller's `x-request-id` metadata as field
+//! `request_id` (the gateway's field name), so every log line of the handler names the request
+//! it serves, across services.
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -22,6 +26,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tracing::Instrument;
 
 /// Labels of `cinerec_rpc_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -129,6 +134,9 @@ impl<S> tower::Layer<S> for RpcMetrics {
     }
 }
 
+/// The metadata key of the request id the gateway sends (and its log field, minus the dash).
+pub const REQUEST_ID: &str = "x-request-id";
+
 /// The service [`RpcMetrics`] wraps around a server's routes.
 #[derive(Clone, Debug)]
 pub struct RpcMetricsService<S> {
@@ -154,7 +162,11 @@ where
         let started = Instant::now();
         let path = request.uri().path().to_owned();
         let metrics = self.metrics.clone();
-        let response = self.inner.call(request);
+        let span = tracing::info_span!("rpc", path = %path, request_id = tracing::field::Empty);
+        if let Some(id) = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+            span.record("request_id", id);
+        }
+        let response = span.in_scope(|| self.inner.call(request)).instrument(span);
         Box::pin(async move {
             let res = match AssertUnwindSafe(response).catch_unwind().await {
                 Ok(res) => res,
@@ -189,6 +201,42 @@ mod tests {
     use tonic_health::pb::health_client::HealthClient;
 
     use super::*;
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handlers_logs_carry_the_callers_request_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let handler = tower::service_fn(|_: http::Request<()>| async {
+            tracing::info!("handling");
+            Ok::<_, std::convert::Infallible>(http::Response::new(()))
+        });
+        let mut service = RpcMetricsService {
+            inner: handler,
+            metrics: RpcMetrics::register(&mut Registry::default(), "demo"),
+        };
+        let request =
+            http::Request::builder().uri("/demo.v1.Demo/Get").header(REQUEST_ID, "req-42").body(()).unwrap();
+        tower::Service::call(&mut service, request).await.unwrap();
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = logs.lines().find(|l| l.contains("handling")).expect("the handler logged");
+        assert!(line.contains(r#""request_id":"req-42""#), "{line}");
+    }
 
     /// A real server with the layer: a served call, a refused call and a path nobody serves are
     /// counted with their codes, under the names every service shares.

@@ -1,4 +1,5 @@
-//! `cinerec-loadgen`: a load generator for the recommendation service, closed or open loop.
+//! `cinerec-loadgen`: a load generator for the recommendation service, the movies service and
+//! the REST gateway in front of them, closed or open loop.
 //!
 //! For each concurrency level it opens that many clients (each with its own HTTP/2 connection
 //! unless `--connections` caps them), each sending one request at a time, until `--requests`
@@ -12,6 +13,13 @@
 //! the model in `--store`, the same store the server reads. It talks to loopback addresses
 //! only. `--method model-info` measures the gRPC round trip without engine work; `--method
 //! in-process` runs the same queries in this process without gRPC, for comparison.
+//!
+//! The gateway's cost is measured as a pair in the same run: `--method recommend` (gRPC to
+//! serving) against `--method rest-recommend` (`GET /api/v1/me/recommendations` through
+//! `--gateway`, with tokens signed for the drawn users by `--jwt-secret`), and `--method
+//! get-movie` (gRPC `GetMovie` to `--movies`) against `--method rest-movie`
+//! (`GET /api/v1/movies/{id}`); movie ids are drawn from the model's catalogue. Each REST client
+//! keeps one HTTP/1.1 connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use proto::movies::v1 as movies_pb;
+use proto::movies::v1::movies_service_client::MoviesServiceClient;
 use proto::recommendation::v1 as pb;
 use proto::recommendation::v1::recommendation_service_client::RecommendationServiceClient;
 use tonic::transport::{Channel, Endpoint};
@@ -35,6 +45,31 @@ pub enum Method {
     ModelInfo,
     /// The same query as `recommend`, called in this process (no gRPC, no cache).
     InProcess,
+    /// `GetMovie` of a random movie, over gRPC to the movies service.
+    GetMovie,
+    /// `GET /api/v1/me/recommendations?n=` through the gateway, as a random known user.
+    RestRecommend,
+    /// `GET /api/v1/movies/{id}` through the gateway.
+    RestMovie,
+}
+
+impl Method {
+    /// Whether requests name movies (else users).
+    fn by_movie(self) -> bool {
+        matches!(self, Self::GetMovie | Self::RestMovie)
+    }
+
+    /// The name in the table.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Recommend => "Recommend (gRPC)",
+            Self::ModelInfo => "ModelInfo (gRPC)",
+            Self::InProcess => "in-process",
+            Self::GetMovie => "GetMovie (gRPC)",
+            Self::RestRecommend => "GET /me/recommendations",
+            Self::RestMovie => "GET /movies/{id}",
+        }
+    }
 }
 
 /// `cinerec-loadgen`'s flags.
@@ -44,6 +79,16 @@ pub struct LoadgenConfig {
     /// The server's gRPC address; must resolve to loopback addresses only.
     #[arg(long, env = "CINEREC_LOADGEN_TARGET", default_value = "127.0.0.1:50051")]
     pub target: String,
+    /// The movies service's gRPC address (`--method get-movie`).
+    #[arg(long = "movies", env = "CINEREC_LOADGEN_MOVIES", default_value = "127.0.0.1:50054")]
+    pub movies: String,
+    /// The gateway's HTTP address (`--method rest-*`).
+    #[arg(long = "gateway", env = "CINEREC_LOADGEN_GATEWAY", default_value = "127.0.0.1:8080")]
+    pub gateway: String,
+    /// The users service's token secret, to sign tokens for the drawn users
+    /// (`--method rest-recommend`); never printed.
+    #[arg(long, env = "CINEREC_JWT_SECRET", hide_env_values = true, default_value = "")]
+    pub jwt_secret: String,
     /// The model store the server reads, for the user ids (and the in-process model).
     #[arg(long = "store", env = "CINEREC_MODEL_STORE", default_value = "./models")]
     pub store: String,
@@ -123,6 +168,14 @@ pub enum LoadgenError {
     /// The warm-up pass failed.
     #[error("warm-up request failed: {0}")]
     Warmup(tonic::Status),
+    /// An HTTP connection to the gateway failed.
+    #[error("connecting to the gateway at {addr}: {reason}")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// What failed.
+        reason: String,
+    },
     /// Flags that do not go together.
     #[error("{0}")]
     Usage(String),
@@ -233,7 +286,8 @@ pub async fn run(config: &LoadgenConfig) -> Result<Vec<RunReport>, LoadgenError>
         .await
         .map_err(|e| LoadgenError::Store(e.to_string()))?
         .ok_or_else(|| LoadgenError::Store(format!("{store} has no model")))?;
-    let users = Arc::new(draw_users(artifact.users.as_slice(), config.users, config.seed));
+    let ids = if config.method.by_movie() { artifact.items.as_slice() } else { artifact.users.as_slice() };
+    let users = Arc::new(draw_users(ids, config.users, config.seed));
     if config.method == Method::InProcess {
         let scoring = config.scoring;
         let model = Arc::new(
@@ -249,22 +303,116 @@ pub async fn run(config: &LoadgenConfig) -> Result<Vec<RunReport>, LoadgenError>
         return Ok(res);
     }
     drop(artifact);
-    let addr = loopback_target(&config.target).await?;
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-        .expect("a socket address is a valid URI")
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5));
-    if config.warm {
-        let client = RecommendationServiceClient::new(connect(&endpoint, addr).await?);
+    let serving_addr = loopback_target(&config.target).await?;
+    if config.warm && !config.method.by_movie() {
+        let client = RecommendationServiceClient::new(connect(&endpoint(serving_addr), serving_addr).await?);
         for &user_id in users.iter() {
             client.clone().recommend(request(user_id, config.n)).await.map_err(LoadgenError::Warmup)?;
         }
     }
+    let target = match config.method {
+        Method::GetMovie => loopback_target(&config.movies).await?,
+        Method::RestRecommend | Method::RestMovie => loopback_target(&config.gateway).await?,
+        _ => serving_addr,
+    };
+    let tokens = match config.method {
+        Method::RestRecommend => Arc::new(tokens(&config.jwt_secret, &users)?),
+        _ => Arc::default(),
+    };
     let mut res = Vec::new();
     for &concurrency in &config.concurrency {
-        res.push(over_grpc(config, &endpoint, addr, &users, concurrency).await?);
+        res.push(over_the_wire(config, target, &users, &tokens, concurrency).await?);
     }
     Ok(res)
+}
+
+fn endpoint(addr: SocketAddr) -> Endpoint {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("a socket address is a valid URI")
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5))
+}
+
+/// `Authorization` header values for `users` (an hour's tokens), in the same order.
+fn tokens(secret: &str, users: &[u64]) -> Result<Vec<String>, LoadgenError> {
+    let secret = contract::token::JwtSecret::new(secret.as_bytes())
+        .map_err(|e| LoadgenError::Usage(format!("--jwt-secret (needed by rest-recommend): {e}")))?;
+    let now = contract::token::now_unix();
+    users
+        .iter()
+        .map(|&user| {
+            let id = contract::UserId::parse(user, "user")
+                .map_err(|e| LoadgenError::Usage(format!("user {user}: {}", e.reason)))?;
+            let (token, _) = contract::token::issue(
+                &secret,
+                id,
+                &format!("loadgen-{user}"),
+                now,
+                Duration::from_secs(3600),
+            );
+            Ok(format!("Bearer {token}"))
+        })
+        .collect()
+}
+
+/// One client's connection.
+enum Conn {
+    Serving(RecommendationServiceClient<Channel>),
+    Movies(MoviesServiceClient<Channel>),
+    Rest(hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>),
+}
+
+impl Conn {
+    /// Sends one request about `id` (a user or a movie); `Ok(cached)` when it succeeded.
+    async fn send(
+        &mut self,
+        method: Method,
+        id: u64,
+        n: u32,
+        authorization: Option<&str>,
+    ) -> Result<bool, ()> {
+        match self {
+            Self::Serving(client) => match method {
+                Method::ModelInfo => {
+                    client.model_info(pb::ModelInfoRequest {}).await.map(|_| false).map_err(drop)
+                }
+                _ => client.recommend(request(id, n)).await.map(|r| r.get_ref().cached).map_err(drop),
+            },
+            Self::Movies(client) => client
+                .get_movie(movies_pb::GetMovieRequest { movie_id: id })
+                .await
+                .map(|_| false)
+                .map_err(drop),
+            Self::Rest(sender) => {
+                let uri = match method {
+                    Method::RestMovie => format!("/api/v1/movies/{id}"),
+                    _ => format!("/api/v1/me/recommendations?n={n}"),
+                };
+                let mut request = hyper::Request::get(uri).header(hyper::header::HOST, "loadgen");
+                if let Some(authorization) = authorization {
+                    request = request.header(hyper::header::AUTHORIZATION, authorization);
+                }
+                let request = request.body(http_body_util::Empty::new()).map_err(drop)?;
+                sender.ready().await.map_err(drop)?;
+                let response = sender.send_request(request).await.map_err(drop)?;
+                let ok = response.status() == hyper::StatusCode::OK;
+                http_body_util::BodyExt::collect(response.into_body()).await.map_err(drop)?;
+                if ok { Ok(false) } else { Err(()) }
+            }
+        }
+    }
+}
+
+/// An HTTP/1.1 connection to the gateway, its driver on its own task.
+async fn rest_connection(addr: SocketAddr) -> Result<Conn, LoadgenError> {
+    let fail = |reason: String| LoadgenError::Http { addr, reason };
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| fail(e.to_string()))?;
+    stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    tokio::spawn(connection);
+    Ok(Conn::Rest(sender))
 }
 
 async fn connect(endpoint: &Endpoint, addr: SocketAddr) -> Result<Channel, LoadgenError> {
@@ -327,17 +475,34 @@ fn schedule(
     }
 }
 
-async fn over_grpc(
+async fn over_the_wire(
     config: &LoadgenConfig,
-    endpoint: &Endpoint,
     addr: SocketAddr,
-    users: &Arc<Vec<u64>>,
+    ids: &Arc<Vec<u64>>,
+    tokens: &Arc<Vec<String>>,
     concurrency: usize,
 ) -> Result<RunReport, LoadgenError> {
-    let connections = if config.connections == 0 { concurrency } else { config.connections.min(concurrency) };
-    let mut channels = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        channels.push(connect(endpoint, addr).await?);
+    let method = config.method;
+    let rest = matches!(method, Method::RestRecommend | Method::RestMovie);
+    let connections =
+        if config.connections == 0 || rest { concurrency } else { config.connections.min(concurrency) };
+    let mut conns = Vec::with_capacity(concurrency);
+    if rest {
+        for _ in 0..concurrency {
+            conns.push(rest_connection(addr).await?);
+        }
+    } else {
+        let mut channels = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            channels.push(connect(&endpoint(addr), addr).await?);
+        }
+        for client_idx in 0..concurrency {
+            let channel = channels[client_idx % connections].clone();
+            conns.push(match method {
+                Method::GetMovie => Conn::Movies(MoviesServiceClient::new(channel)),
+                _ => Conn::Serving(RecommendationServiceClient::new(channel)),
+            });
+        }
     }
     let started = Instant::now();
     let deadline = started + config.duration;
@@ -345,9 +510,8 @@ async fn over_grpc(
     let open_loop = config.rate > 0.0;
     let mut senders = Vec::with_capacity(concurrency);
     let mut tasks = Vec::with_capacity(concurrency);
-    for client_idx in 0..concurrency {
-        let mut client = RecommendationServiceClient::new(channels[client_idx % connections].clone());
-        let (budget, users, method, n) = (budget.clone(), users.clone(), config.method, config.n);
+    for (client_idx, mut conn) in conns.into_iter().enumerate() {
+        let (budget, ids, tokens, n) = (budget.clone(), ids.clone(), tokens.clone(), config.n);
         let mut state = config.seed ^ (client_idx as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
         let (tx, mut schedule) = tokio::sync::mpsc::unbounded_channel::<Instant>();
         senders.push(tx);
@@ -363,12 +527,10 @@ async fn over_grpc(
                         None => break,
                     },
                 };
-                let user_id = users[(splitmix(&mut state) % users.len() as u64) as usize];
+                let pick = (splitmix(&mut state) % ids.len() as u64) as usize;
+                let authorization = tokens.get(pick).map(String::as_str);
                 let sent = Instant::now();
-                let outcome = match method {
-                    Method::ModelInfo => client.model_info(pb::ModelInfoRequest {}).await.map(|_| false),
-                    _ => client.recommend(request(user_id, n)).await.map(|r| r.get_ref().cached),
-                };
+                let outcome = conn.send(method, ids[pick], n, authorization).await;
                 let done = Instant::now();
                 // Never earlier than the actual send, so the latency is not understated.
                 let from = scheduled.map_or(sent, |at| at.min(sent));
@@ -469,11 +631,7 @@ fn report(concurrency: usize, mut tally: ClientTally, elapsed: Duration) -> RunR
 /// The reports as a Markdown table (open-loop runs add the offered rate and the send lag).
 pub fn table(method: Method, reports: &[RunReport]) -> String {
     let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1000.0);
-    let method = match method {
-        Method::Recommend => "Recommend",
-        Method::ModelInfo => "ModelInfo",
-        Method::InProcess => "in-process",
-    };
+    let method = method.label();
     let open_loop = reports.iter().any(|r| r.offered.is_some());
     let mut res = String::from("| method | clients | cache hits | requests | errors |");
     res.push_str(if open_loop { " offered req/s | req/s |" } else { " req/s |" });

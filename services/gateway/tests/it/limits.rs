@@ -116,3 +116,28 @@ async fn with_redis_down_the_local_limiter_decides_and_is_counted() {
 fn rand_suffix() -> u32 {
     uuid::Uuid::new_v4().as_u128() as u32 & 0xffff
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_the_configured_origins_only() {
+    let gateway = Gateway::start(&config(|c| c.cors_origins = vec!["https://app.example".into()])).await;
+    let preflight = |origin: &str| {
+        Req::new(gateway.addr, "OPTIONS", "/api/v1/me/ratings/1")
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header("access-control-request-headers", "authorization, content-type")
+    };
+    let allowed = preflight("https://app.example").send().await;
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://app.example"), "{allowed:?}");
+    assert!(allowed.header("access-control-allow-methods").is_some_and(|m| m.contains("PUT")), "{allowed:?}");
+    let refused = preflight("https://evil.example").send().await;
+    assert_eq!(refused.header("access-control-allow-origin"), None, "{refused:?}");
+    let simple = Req::new(gateway.addr, "GET", "/api/v1/openapi.json")
+        .header("origin", "https://app.example")
+        .send()
+        .await;
+    assert_eq!(simple.header("access-control-allow-origin"), Some("https://app.example"));
+    assert!(
+        simple.header("access-control-expose-headers").is_some_and(|h| h.contains("x-request-id")),
+        "{simple:?}"
+    );
+}
