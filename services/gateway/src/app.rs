@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::auth::{ApiKeyConfigError, ApiKeys};
 use crate::config::Config;
 use crate::impressions::{ImpressionMetrics, Impressions};
-use crate::movies::GenreIndex;
+use crate::movies::{GenreIndex, SummaryCache};
 use crate::rate_limit::{Limits, RateLimiter, RedisLimiter, RedisLimiterError};
 use crate::upstream::{UpstreamError, Upstreams};
 use crate::{accounts, auth, movies, openapi, rate_limit, ratings, recommendations, request_id};
@@ -75,6 +75,8 @@ pub struct AppState {
     pub impressions: Impressions,
     /// Movie ids by genre.
     pub genres: Arc<GenreIndex>,
+    /// Titles, years and genres for lists.
+    pub summaries: Arc<SummaryCache>,
     /// The OpenAPI document.
     pub openapi: Arc<serde_json::Value>,
 }
@@ -215,6 +217,7 @@ impl Application {
             rate_limiter,
             impressions,
             genres: Arc::default(),
+            summaries: Arc::default(),
             openapi: Arc::default(),
         };
         Ok(Self { server, router: router(state, config)? })

@@ -6,7 +6,7 @@
 //! 413 beyond, 415 for a type the kind does not take).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -273,7 +273,9 @@ pub async fn update(
     movie.poster_url.clear();
     movie.trailer_url.clear();
     let request = pb::UpdateMovieRequest { movie: Some(movie) };
-    Ok(Json(movies.update_movie(state.upstreams.request(request)).await?.into_inner().into()))
+    let updated = movies.update_movie(state.upstreams.request(request)).await?.into_inner();
+    state.summaries.forget(movie_id);
+    Ok(Json(updated.into()))
 }
 
 /// Deletes a movie and its media (admin; 204).
@@ -422,5 +424,80 @@ impl GenreIndex {
             .expect("the genre index is never poisoned")
             .insert(genre, (Instant::now(), Arc::clone(&ids)));
         Ok(ids)
+    }
+}
+
+/// What a list shows of a movie, from the catalogue: title, year, genres.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MovieSummary {
+    /// Title without the year.
+    pub title: String,
+    /// Release year, when known.
+    pub year: Option<i32>,
+    /// Genres.
+    pub genres: Vec<String>,
+}
+
+/// How long a summary is reused (admin changes through this gateway drop it at once).
+const SUMMARY_TTL: Duration = Duration::from_secs(600);
+/// Summaries kept at most (the whole MovieLens catalogue fits).
+const SUMMARY_CAPACITY: usize = 100_000;
+
+/// Movie summaries for recommendation lists, fetched from the movies service on a miss (in
+/// parallel) and kept for [`SUMMARY_TTL`]: a model's own titles may be missing (models trained
+/// from the ratings service's keys have none) or older than the catalogue.
+#[derive(Debug, Default)]
+pub struct SummaryCache {
+    entries: RwLock<HashMap<u64, (Instant, Arc<MovieSummary>)>>,
+}
+
+impl SummaryCache {
+    /// The summaries of `ids` that the catalogue has (unknown movies are left out).
+    pub async fn get_many(&self, state: &AppState, ids: &[u64]) -> HashMap<u64, Arc<MovieSummary>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        {
+            let entries = self.entries.read().expect("the summary cache is never poisoned");
+            for &id in ids {
+                match entries.get(&id) {
+                    Some((at, summary)) if at.elapsed() < SUMMARY_TTL => {
+                        found.insert(id, Arc::clone(summary));
+                    }
+                    _ => missing.push(id),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return found;
+        }
+        let fetches = missing.iter().map(|&movie_id| {
+            let mut client = state.upstreams.movies();
+            let request = state.upstreams.request(pb::GetMovieRequest { movie_id });
+            async move { client.get_movie(request).await.ok().map(|m| m.into_inner()) }
+        });
+        let fetched: Vec<pb::Movie> =
+            futures_util::future::join_all(fetches).await.into_iter().flatten().collect();
+        let mut entries = self.entries.write().expect("the summary cache is never poisoned");
+        if entries.len() + fetched.len() > SUMMARY_CAPACITY {
+            entries.retain(|_, (at, _)| at.elapsed() < SUMMARY_TTL);
+            if entries.len() + fetched.len() > SUMMARY_CAPACITY {
+                entries.clear();
+            }
+        }
+        for movie in fetched {
+            let summary = Arc::new(MovieSummary {
+                title: movie.title,
+                year: (movie.year != 0).then_some(movie.year),
+                genres: movie.genres,
+            });
+            entries.insert(movie.movie_id, (Instant::now(), Arc::clone(&summary)));
+            found.insert(movie.movie_id, summary);
+        }
+        found
+    }
+
+    /// Forgets `movie_id` (after a change through this gateway).
+    pub fn forget(&self, movie_id: u64) {
+        self.entries.write().expect("the summary cache is never poisoned").remove(&movie_id);
     }
 }

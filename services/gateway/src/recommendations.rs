@@ -83,8 +83,13 @@ impl Source {
 pub struct RecommendedMovie {
     /// Movie id.
     pub movie_id: u64,
-    /// Title (from the model's catalogue).
+    /// Title (from the catalogue; the model's own when the catalogue lacks the movie).
     pub title: String,
+    /// Release year, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    /// Genres (empty when the catalogue lacks the movie).
+    pub genres: Vec<String>,
     /// The model's score, comparable only within one list.
     pub score: f32,
     /// 0-based position in this list.
@@ -116,8 +121,9 @@ enum Audience {
     Everyone,
 }
 
-/// Builds the list, publishes its impression and returns it.
-fn serve(
+/// Builds the list (titles, years and genres from the catalogue), publishes its impression and
+/// returns it.
+async fn serve(
     state: &AppState,
     audience: Audience,
     surface: &'static str,
@@ -125,13 +131,22 @@ fn serve(
     model_version: String,
     movies: impl Iterator<Item = pb::ScoredMovie>,
 ) -> RecommendationList {
+    let movies: Vec<pb::ScoredMovie> = movies.collect();
+    let ids: Vec<u64> = movies.iter().map(|m| m.movie_id).collect();
+    let summaries = state.summaries.get_many(state, &ids).await;
     let movies: Vec<RecommendedMovie> = movies
+        .into_iter()
         .enumerate()
-        .map(|(i, m)| RecommendedMovie {
-            movie_id: m.movie_id,
-            title: m.title,
-            score: m.score,
-            position: i as u32,
+        .map(|(i, m)| {
+            let summary = summaries.get(&m.movie_id);
+            RecommendedMovie {
+                movie_id: m.movie_id,
+                title: summary.map_or(m.title, |s| s.title.clone()),
+                year: summary.and_then(|s| s.year),
+                genres: summary.map_or_else(Vec::new, |s| s.genres.clone()),
+                score: m.score,
+                position: i as u32,
+            }
         })
         .collect();
     let recommendation_id = uuid::Uuid::new_v4().to_string();
@@ -232,7 +247,9 @@ pub async fn mine(
     let user = caller.user_id.get();
     let (response, movies) = recommend(&state, user, Vec::new(), &list).await?;
     let source = Source::from_wire(response.source);
-    Ok(Json(serve(&state, Audience::User(user), "me", source, response.model_version, movies.into_iter())))
+    Ok(Json(
+        serve(&state, Audience::User(user), "me", source, response.model_version, movies.into_iter()).await,
+    ))
 }
 
 /// Why a movie is recommended to the caller.
@@ -338,7 +355,7 @@ pub async fn session(
         })?;
     let source = Source::from_wire(response.source);
     let audience = Audience::Anonymous(anonymous_id);
-    Ok(Json(serve(&state, audience, "session", source, response.model_version, movies.into_iter())))
+    Ok(Json(serve(&state, audience, "session", source, response.model_version, movies.into_iter()).await))
 }
 
 /// The most popular movies, optionally of one genre.
@@ -350,14 +367,17 @@ pub async fn popular(
 ) -> Result<Json<RecommendationList>, Problem> {
     let list = list_params(params, false, true)?;
     let (response, movies) = recommend(&state, 0, Vec::new(), &list).await?;
-    Ok(Json(serve(
-        &state,
-        Audience::Everyone,
-        "popular",
-        Source::Popularity,
-        response.model_version,
-        movies.into_iter(),
-    )))
+    Ok(Json(
+        serve(
+            &state,
+            Audience::Everyone,
+            "popular",
+            Source::Popularity,
+            response.model_version,
+            movies.into_iter(),
+        )
+        .await,
+    ))
 }
 
 /// Movies like this one ("more like this").
@@ -374,12 +394,15 @@ pub async fn similar(
     let request = pb::SimilarMoviesRequest { movie_id, n: list.n };
     let answer =
         state.upstreams.serving().similar_movies(state.upstreams.request(request)).await?.into_inner();
-    Ok(Json(serve(
-        &state,
-        Audience::Everyone,
-        "similar",
-        Source::Similar,
-        answer.model_version,
-        answer.movies.into_iter(),
-    )))
+    Ok(Json(
+        serve(
+            &state,
+            Audience::Everyone,
+            "similar",
+            Source::Similar,
+            answer.model_version,
+            answer.movies.into_iter(),
+        )
+        .await,
+    ))
 }

@@ -114,6 +114,11 @@ async fn search_pages_uploads_popular_and_similar() {
         assert!(movie.body["genres"].as_array().unwrap().iter().any(|g| g == "Animation"), "{movie:?}");
     }
     assert_ne!(ids(&animated.body), ids(&popular.body), "the genre filter changes the list");
+    // Lists carry the catalogue's title, year and genres (the model's own titles have the year).
+    let first = &animated.body["movies"][0];
+    assert!(first["genres"].as_array().unwrap().iter().any(|g| g == "Animation"), "{first}");
+    let catalogue = platform.req("GET", &format!("/api/v1/movies/{}", first["movie_id"])).send().await;
+    assert_eq!((&first["title"], &first["year"]), (&catalogue.body["title"], &catalogue.body["year"]));
 
     let similar = platform.req("GET", "/api/v1/movies/1/similar?n=5").send().await;
     assert_eq!((similar.status, similar.body["source"].as_str()), (200, Some("similar")), "{similar:?}");
