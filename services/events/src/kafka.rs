@@ -47,11 +47,17 @@ impl KafkaPublisher {
 
     /// A producer whose publishes fail after `delivery_timeout` without an acknowledgement.
     pub fn with_delivery_timeout(brokers: &str, delivery_timeout: Duration) -> Result<Self, EventError> {
+        Self::batching(brokers, delivery_timeout, Duration::from_millis(2))
+    }
+
+    /// A producer that waits up to `linger` to fill a batch (fewer, larger requests for
+    /// high-volume, latency-tolerant events such as impressions).
+    pub fn batching(brokers: &str, delivery_timeout: Duration, linger: Duration) -> Result<Self, EventError> {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("acks", "all")
             .set("enable.idempotence", "false")
-            .set("linger.ms", "2")
+            .set("linger.ms", linger.as_millis().to_string())
             .set("message.timeout.ms", delivery_timeout.as_millis().max(1).to_string())
             .set("reconnect.backoff.ms", "50")
             .set("reconnect.backoff.max.ms", "1000")

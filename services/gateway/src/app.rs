@@ -60,25 +60,38 @@ pub enum AppError {
     Events(#[from] events::EventError),
 }
 
-/// What every handler shares.
+/// What every handler shares, behind one `Arc`: axum clones the state for every extractor and
+/// middleware of every request, so a clone must be one reference count.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// The gRPC clients.
     pub upstreams: Upstreams,
     /// The users service's token secret.
-    pub jwt_secret: Arc<JwtSecret>,
+    pub jwt_secret: JwtSecret,
     /// API keys of machine clients.
-    pub api_keys: Arc<ApiKeys>,
+    pub api_keys: ApiKeys,
     /// The rate limiter.
-    pub rate_limiter: Arc<RateLimiter>,
+    pub rate_limiter: RateLimiter,
     /// Where served lists go.
     pub impressions: Impressions,
     /// Movie ids by genre.
-    pub genres: Arc<GenreIndex>,
+    pub genres: GenreIndex,
     /// Titles, years and genres for lists.
-    pub summaries: Arc<SummaryCache>,
-    /// The OpenAPI document.
-    pub openapi: Arc<serde_json::Value>,
+    pub summaries: SummaryCache,
+    /// The OpenAPI document, as JSON text.
+    pub openapi: axum::body::Bytes,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The gateway, bound and not yet serving.
@@ -146,10 +159,11 @@ fn cors(origins: &[String]) -> Result<Option<CorsLayer>, AppError> {
 }
 
 /// The whole router: `/api/v1` with its layers.
-pub fn router(mut state: AppState, config: &Config) -> Result<Router, AppError> {
+pub fn router(mut shared: Shared, config: &Config) -> Result<Router, AppError> {
     let (api, mut document) = api_routes();
     openapi::complete(&mut document);
-    state.openapi = Arc::new(serde_json::to_value(&document).unwrap_or_default());
+    shared.openapi = serde_json::to_vec(&document).unwrap_or_default().into();
+    let state = AppState(Arc::new(shared));
     let api = api
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
@@ -190,13 +204,18 @@ impl Application {
             key: config.rate_limit_key,
         };
         let rate_limiter =
-            Arc::new(RateLimiter::new(limits, config.trusted_proxies.clone(), shared, server.registry()));
+            RateLimiter::new(limits, config.trusted_proxies.clone(), shared, server.registry());
         let impression_metrics = ImpressionMetrics::register(server.registry());
         let impressions = if config.kafka_brokers.is_empty() {
             tracing::info!("no Kafka brokers: impressions are not published");
             Impressions::off(impression_metrics)
         } else {
-            let publisher = events::kafka::KafkaPublisher::new(&config.kafka_brokers)?;
+            // Impressions are many and may wait: 50 ms batches cost the broker far less.
+            let publisher = events::kafka::KafkaPublisher::batching(
+                &config.kafka_brokers,
+                events::kafka::DEFAULT_DELIVERY_TIMEOUT,
+                Duration::from_millis(50),
+            )?;
             let (impressions, task) = Impressions::start(
                 publisher,
                 config.recommendations_served_topic.clone(),
@@ -210,15 +229,15 @@ impl Application {
             shared_rate_limit = !config.rate_limit_redis.is_empty(),
             "gateway configured"
         );
-        let state = AppState {
+        let state = Shared {
             upstreams,
-            jwt_secret: Arc::new(config.jwt_secret.clone()),
-            api_keys: Arc::new(api_keys),
+            jwt_secret: config.jwt_secret.clone(),
+            api_keys,
             rate_limiter,
             impressions,
-            genres: Arc::default(),
-            summaries: Arc::default(),
-            openapi: Arc::default(),
+            genres: GenreIndex::default(),
+            summaries: SummaryCache::default(),
+            openapi: axum::body::Bytes::new(),
         };
         Ok(Self { server, router: router(state, config)? })
     }

@@ -3,9 +3,9 @@
 //! `GET /api/v1/docs`, a page that renders it (one HTML file with its script and style inline,
 //! compiled into the binary: no CDN, works on a cluster without internet).
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -74,8 +74,8 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
 /// The OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
-pub async fn document(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json((*state.openapi).clone())
+pub async fn document(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi.clone())
 }
 
 /// A page that renders the OpenAPI document.

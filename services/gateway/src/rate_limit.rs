@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -513,9 +513,6 @@ pub async fn limit(
     headers_for(tier, quota, &decision, response.headers_mut());
     response
 }
-
-/// The limiter in an `Arc` for the state.
-pub type SharedLimiter = Arc<RateLimiter>;
 
 #[cfg(test)]
 mod tests {
