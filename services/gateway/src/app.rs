@@ -1,6 +1,7 @@
 //! [`Application`]: the router over the kit's [`HttpServer`], bound at build (port 0 in tests).
 //! Every `/api/v1` request passes, outermost first: request id, CORS, authentication, rate
-//! limit, then its handler.
+//! limit, then its handler; the web app's pages (`/`) the same with the session cookie in place of
+//! the headers.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct Shared {
     pub genres: GenreIndex,
     /// Titles, years and genres for lists.
     pub summaries: SummaryCache,
+    /// When the web session cookie is `Secure`.
+    pub secure_cookies: crate::web::SecureCookies,
     /// The OpenAPI document, as JSON text.
     pub openapi: axum::body::Bytes,
 }
@@ -167,8 +170,13 @@ pub fn router(mut shared: Shared, config: &Config) -> Result<Router, AppError> {
     let api = api
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .with_state(state.clone());
+    let web = crate::web::routes()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::web::session))
         .with_state(state);
-    let mut app = Router::new().nest("/api/v1", api).layer(DefaultBodyLimit::max(config.max_body_bytes));
+    let mut app =
+        Router::new().nest("/api/v1", api).merge(web).layer(DefaultBodyLimit::max(config.max_body_bytes));
     if let Some(cors) = cors(&config.cors_origins)? {
         app = app.layer(cors);
     }
@@ -237,6 +245,7 @@ impl Application {
             impressions,
             genres: GenreIndex::default(),
             summaries: SummaryCache::default(),
+            secure_cookies: config.secure_cookies,
             openapi: axum::body::Bytes::new(),
         };
         Ok(Self { server, router: router(state, config)? })

@@ -71,6 +71,10 @@ pub struct Config {
     /// `https://cinerec.example`; empty: no cross-origin access.
     #[arg(long, env = "CINEREC_CORS_ORIGINS", default_value = "", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// When the web app's session cookie is `Secure`: `auto` (unless the site is on localhost or
+    /// a loopback address), `always` (behind a TLS-terminating ingress), `never`.
+    #[arg(long, env = "CINEREC_SECURE_COOKIES", value_enum, default_value_t = crate::web::SecureCookies::Auto)]
+    pub secure_cookies: crate::web::SecureCookies,
     /// Kafka for impression events (`RecommendationServed`); empty: not published.
     #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,

@@ -22,6 +22,7 @@
 //! - [`recommendations`]: the user's list, why, session lists, popular and similar movies.
 //! - [`impressions`]: each served list published as `RecommendationServed`, never blocking.
 //! - [`openapi`]: `GET /openapi.json` (OpenAPI 3.1 from the handlers) and the `/docs` page.
+//! - [`web`]: the web app at `/` (server-rendered pages, session cookie, same-site form posts).
 //! - [`app`]: [`Application`] (settings, router, server).
 
 pub mod accounts;
@@ -38,6 +39,7 @@ pub mod ratings;
 pub mod recommendations;
 pub mod request_id;
 pub mod upstream;
+pub mod web;
 
 pub use app::Application;
 pub use config::Config;

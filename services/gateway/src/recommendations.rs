@@ -49,7 +49,8 @@ pub enum Source {
 }
 
 impl Source {
-    fn from_wire(source: i32) -> Self {
+    /// The source of a serving answer.
+    pub(crate) fn from_wire(source: i32) -> Self {
         match pb::Source::try_from(source) {
             Ok(pb::Source::Model) => Self::Model,
             Ok(pb::Source::FoldIn) => Self::FoldIn,
@@ -115,15 +116,18 @@ pub struct RecommendationList {
 }
 
 /// Who a list is for, in its impression event.
-enum Audience {
+pub(crate) enum Audience {
+    /// A signed-in user.
     User(u64),
+    /// An anonymous visitor with this id.
     Anonymous(String),
+    /// Nobody in particular (popular and similar movies).
     Everyone,
 }
 
 /// Builds the list (titles, years and genres from the catalogue), publishes its impression and
 /// returns it.
-async fn serve(
+pub(crate) async fn serve(
     state: &AppState,
     audience: Audience,
     surface: &'static str,
@@ -188,10 +192,13 @@ pub struct ListQuery {
 }
 
 /// `n`, `offset` and `genre` of a list route.
-struct ListParams {
-    n: u32,
-    offset: u32,
-    genre: Option<&'static str>,
+pub(crate) struct ListParams {
+    /// How many.
+    pub n: u32,
+    /// Skip this many first.
+    pub offset: u32,
+    /// Only movies of this genre.
+    pub genre: Option<&'static str>,
 }
 
 fn list_params(mut params: QueryParams, with_offset: bool, with_genre: bool) -> Result<ListParams, Problem> {
@@ -204,7 +211,7 @@ fn list_params(mut params: QueryParams, with_offset: bool, with_genre: bool) -> 
 
 /// Asks serving for `user_id`'s list (0: nobody, i.e. popularity; `liked`: fold-in) and applies
 /// the offset and the genre filter.
-async fn recommend(
+pub(crate) async fn recommend(
     state: &AppState,
     user_id: u64,
     liked: Vec<u64>,

@@ -405,6 +405,28 @@ impl Req {
         self.raw("application/json", body.to_string().into_bytes())
     }
 
+    /// A form body (`application/x-www-form-urlencoded`) from the site itself (its `Origin`).
+    pub fn form(self, fields: &[(&str, &str)]) -> Self {
+        let origin = self.url.split('/').take(3).collect::<Vec<_>>().join("/");
+        let body: String = fields
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.bytes()
+                        .map(|b| if b.is_ascii_alphanumeric() {
+                            (b as char).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        })
+                        .collect::<String>()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        self.header("origin", &origin).raw("application/x-www-form-urlencoded", body.into_bytes())
+    }
+
     /// A body of `content_type`.
     pub fn raw(mut self, content_type: &str, body: Vec<u8>) -> Self {
         self.headers.push(("content-type".into(), content_type.into()));
@@ -417,6 +439,7 @@ impl Req {
         tokio::task::spawn_blocking(move || {
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .http_status_as_error(false)
+                .max_redirects(0)
                 .timeout_global(Some(Duration::from_secs(30)))
                 .build()
                 .into();
