@@ -3,6 +3,7 @@
 //! partner would.
 
 mod accounts;
+mod browser;
 mod catalogue;
 mod flow;
 mod helpers;
