@@ -442,6 +442,13 @@ fn movie_path(
     crate::movies::movie_id(path).map_err(|problem| problem_page(problem).into())
 }
 
+/// A movie's mean rating and count (none when the ratings service does not answer: the page
+/// still shows the movie).
+async fn movie_stats(state: &AppState, movie_id: u64) -> ratings_pb::MovieStats {
+    let request = state.upstreams.request(ratings_pb::GetMovieStatsRequest { movie_id });
+    state.upstreams.ratings().get_movie_stats(request).await.map(|s| s.into_inner()).unwrap_or_default()
+}
+
 /// The caller's rating of `movie_id` as text ("4.5"), from their ratings.
 async fn rating_of(state: &AppState, user: UserId, movie_id: u64) -> Option<String> {
     let request = ratings_pb::ListUserRatingsRequest {
@@ -474,13 +481,7 @@ async fn movie(
             .await,
     )?;
     let movie: crate::movies::MovieView = movie.into_inner().into();
-    let stats = state
-        .upstreams
-        .ratings()
-        .get_movie_stats(state.upstreams.request(ratings_pb::GetMovieStatsRequest { movie_id }))
-        .await
-        .map(|s| s.into_inner())
-        .unwrap_or_default();
+    let stats = movie_stats(&state, movie_id).await;
     let blocked = blocked_of(&state, &viewer).await;
     let similar_request =
         proto::recommendation::v1::SimilarMoviesRequest { movie_id, n: 6 + blocked.len().min(20) as u32 };
@@ -581,13 +582,7 @@ async fn rate(
     };
     upstream(state.upstreams.ratings().submit_rating(state.upstreams.request(request)).await)?;
     if wants_json(&headers) {
-        let stats = state
-            .upstreams
-            .ratings()
-            .get_movie_stats(state.upstreams.request(ratings_pb::GetMovieStatsRequest { movie_id }))
-            .await
-            .map(|s| s.into_inner())
-            .unwrap_or_default();
+        let stats = movie_stats(&state, movie_id).await;
         let body =
             serde_json::json!({"rating": format!("{rating:.1}"), "mean": stats.mean, "count": stats.count});
         return Ok(Json(body).into_response());

@@ -94,6 +94,7 @@ async fn the_journey_in_a_real_browser() {
 
     sign_up(&client, &base, "chromeann").await;
     assert_eq!(text(&client, ".source strong").await, "popular now");
+    let before = ids_in(&client, "for-you-section").await;
     screenshot(&client, "home").await;
 
     // Search as you type: results appear without submitting.
@@ -125,8 +126,6 @@ async fn the_journey_in_a_real_browser() {
     assert_eq!(client.execute("return window.__notReloaded === true;", vec![]).await.unwrap(), json!(true));
 
     // "For you" changes once the rating event reached serving (no retrain).
-    client.goto(&format!("{base}/")).await.unwrap();
-    let before = ids_in(&client, "for-you-section").await;
     eventually("for you follows the rating", EVENTS, || async {
         client.goto(&format!("{base}/")).await.unwrap();
         let source =
