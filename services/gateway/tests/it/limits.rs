@@ -141,3 +141,23 @@ async fn cors_allows_the_configured_origins_only() {
         "{simple:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_speaks_http2_without_tls_too() {
+    let gateway = Gateway::start(&config(|_| {})).await;
+    let stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("an HTTP/2 (prior knowledge) connection");
+    tokio::spawn(connection);
+    let request = hyper::Request::get(format!("http://{}/api/v1/openapi.json", gateway.addr))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!((response.version(), response.status()), (hyper::Version::HTTP_2, hyper::StatusCode::OK));
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    assert!(body.starts_with(b"{\"openapi\":\"3.1"), "{:?}", &body[..40.min(body.len())]);
+}
