@@ -172,8 +172,9 @@ pub fn router(mut shared: Shared, config: &Config) -> Result<Router, AppError> {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state.clone());
     let web = crate::web::routes()
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::web::session))
+        .merge(crate::web::asset_routes())
         .with_state(state);
     let mut app =
         Router::new().nest("/api/v1", api).merge(web).layer(DefaultBodyLimit::max(config.max_body_bytes));

@@ -484,13 +484,33 @@ fn headers_for(tier: Tier, quota: &Quota, decision: &Decision, headers: &mut Hea
     }
 }
 
-/// The middleware (after [`crate::auth::authenticate`]): 429 with `Retry-After` past the
-/// client's quota; the `RateLimit` headers on every answer.
+/// The API's middleware (after [`crate::auth::authenticate`]): 429 with `Retry-After` as a
+/// problem document past the client's quota; the `RateLimit` headers on every answer.
 pub async fn limit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
+) -> Response {
+    limit_answering(&state, peer, request, next, true).await
+}
+
+/// The web app's middleware: the same limits, a refusal is a readable page.
+pub async fn limit_pages(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    limit_answering(&state, peer, request, next, false).await
+}
+
+async fn limit_answering(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request,
+    next: Next,
+    api: bool,
 ) -> Response {
     let limiter = &state.rate_limiter;
     let (tier, key) =
@@ -504,9 +524,13 @@ pub async fn limit(
     } else {
         limiter.limited.get_or_create(&TierLabel { tier: tier.as_str() }).inc();
         let seconds = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        let mut response =
-            Problem::new(ErrorKind::RateLimited, format!("too many requests; retry in {seconds} s"))
-                .into_response();
+        let detail = format!("too many requests; retry in {seconds} s");
+        // The web app's pages answer with a page, the API with a problem document.
+        let mut response = if api {
+            Problem::new(ErrorKind::RateLimited, detail).into_response()
+        } else {
+            crate::web::page_error(axum::http::StatusCode::TOO_MANY_REQUESTS, &detail)
+        };
         response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
         response
     };

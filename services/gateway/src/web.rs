@@ -50,7 +50,7 @@ pub enum SecureCookies {
 /// Rating values offered, highest first (the star widget lays them out right to left).
 const STAR_VALUES: [&str; 10] = ["5.0", "4.5", "4.0", "3.5", "3.0", "2.5", "2.0", "1.5", "1.0", "0.5"];
 
-/// The web routes.
+/// The web pages and forms (rate limited like the API).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
@@ -65,6 +65,12 @@ pub fn routes() -> Router<AppState> {
         .route("/signout", post(signout))
         .route("/me/ratings", get(my_ratings))
         .route("/me/preferences", get(preferences).post(save_preferences))
+}
+
+/// What pages load (stylesheet, script, generated posters): cacheable, cheap and many per page,
+/// so not counted against the rate limit.
+pub fn asset_routes() -> Router<AppState> {
+    Router::new()
         .route("/posters/{file}", get(poster))
         .route("/static/app.css", get(|| async { asset("text/css", include_str!("../assets/app.css")) }))
         .route("/static/app.js", get(|| async { asset("text/javascript", include_str!("../assets/app.js")) }))
@@ -221,7 +227,8 @@ struct ErrorPage {
     detail: String,
 }
 
-fn page_error(status: StatusCode, detail: &str) -> Response {
+/// A readable error page with `status`.
+pub(crate) fn page_error(status: StatusCode, detail: &str) -> Response {
     let title = status.canonical_reason().unwrap_or("Error").to_owned();
     let nav = Nav { username: None, query: String::new(), flash: None };
     render(status, &ErrorPage { nav, title, detail: detail.to_owned() })

@@ -161,3 +161,22 @@ async fn the_gateway_speaks_http2_without_tls_too() {
     let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
     assert!(body.starts_with(b"{\"openapi\":\"3.1"), "{:?}", &body[..40.min(body.len())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_share_the_limits_and_their_assets_do_not_count() {
+    let gateway = Gateway::start(&config(|c| c.rate_limit_anonymous = "2/m".parse().unwrap())).await;
+    for _ in 0..5 {
+        assert_eq!(Req::new(gateway.addr, "GET", "/static/app.css").send().await.status, 200);
+    }
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(Req::new(gateway.addr, "GET", "/search").send().await);
+    }
+    assert_eq!(answers.iter().map(|a| a.status).collect::<Vec<_>>(), [200, 200, 429]);
+    let refused = &answers[2];
+    assert!(refused.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{refused:?}");
+    assert!(
+        refused.header("retry-after").is_some()
+            && refused.body.as_str().unwrap().contains("too many requests")
+    );
+}
