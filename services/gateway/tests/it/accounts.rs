@@ -263,3 +263,45 @@ async fn an_upstream_that_stops_is_503_with_retry_after_and_recovery_needs_no_re
     assert_eq!(back.body["total"].as_u64(), Some(1), "{back:?}");
     wait_ready(&platform).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratings_are_the_callers_own_and_a_movies_page_has_the_mean() {
+    let platform = Platform::start().await;
+    let ((ann, _), (bob, _)) = (platform.sign_up("ann").await, platform.sign_up("bob").await);
+    let put = |token: &str, movie: &str, body: serde_json::Value| {
+        platform.req("PUT", &format!("/api/v1/me/ratings/{movie}")).token(token).json(body)
+    };
+    let created = put(&ann, "1", serde_json::json!({"rating": 4.5, "review": "fun"})).send().await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!((created.body["movie_id"].as_u64(), created.body["review"].as_str()), (Some(1), Some("fun")));
+    assert_eq!(
+        put(&ann, "1", serde_json::json!({"rating": 3.0})).send().await.status,
+        200,
+        "a change is 200"
+    );
+    assert_eq!(put(&bob, "1", serde_json::json!({"rating": 5.0})).send().await.status, 201);
+
+    // Each user sees only their own; the movie's page has both, with the mean.
+    let mine = platform.req("GET", "/api/v1/me/ratings").token(&ann).send().await;
+    assert_eq!(
+        (mine.body["total"].as_u64(), mine.body["ratings"][0]["rating"].as_f64()),
+        (Some(1), Some(3.0)),
+        "{mine:?}"
+    );
+    let movie = platform.req("GET", "/api/v1/movies/1/ratings").send().await;
+    assert_eq!(
+        (movie.body["total"].as_u64(), movie.body["mean"].as_f64()),
+        (Some(2), Some(4.0)),
+        "{movie:?}"
+    );
+
+    // Deleting: 204, then 404; bob's rating stays.
+    assert_eq!(platform.req("DELETE", "/api/v1/me/ratings/1").token(&ann).send().await.status, 204);
+    assert_problem(&platform.req("DELETE", "/api/v1/me/ratings/1").token(&ann).send().await, 404);
+    let movie = platform.req("GET", "/api/v1/movies/1/ratings").send().await;
+    assert_eq!(
+        (movie.body["total"].as_u64(), movie.body["mean"].as_f64()),
+        (Some(1), Some(5.0)),
+        "{movie:?}"
+    );
+}
