@@ -1,0 +1,15 @@
+//! `cinerec-analytics`: settings from flags / `CINEREC_*` variables (`--help` lists them;
+//! `CINEREC_WAREHOUSE_URL` is required); serves until SIGTERM or Ctrl-C.
+
+use analytics::{Application, Config};
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config: Config = service_common::parse_or_exit(service_common::Service::Analytics, None);
+    service_common::telemetry::init_logging(config.service.log_format);
+    let app = Application::build(&config).await.context("starting analytics")?;
+    tracing::info!(http = %app.addr(), "cinerec-analytics starting");
+    app.run_until(service_common::shutdown_signal()).await.context("serving")?;
+    Ok(())
+}
