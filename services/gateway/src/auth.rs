@@ -189,6 +189,17 @@ pub struct Caller {
     pub username: String,
 }
 
+impl Caller {
+    /// The user of `token` (a header's or the web session cookie's), verified in-process.
+    pub fn from_token(
+        secret: &contract::token::JwtSecret,
+        token: &str,
+    ) -> Result<Self, contract::token::TokenError> {
+        let verified = contract::token::verify_token(secret, token)?;
+        Ok(Self { user_id: verified.user_id, username: verified.username })
+    }
+}
+
 /// Who sent a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
@@ -222,11 +233,11 @@ impl Principal {
             .ok_or_else(|| {
                 Problem::new(ErrorKind::Unauthenticated, "the Authorization header is not `Bearer <token>`")
             })?;
-        let verified = contract::token::verify_token(&state.jwt_secret, token).map_err(|err| {
+        let caller = Caller::from_token(&state.jwt_secret, token).map_err(|err| {
             tracing::debug!(error = %err, "token refused");
             Problem::new(ErrorKind::Unauthenticated, err.to_string())
         })?;
-        Ok(Self::User(Caller { user_id: verified.user_id, username: verified.username }))
+        Ok(Self::User(caller))
     }
 
     /// The rate-limit key and tier of this principal (`None`: key by client address).

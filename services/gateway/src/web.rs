@@ -88,10 +88,8 @@ pub async fn session(State(state): State<AppState>, mut request: Request, next: 
         return page_error(StatusCode::FORBIDDEN, "This form was sent from another site, so it was refused.");
     }
     let principal = cookie(request.headers(), COOKIE)
-        .and_then(|token| contract::token::verify_token(&state.jwt_secret, &token).ok())
-        .map_or(Principal::Anonymous, |v| {
-            Principal::User(Caller { user_id: v.user_id, username: v.username })
-        });
+        .and_then(|token| Caller::from_token(&state.jwt_secret, &token).ok())
+        .map_or(Principal::Anonymous, Principal::User);
     request.extensions_mut().insert(principal);
     next.run(request).await
 }
@@ -272,15 +270,14 @@ fn upstream<T>(result: Result<T, tonic::Status>) -> Result<T, PageError> {
 /// The user's blocked movies (empty when signed out or the users service does not answer).
 async fn blocked_of(state: &AppState, viewer: &Viewer) -> HashSet<u64> {
     let Some(caller) = &viewer.0 else { return HashSet::new() };
+    preferences_of(state, caller).await.map(|p| p.blocked_movie_ids.into_iter().collect()).unwrap_or_default()
+}
+
+/// The caller's preferences, from the users service.
+async fn preferences_of(state: &AppState, caller: &Caller) -> Result<users_pb::Preferences, tonic::Status> {
     let request = state.upstreams.request(users_pb::GetUserRequest { user_id: caller.user_id.get() });
-    match state.upstreams.users().get_user(request).await {
-        Ok(user) => user
-            .into_inner()
-            .preferences
-            .map(|p| p.blocked_movie_ids.into_iter().collect())
-            .unwrap_or_default(),
-        Err(_) => HashSet::new(),
-    }
+    let user = state.upstreams.users().get_user(request).await?.into_inner();
+    Ok(user.preferences.unwrap_or_default())
 }
 
 #[derive(Template)]
@@ -616,14 +613,7 @@ async fn change_preferences(
     caller: &Caller,
     change: impl FnOnce(&mut users_pb::Preferences),
 ) -> Result<(), PageError> {
-    let user = upstream(
-        state
-            .upstreams
-            .users()
-            .get_user(state.upstreams.request(users_pb::GetUserRequest { user_id: caller.user_id.get() }))
-            .await,
-    )?;
-    let mut preferences = user.into_inner().preferences.unwrap_or_default();
+    let mut preferences = upstream(preferences_of(state, caller).await)?;
     change(&mut preferences);
     let request =
         users_pb::UpdatePreferencesRequest { user_id: caller.user_id.get(), preferences: Some(preferences) };
@@ -898,14 +888,7 @@ struct PreferencesPage {
 
 async fn preferences(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let caller = viewer.require("/me/preferences")?;
-    let user = upstream(
-        state
-            .upstreams
-            .users()
-            .get_user(state.upstreams.request(users_pb::GetUserRequest { user_id: caller.user_id.get() }))
-            .await,
-    )?;
-    let preferences = user.into_inner().preferences.unwrap_or_default();
+    let preferences = upstream(preferences_of(&state, caller).await)?;
     let genres = GENRES.iter().map(|g| (*g, preferences.favourite_genres.iter().any(|f| f == g))).collect();
     let summaries = state.summaries.get_many(&state, &preferences.blocked_movie_ids).await;
     let blocked = preferences
