@@ -58,8 +58,11 @@ async fn screenshot(client: &Client, name: &str) {
     fs_err::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// The text of `css`, waiting (up to 10 s) for it to be on the page: after a click the next
+/// page may still be loading.
 async fn text(client: &Client, css: &str) -> String {
-    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+    let element = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
+    element.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 
 /// The movie ids of the cards in section `id` of the current page.
