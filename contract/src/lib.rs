@@ -1,6 +1,7 @@
 //! The contract every cinerec service, the gateway, training and analytics share, kept free of
 //! heavy dependencies (no async runtime, no storage client; tonic only behind feature `grpc`):
 //!
+//! - [`activity`]: client activity events (views, clicks, searches) and their batch check;
 //! - [`ids`]: one [`UserId`] and one [`MovieId`] (non-zero, at most `i64::MAX` so they fit a
 //!   PostgreSQL `bigint`), parsed from the wire with the request field named on error;
 //! - [`error`]: [`FieldError`] (a request field and why it is invalid; sent as
@@ -13,6 +14,7 @@
 //! - [`ratings_redis`]: the ratings service's Redis key layout and value encoding (`cinerec
 //!   train --ratings-redis` reads it).
 
+pub mod activity;
 pub mod catalog;
 pub mod error;
 pub mod ids;

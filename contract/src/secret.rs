@@ -21,6 +21,17 @@ impl<T> Secret<T> {
     }
 }
 
+impl Secret<String> {
+    /// Whether `presented` equals the secret, compared as SHA-256 digests in constant time
+    /// (timing tells nothing about how much of it matched). An empty secret matches nothing.
+    pub fn matches(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        let (expected, given): ([u8; 32], [u8; 32]) =
+            (Sha256::digest(self.0.as_bytes()).into(), Sha256::digest(presented.as_bytes()).into());
+        !self.0.is_empty() && expected.iter().zip(given).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
 impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -103,6 +114,9 @@ mod tests {
         assert_eq!(secret.expose(), "hunter2");
         let bytes: Secret<Vec<u8>> = Secret::new(b"key".to_vec());
         assert_eq!(format!("{bytes:?}"), "[redacted]");
+        assert!(secret.matches("hunter2"));
+        assert!(!secret.matches("hunter3") && !secret.matches(""));
+        assert!(!Secret::<String>::default().matches(""), "an empty secret matches nothing");
     }
 
     #[test]

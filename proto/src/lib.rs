@@ -36,6 +36,10 @@ pub mod events {
         pub const MOVIES: &str = "cinerec.movies.v1";
         /// `RecommendationServed` (v1): impressions published by the gateway.
         pub const RECOMMENDATIONS_SERVED: &str = "cinerec.recommendations-served.v1";
+        /// `RequestLogged` (v1): every request the gateway answered.
+        pub const REQUEST_LOGS: &str = "cinerec.request-logs.v1";
+        /// `ActivityRecorded` (v1): clients' views, clicks and searches, through the gateway.
+        pub const ACTIVITY: &str = "cinerec.activity.v1";
     }
 }
 

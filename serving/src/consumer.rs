@@ -119,12 +119,12 @@ impl Outcome {
 /// Consumes events into `serving` until `shutdown` completes, through the events crate's
 /// consumer loop; see the [module docs](self).
 pub async fn run(serving: Arc<Serving>, settings: ConsumerSettings, shutdown: impl Future<Output = ()>) {
-    let loop_settings = events::consumer::ConsumerSettings {
-        brokers: settings.brokers.clone(),
-        group: settings.group.clone(),
-        topics: settings.topics().map(str::to_string).to_vec(),
-        backoff: RECONNECT,
-    };
+    let loop_settings = events::consumer::ConsumerSettings::one_at_a_time(
+        settings.brokers.clone(),
+        settings.group.clone(),
+        settings.topics().map(str::to_string).to_vec(),
+        RECONNECT,
+    );
     run_consumer(loop_settings, Handler::new(serving, settings), shutdown).await;
 }
 

@@ -1,7 +1,13 @@
-//! `cinerec-analytics`'s settings: flags with `CINEREC_*` variables (`--help` lists them).
+//! `cinerec-analytics`'s settings: flags with `CINEREC_*` variables (`--help` lists them;
+//! `CINEREC_WAREHOUSE_URL` and `CINEREC_ANALYTICS_INGEST_TOKEN` are required).
 
-use contract::SecretUrl;
+use std::time::Duration;
+
+use contract::{Secret, SecretUrl};
 use service_common::ServiceSettings;
+use service_common::duration::parse_duration;
+
+use crate::ingest::Topics;
 
 /// `cinerec-analytics`.
 #[derive(Clone, Debug, clap::Parser)]
@@ -16,7 +22,65 @@ pub struct Config {
     /// Warehouse connections at most.
     #[arg(long, env = "CINEREC_WAREHOUSE_MAX_CONNECTIONS", default_value_t = 10)]
     pub warehouse_max_connections: u32,
+    /// The bearer token `POST /api/v1/events` requires (the gateway's, or a client's).
+    #[arg(long, env = "CINEREC_ANALYTICS_INGEST_TOKEN", hide_env_values = true)]
+    pub ingest_token: Secret,
     /// Largest request body, in bytes (413 beyond): a full batch of events fits.
     #[arg(long, env = "CINEREC_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Kafka bootstrap servers to consume the domain events from; empty turns the consumer off.
+    #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// Consumer group (replicas share it: each event is stored by one of them).
+    #[arg(long, env = "CINEREC_KAFKA_GROUP", default_value = "cinerec-analytics")]
+    pub consumer_group: String,
+    /// Events per warehouse transaction, at most.
+    #[arg(long, env = "CINEREC_INGEST_BATCH", default_value_t = 2000)]
+    pub ingest_batch: usize,
+    /// Longest wait to fill a batch (`50ms`).
+    #[arg(long, env = "CINEREC_INGEST_LINGER", default_value = "50ms", value_parser = parse_duration)]
+    pub ingest_linger: Duration,
+    /// Topic of `RatingEvent`s.
+    #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
+    pub ratings_topic: String,
+    /// Topic of `MovieEvent`s.
+    #[arg(long, env = "CINEREC_MOVIES_TOPIC", default_value = proto::events::topics::MOVIES)]
+    pub movies_topic: String,
+    /// Topic of `UserPreferencesChanged`.
+    #[arg(long, env = "CINEREC_USER_PREFERENCES_TOPIC", default_value = proto::events::topics::USER_PREFERENCES)]
+    pub user_preferences_topic: String,
+    /// Topic of `UserDeleted`.
+    #[arg(long, env = "CINEREC_USER_DELETED_TOPIC", default_value = proto::events::topics::USER_DELETED)]
+    pub user_deleted_topic: String,
+    /// Topic of `RecommendationServed` (the gateway's impressions).
+    #[arg(long, env = "CINEREC_RECOMMENDATIONS_SERVED_TOPIC", default_value = proto::events::topics::RECOMMENDATIONS_SERVED)]
+    pub recommendations_served_topic: String,
+    /// Topic of `RequestLogged` (the gateway's request logs).
+    #[arg(long, env = "CINEREC_REQUEST_LOGS_TOPIC", default_value = proto::events::topics::REQUEST_LOGS)]
+    pub request_logs_topic: String,
+    /// Topic of `ActivityRecorded` (the web app's clicks and views, through the gateway).
+    #[arg(long, env = "CINEREC_ACTIVITY_TOPIC", default_value = proto::events::topics::ACTIVITY)]
+    pub activity_topic: String,
+    /// The serving service (`http://host:port`) whose model versions are recorded with their
+    /// offline metrics; empty: not recorded.
+    #[arg(long, env = "CINEREC_SERVING_URL", default_value = "")]
+    pub serving_url: String,
+    /// How often serving's model version is read.
+    #[arg(long, env = "CINEREC_MODEL_POLL", default_value = "30s", value_parser = parse_duration)]
+    pub model_poll: Duration,
+}
+
+impl Config {
+    /// The topics to consume.
+    pub fn topics(&self) -> Topics {
+        Topics {
+            ratings: self.ratings_topic.clone(),
+            movies: self.movies_topic.clone(),
+            user_preferences: self.user_preferences_topic.clone(),
+            user_deleted: self.user_deleted_topic.clone(),
+            recommendations_served: self.recommendations_served_topic.clone(),
+            request_logs: self.request_logs_topic.clone(),
+            activity: self.activity_topic.clone(),
+        }
+    }
 }

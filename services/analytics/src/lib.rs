@@ -1,15 +1,16 @@
-//! `cinerec-analytics`: what users do and what the recommender achieves, kept in a warehouse.
-//! First slice (issue 14): activity events from clients (`POST /api/v1/events`, checked as a
-//! batch, stored once per event id) in PostgreSQL.
+//! `cinerec-analytics`: what users do, what the recommender achieves and how the system
+//! performs, kept in the warehouse (the `warehouse` crate: PostgreSQL here, Oracle behind its
+//! feature).
 //!
-//! - [`activity`]: the event schema and the batch check (every error named `events[i].field`).
-//! - [`warehouse`]: the [`warehouse::Warehouse`] trait and the PostgreSQL adapter.
-//! - [`app`]: [`Application`] (settings, router, server).
+//! - [`ingest`]: the Kafka consumer (ratings, movies, users, impressions, request logs, the web
+//!   app's activity through the gateway) in batches, one warehouse transaction each.
+//! - [`models`]: model versions and their offline metrics, read from serving.
+//! - [`app`]: [`Application`]: `POST /api/v1/events`, the reports, the OpenAPI document.
 
-pub mod activity;
 pub mod app;
 pub mod config;
-pub mod warehouse;
+pub mod ingest;
+pub mod models;
 
 pub use app::Application;
 pub use config::Config;

@@ -5,6 +5,12 @@
 //! failure, commits its offset only once handled, and subscribes again after
 //! [`RESUBSCRIBE_AFTER`] consecutive receive errors (a broker that lost its topics in a
 //! restart). Warnings are throttled; every failure is reported to the handler for its metrics.
+//!
+//! With [`ConsumerSettings::max_batch`] above 1 the loop hands over up to that many events at
+//! once ([`EventHandler::handle_batch`]: what is already buffered, waiting at most
+//! [`ConsumerSettings::linger`] for more), retries the whole batch while it fails, and commits
+//! each partition's last offset only once the batch is handled (analytics writes one warehouse
+//! transaction per batch).
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +36,17 @@ pub struct ConsumerSettings {
     pub topics: Vec<String>,
     /// Waits between attempts (its `attempts` is ignored: the consumer never gives up).
     pub backoff: Backoff,
+    /// Events handed over at once, at most (1: one at a time).
+    pub max_batch: usize,
+    /// Longest wait for more events once a batch has begun.
+    pub linger: Duration,
+}
+
+impl ConsumerSettings {
+    /// One event at a time, from `topics` of `brokers` in consumer group `group`.
+    pub fn one_at_a_time(brokers: String, group: String, topics: Vec<String>, backoff: Backoff) -> Self {
+        Self { brokers, group, topics, backoff, max_batch: 1, linger: Duration::ZERO }
+    }
 }
 
 /// What failed, as reported to [`EventHandler::failed`] (a metrics label).
@@ -65,6 +82,21 @@ pub trait EventHandler: Send {
     /// Applies one event. Events that can never be applied (undecodable, invalid) are the
     /// handler's to count and skip: return `Ok`.
     fn handle(&mut self, event: &ReceivedEvent) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Applies a batch, in order (with [`ConsumerSettings::max_batch`] above 1). A failure has
+    /// the whole batch handed over again, so batch handlers must be idempotent. The default
+    /// handles the events one by one.
+    fn handle_batch(
+        &mut self,
+        events: &[ReceivedEvent],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move {
+            for event in events {
+                self.handle(event).await?;
+            }
+            Ok(())
+        }
+    }
 
     /// The subscription is up (`true`) or gone (`false`).
     fn connected(&mut self, _up: bool) {}
@@ -145,7 +177,7 @@ async fn consume<H: EventHandler>(
             () = shutdown.as_mut() => return true,
             received = subscriber.next() => received,
         };
-        let event = match received {
+        let first = match received {
             Ok(event) => event,
             Err(err) => {
                 failures += 1;
@@ -163,23 +195,39 @@ async fn consume<H: EventHandler>(
             }
         };
         failures = 0;
-        // The same event until the handler takes it: its offset is committed only then.
+        let mut batch = vec![first];
+        // More of what is buffered, waiting at most the linger for it.
+        let deadline = tokio::time::Instant::now() + settings.linger;
+        while batch.len() < settings.max_batch.max(1) {
+            match tokio::time::timeout_at(deadline, subscriber.next()).await {
+                Ok(Ok(event)) => batch.push(event),
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        // The same events until the handler takes them: their offsets are committed only then.
         let mut attempt = 0u32;
-        while let Err(err) = handler.handle(&event).await {
+        loop {
+            let handled = if batch.len() == 1 {
+                handler.handle(&batch[0]).await
+            } else {
+                handler.handle_batch(&batch).await
+            };
+            let Err(err) = handled else { break };
             attempt = attempt.saturating_add(1);
             handler.failed(Stage::Handle);
             if let Some(suppressed) = log.allow() {
-                tracing::warn!(error = %err, topic = %event.topic, offset = event.offset, attempt, suppressed, "handling an event failed; retrying it");
+                let (first, last) = (&batch[0], &batch[batch.len() - 1]);
+                tracing::warn!(error = %err, topic = %first.topic, offset = first.offset, last_offset = last.offset, events = batch.len(), attempt, suppressed, "handling events failed; retrying them");
             }
             tokio::select! {
                 () = shutdown.as_mut() => return true,
                 () = tokio::time::sleep(settings.backoff.delay(attempt)) => {}
             }
         }
-        if let Err(err) = subscriber.commit(&event) {
+        if let Err(err) = subscriber.commit_all(&batch) {
             handler.failed(Stage::Commit);
             if let Some(suppressed) = log.allow() {
-                tracing::warn!(error = %err, topic = %event.topic, offset = event.offset, suppressed, "committing an event offset failed");
+                tracing::warn!(error = %err, events = batch.len(), suppressed, "committing event offsets failed");
             }
         }
     }

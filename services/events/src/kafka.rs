@@ -189,13 +189,26 @@ impl KafkaSubscriber {
     /// Marks `event` and everything before it in its partition as processed for the group
     /// (asynchronous commit; after a crash the group resumes after the last committed event).
     pub fn commit(&self, event: &ReceivedEvent) -> Result<(), EventError> {
+        self.commit_all(std::slice::from_ref(event))
+    }
+
+    /// Marks `events` (and everything before each in its partition) as processed: one commit
+    /// of each partition's highest offset.
+    pub fn commit_all(&self, events: &[ReceivedEvent]) -> Result<(), EventError> {
+        let mut last: std::collections::BTreeMap<(&str, i32), i64> = std::collections::BTreeMap::new();
+        for event in events {
+            let offset = last.entry((&event.topic, event.partition)).or_insert(event.offset);
+            *offset = (*offset).max(event.offset);
+        }
         let mut positions = TopicPartitionList::new();
-        positions
-            .add_partition_offset(&event.topic, event.partition, Offset::Offset(event.offset + 1))
-            .map_err(|e| EventError::Consume { reason: e.to_string() })?;
+        for ((topic, partition), offset) in &last {
+            positions
+                .add_partition_offset(topic, *partition, Offset::Offset(offset + 1))
+                .map_err(|e| EventError::Consume { reason: e.to_string() })?;
+        }
         self.consumer
             .commit(&positions, CommitMode::Async)
-            .map_err(|e| EventError::Consume { reason: format!("committing offset {}: {e}", event.offset) })
+            .map_err(|e| EventError::Consume { reason: format!("committing offsets {last:?}: {e}") })
     }
 }
 

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{ApiKeyConfigError, ApiKeys};
 use crate::config::Config;
-use crate::impressions::{ImpressionMetrics, Impressions};
+use crate::impressions::{EventQueue, Impressions, QueueMetrics, RequestLogs};
 use crate::movies::{GenreIndex, SummaryCache};
 use crate::rate_limit::{Limits, RateLimiter, RedisLimiter, RedisLimiterError};
 use crate::upstream::{UpstreamError, Upstreams};
@@ -79,6 +79,8 @@ pub struct Shared {
     pub rate_limiter: RateLimiter,
     /// Where served lists go.
     pub impressions: Impressions,
+    /// Request logs (`RequestLogged` events).
+    pub request_logs: RequestLogs,
     /// Movie ids by genre.
     pub genres: GenreIndex,
     /// Titles, years and genres for lists.
@@ -166,6 +168,7 @@ pub fn router(mut shared: Shared, config: &Config) -> Result<Router, AppError> {
     let (api, mut document) = api_routes();
     openapi::complete(&mut document);
     shared.openapi = serde_json::to_vec(&document).unwrap_or_default().into();
+    let request_logs = shared.request_logs.clone();
     let state = AppState(Arc::new(shared));
     let api = api
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
@@ -181,7 +184,9 @@ pub fn router(mut shared: Shared, config: &Config) -> Result<Router, AppError> {
     if let Some(cors) = cors(&config.cors_origins)? {
         app = app.layer(cors);
     }
-    Ok(app.layer(axum::middleware::from_fn(request_id::layer)))
+    Ok(app
+        .layer(axum::middleware::from_fn_with_state(request_logs, crate::impressions::log_request))
+        .layer(axum::middleware::from_fn(request_id::layer)))
 }
 
 impl Application {
@@ -214,24 +219,29 @@ impl Application {
         };
         let rate_limiter =
             RateLimiter::new(limits, config.trusted_proxies.clone(), shared, server.registry());
-        let impression_metrics = ImpressionMetrics::register(server.registry());
-        let impressions = if config.kafka_brokers.is_empty() {
-            tracing::info!("no Kafka brokers: impressions are not published");
-            Impressions::off(impression_metrics)
+        let impression_metrics =
+            QueueMetrics::register(server.registry(), "impressions", "RecommendationServed");
+        let request_log_metrics = QueueMetrics::register(server.registry(), "request_logs", "RequestLogged");
+        let (impressions, request_logs) = if config.kafka_brokers.is_empty() {
+            tracing::info!("no Kafka brokers: impressions and request logs are not published");
+            (EventQueue::off(impression_metrics), EventQueue::off(request_log_metrics))
         } else {
-            // Impressions are many and may wait: 20 ms batches cost the broker far less.
-            let publisher = events::kafka::KafkaPublisher::batching(
+            // Many small events that may wait: 20 ms batches cost the broker far less.
+            let publisher = Arc::new(events::kafka::KafkaPublisher::batching(
                 &config.kafka_brokers,
                 events::kafka::DEFAULT_DELIVERY_TIMEOUT,
                 Duration::from_millis(20),
-            )?;
-            let (impressions, task) = Impressions::start(
-                publisher,
+            )?);
+            let (impressions, task) = EventQueue::start(
+                Arc::clone(&publisher),
                 config.recommendations_served_topic.clone(),
                 impression_metrics,
             );
             server = server.task("impressions", task);
-            impressions
+            let (request_logs, task) =
+                EventQueue::start(publisher, config.request_logs_topic.clone(), request_log_metrics);
+            server = server.task("request-logs", task);
+            (impressions, request_logs)
         };
         tracing::info!(
             api_keys = api_keys.len(),
@@ -244,6 +254,7 @@ impl Application {
             api_keys,
             rate_limiter,
             impressions,
+            request_logs,
             genres: GenreIndex::default(),
             summaries: SummaryCache::default(),
             secure_cookies: config.secure_cookies,

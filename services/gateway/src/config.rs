@@ -75,12 +75,16 @@ pub struct Config {
     /// a loopback address), `always` (behind a TLS-terminating ingress), `never`.
     #[arg(long, env = "CINEREC_SECURE_COOKIES", value_enum, default_value_t = crate::web::SecureCookies::Auto)]
     pub secure_cookies: crate::web::SecureCookies,
-    /// Kafka for impression events (`RecommendationServed`); empty: not published.
+    /// Kafka for impression and request-log events (`RecommendationServed`, `RequestLogged`);
+    /// empty: not published.
     #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
     /// Topic of impression events.
     #[arg(long, env = "CINEREC_RECOMMENDATIONS_SERVED_TOPIC", default_value = proto::events::topics::RECOMMENDATIONS_SERVED)]
     pub recommendations_served_topic: String,
+    /// Topic of request-log events.
+    #[arg(long, env = "CINEREC_REQUEST_LOGS_TOPIC", default_value = proto::events::topics::REQUEST_LOGS)]
+    pub request_logs_topic: String,
 }
 
 fn parse_api_keys(text: &str) -> Result<ApiKeys, String> {

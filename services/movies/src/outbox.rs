@@ -13,21 +13,25 @@ use prost::Message;
 use proto::events::v1::{MovieChange, MovieEvent};
 use service_common::Backoff;
 
-use crate::domain::MovieId;
+use crate::domain::{MovieFields, MovieId};
 use crate::store::MovieStore;
 
 /// Events published per outbox read.
 pub const RELAY_BATCH: u32 = 200;
 
-/// An encoded `MovieEvent` with a fresh event id and the current time.
-pub fn encode_event(movie_id: MovieId, change: MovieChange, title: &str) -> Vec<u8> {
+/// An encoded `MovieEvent` with a fresh event id and the current time: the movie's title,
+/// genres and year after the change (`fields`, none when deleted).
+pub fn encode_event(movie_id: MovieId, change: MovieChange, fields: Option<&MovieFields>) -> Vec<u8> {
     let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let fields = fields.filter(|_| change != MovieChange::Deleted);
     MovieEvent {
         event_id: uuid::Uuid::new_v4().to_string(),
         movie_id: movie_id.get(),
         change: change as i32,
-        title: if change == MovieChange::Deleted { String::new() } else { title.to_string() },
+        title: fields.map(|f| f.title.clone()).unwrap_or_default(),
         timestamp_ms,
+        genres: fields.map(|f| f.genres.clone()).unwrap_or_default(),
+        year: fields.and_then(|f| f.year).unwrap_or(0),
     }
     .encode_to_vec()
 }
@@ -194,9 +198,18 @@ mod tests {
     #[test]
     fn events_carry_id_change_title_and_a_fresh_event_id() {
         let id = MovieId::parse(42, "movie_id").unwrap();
-        let a = MovieEvent::decode(&*encode_event(id, MovieChange::Created, "Heat")).unwrap();
-        let b = MovieEvent::decode(&*encode_event(id, MovieChange::Deleted, "Heat")).unwrap();
+        let heat = MovieFields {
+            title: "Heat".into(),
+            year: Some(1995),
+            genres: vec!["Action".into(), "Crime".into()],
+            imdb_id: None,
+            tmdb_id: None,
+        };
+        let a = MovieEvent::decode(&*encode_event(id, MovieChange::Created, Some(&heat))).unwrap();
+        let b = MovieEvent::decode(&*encode_event(id, MovieChange::Deleted, Some(&heat))).unwrap();
         assert_eq!((a.movie_id, a.change(), a.title.as_str()), (42, MovieChange::Created, "Heat"));
+        assert_eq!((a.year, a.genres.as_slice()), (1995, &["Action".to_string(), "Crime".to_string()][..]));
+        assert!(b.genres.is_empty() && b.year == 0);
         assert_eq!((b.change(), b.title.as_str()), (MovieChange::Deleted, ""));
         assert_ne!(a.event_id, b.event_id);
         assert!(a.timestamp_ms > 1_500_000_000_000);

@@ -191,11 +191,11 @@ async fn push_event(
     tx: &mut Transaction<'_, Postgres>,
     id: MovieId,
     change: MovieChange,
-    title: &str,
+    fields: Option<&MovieFields>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO movie_events_outbox (movie_id, payload) VALUES ($1, $2)")
         .bind(id.as_i64())
-        .bind(encode_event(id, change, title))
+        .bind(encode_event(id, change, fields))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -248,7 +248,7 @@ impl MovieStore for PgMovieStore {
                 (row, _) => row?,
             };
             let movie = movie_from_row(&row)?;
-            push_event(&mut tx, movie.id, MovieChange::Created, &movie.fields.title).await?;
+            push_event(&mut tx, movie.id, MovieChange::Created, Some(&movie.fields)).await?;
             tx.commit().await?;
             Ok(movie)
         })
@@ -286,7 +286,7 @@ impl MovieStore for PgMovieStore {
                 .await?;
             let Some(row) = row else { return Err(Failure::Store(StoreError::NotFound { id })) };
             let movie = movie_from_row(&row)?;
-            push_event(&mut tx, id, MovieChange::Updated, &movie.fields.title).await?;
+            push_event(&mut tx, id, MovieChange::Updated, Some(&movie.fields)).await?;
             tx.commit().await?;
             Ok(movie)
         })
@@ -302,7 +302,7 @@ impl MovieStore for PgMovieStore {
             let row = sqlx::query(SQL).bind(id.as_i64()).fetch_optional(&mut *tx).await?;
             let Some(row) = row else { return Err(Failure::Store(StoreError::NotFound { id })) };
             let movie = movie_from_row(&row)?;
-            push_event(&mut tx, id, MovieChange::Deleted, "").await?;
+            push_event(&mut tx, id, MovieChange::Deleted, None).await?;
             tx.commit().await?;
             Ok(movie)
         })
@@ -386,7 +386,7 @@ impl MovieStore for PgMovieStore {
                 .fetch_one(&mut *tx)
                 .await?;
             let movie = movie_from_row(&row)?;
-            push_event(&mut tx, id, MovieChange::Updated, &movie.fields.title).await?;
+            push_event(&mut tx, id, MovieChange::Updated, Some(&movie.fields)).await?;
             tx.commit().await?;
             Ok((movie, previous))
         })
@@ -426,11 +426,13 @@ impl MovieStore for PgMovieStore {
                 .fetch_all(&mut *tx)
                 .await?;
             let mut counts = UpsertCounts::default();
+            let by_id: std::collections::HashMap<i64, &MovieFields> =
+                movies.iter().map(|(id, fields)| (id.as_i64(), fields)).collect();
             let mut event_ids = Vec::with_capacity(rows.len());
             let mut payloads = Vec::with_capacity(rows.len());
             for row in &rows {
                 let id = movie_id(row.try_get("id")?)?;
-                let title: String = row.try_get("title")?;
+                let fields = by_id.get(&id.as_i64()).copied();
                 let change = if row.try_get("inserted")? {
                     counts.inserted += 1;
                     MovieChange::Created
@@ -439,7 +441,7 @@ impl MovieStore for PgMovieStore {
                     MovieChange::Updated
                 };
                 event_ids.push(id.as_i64());
-                payloads.push(encode_event(id, change, &title));
+                payloads.push(encode_event(id, change, fields));
             }
             counts.unchanged = movies.len() - rows.len();
             if !event_ids.is_empty() {

@@ -42,16 +42,9 @@ pub async fn follow_movies(
     topic: String,
     shutdown: impl Future<Output = ()>,
 ) {
-    let settings = ConsumerSettings {
-        brokers,
-        group: GROUP.to_string(),
-        topics: vec![topic],
-        backoff: Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(5),
-            attempts: u32::MAX,
-        },
-    };
+    let backoff =
+        Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(5), attempts: u32::MAX };
+    let settings = ConsumerSettings::one_at_a_time(brokers, GROUP.to_string(), vec![topic], backoff);
     run_consumer(settings, CatalogueFollower { store }, shutdown).await;
 }
 

@@ -30,6 +30,7 @@ async fn movie_events_add_and_remove_ratable_movies() {
             change: change.into(),
             title: "New Movie (2026)".into(),
             timestamp_ms: 1,
+            ..MovieEvent::default()
         };
         event.encode_to_vec()
     };

@@ -1,18 +1,45 @@
-//! Activity events sent by clients (`POST /api/v1/events`), in the spirit of Segment's track
+//! Activity events sent by clients (`POST /api/v1/events` of analytics, and of the gateway for
+//! the web app), in the spirit of Segment's track
 //! spec: what happened (`event_type`), when on the client (`occurred_at`; the server adds
 //! `received_at`), who (`user_id` or `anonymous_id`, `session_id`) and on what (`movie_id`,
 //! the `recommendation_id` and `position` of the list it was shown in, free `context`). A batch
 //! is checked whole: every invalid event is named by its index and field, and nothing of an
 //! invalid batch is stored.
 
-use contract::{FieldError, MovieId, UserId};
 use serde::Deserialize;
+
+use crate::{FieldError, MovieId, UserId};
 
 /// Largest batch accepted.
 pub const MAX_BATCH: usize = 500;
 
 /// The kinds of activity accepted.
 pub const EVENT_TYPES: [&str; 4] = ["view", "click", "search", "play_trailer"];
+
+/// A checked event, ready to store or forward.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Activity {
+    /// Unique id.
+    pub event_id: String,
+    /// One of [`EVENT_TYPES`].
+    pub event_type: String,
+    /// Client time, milliseconds since the Unix epoch.
+    pub occurred_at_ms: i64,
+    /// The user.
+    pub user_id: Option<u64>,
+    /// The anonymous visitor.
+    pub anonymous_id: Option<String>,
+    /// The session.
+    pub session_id: Option<String>,
+    /// The list it was shown in.
+    pub recommendation_id: Option<String>,
+    /// The movie.
+    pub movie_id: Option<u64>,
+    /// Position in the list.
+    pub position: Option<u32>,
+    /// Context object (search text, page, device).
+    pub context: serde_json::Value,
+}
 
 /// An event as a client sends it.
 #[derive(Clone, Debug, Deserialize)]
@@ -45,31 +72,6 @@ pub struct ActivityInput {
     /// Anything else (search text, page, device), a JSON object.
     #[serde(default)]
     pub context: Option<serde_json::Value>,
-}
-
-/// A checked event, ready to store.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ActivityEvent {
-    /// Unique id.
-    pub event_id: String,
-    /// Its kind.
-    pub event_type: String,
-    /// Client time, milliseconds since the Unix epoch.
-    pub occurred_at_ms: i64,
-    /// The user.
-    pub user_id: Option<UserId>,
-    /// The anonymous visitor.
-    pub anonymous_id: Option<String>,
-    /// The session.
-    pub session_id: Option<String>,
-    /// The list it was shown in.
-    pub recommendation_id: Option<String>,
-    /// The movie.
-    pub movie_id: Option<MovieId>,
-    /// Position in the list.
-    pub position: Option<u32>,
-    /// Context object.
-    pub context: serde_json::Value,
 }
 
 fn token_ok(text: &str) -> bool {
@@ -125,7 +127,7 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
 }
 
 /// Checks a batch: the events, or every error named `events[i].field`.
-pub fn check_batch(inputs: Vec<ActivityInput>) -> Result<Vec<ActivityEvent>, Vec<FieldError>> {
+pub fn check_batch(inputs: Vec<ActivityInput>) -> Result<Vec<Activity>, Vec<FieldError>> {
     let mut errors = Vec::new();
     if inputs.is_empty() || inputs.len() > MAX_BATCH {
         errors.push(FieldError::new(
@@ -190,15 +192,15 @@ pub fn check_batch(inputs: Vec<ActivityInput>) -> Result<Vec<ActivityEvent>, Vec
         if errors.len() == before
             && let Some(occurred_at_ms) = occurred_at_ms
         {
-            events.push(ActivityEvent {
+            events.push(Activity {
                 event_id: input.event_id,
                 event_type: input.event_type,
                 occurred_at_ms,
-                user_id,
+                user_id: user_id.map(UserId::get),
                 anonymous_id: input.anonymous_id,
                 session_id: input.session_id,
                 recommendation_id: input.recommendation_id,
-                movie_id,
+                movie_id: movie_id.map(MovieId::get),
                 position: input.position,
                 context,
             });
