@@ -126,6 +126,23 @@ pub struct ModelFact {
     pub seen_at_ms: i64,
 }
 
+/// The latest event per key by (time, event id), in key order: what a dimension upsert stores
+/// (a statement cannot upsert one row twice). Shared by the adapters.
+pub(crate) fn latest_per_key<T, K: Ord>(
+    events: &[T],
+    key: impl Fn(&T) -> K,
+    at: impl Fn(&T) -> (i64, &str),
+) -> Vec<&T> {
+    let mut latest: std::collections::BTreeMap<K, &T> = std::collections::BTreeMap::new();
+    for event in events {
+        let slot = latest.entry(key(event)).or_insert(event);
+        if at(event) > at(slot) {
+            *slot = event;
+        }
+    }
+    latest.into_values().collect()
+}
+
 /// What one ingestion stores, in one transaction.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Batch {

@@ -12,7 +12,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column, Postgres, Row as _, SqlStr, Transaction, TypeInfo};
 
-use crate::facts::Batch;
+use crate::facts::{Batch, latest_per_key};
 use crate::{Dialect, IngestCounts, Row, Value, Warehouse, WarehouseError, day_of_ms, hour_of_ms};
 
 fn migrator() -> Migrator {
@@ -65,6 +65,33 @@ impl PgWarehouse {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Creates a new, empty database named `{prefix}_{unique}` on the server of `admin_url` (a URL
+/// to any database there, by a user who may create databases) and returns its URL: tests and
+/// benchmarks each get their own warehouse.
+pub async fn fresh_database(admin_url: &str, prefix: &str) -> Result<String, WarehouseError> {
+    use sqlx::Connection;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let unique =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+            ^ u128::from(std::process::id()) << 64;
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("{prefix}_{:x}_{n}", unique & 0xffff_ffff_ffff_ffff_ffff);
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(WarehouseError::InvalidUrl(format!(
+            "database prefix `{prefix}`: letters, digits and _ only"
+        )));
+    }
+    let mut connection = sqlx::PgConnection::connect(admin_url).await.map_err(unavailable("connecting"))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .map_err(unavailable("creating a database"))?;
+    let _ = connection.close().await;
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    Ok(format!("{server}/{name}"))
 }
 
 impl Warehouse for PgWarehouse {
@@ -158,7 +185,9 @@ fn decode_numeric(bytes: &[u8]) -> Option<Value> {
         let power = i32::from(weight) - k as i32;
         float += digit as f64 * 10_000f64.powi(power);
         int = match (int, power >= 0) {
-            (Some(v), true) => 10_000i64.checked_pow(power as u32).and_then(|p| v.checked_add(digit.checked_mul(p)?)),
+            (Some(v), true) => {
+                10_000i64.checked_pow(power as u32).and_then(|p| v.checked_add(digit.checked_mul(p)?))
+            }
             (v, false) if digit == 0 => v,
             _ => None,
         };
@@ -346,18 +375,6 @@ async fn requests(tx: &mut Tx<'_>, batch: &Batch) -> Result<IngestCounts, sqlx::
     .bind(r.iter().map(|e| day_of_ms(e.occurred_at_ms)).collect::<Vec<_>>())
     .bind(r.iter().map(|e| hour_of_ms(e.occurred_at_ms)).collect::<Vec<_>>());
     Ok(counted(r.len(), execute(tx, query).await?))
-}
-
-/// The latest event per key (a statement cannot upsert one row twice), in key order.
-fn latest_per_key<T, K: Ord>(events: &[T], key: impl Fn(&T) -> K, at: impl Fn(&T) -> (i64, &str)) -> Vec<&T> {
-    let mut latest: BTreeMap<K, &T> = BTreeMap::new();
-    for event in events {
-        let slot = latest.entry(key(event)).or_insert(event);
-        if at(event) > at(slot) {
-            *slot = event;
-        }
-    }
-    latest.into_values().collect()
 }
 
 async fn movies(tx: &mut Tx<'_>, batch: &Batch) -> Result<IngestCounts, sqlx::Error> {

@@ -110,8 +110,13 @@ async fn ingest<W: Warehouse>(
     let Json(body) = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let field = FieldError::new("body", rejection.body_text());
-            return error(rejection.status(), PublicError::from(field));
+            // A body that is not the schema is a bad request (400) like any invalid batch;
+            // only size and media type keep their own status.
+            let status = match rejection.status() {
+                s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => s,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return error(status, PublicError::from(FieldError::new("body", rejection.body_text())));
         }
     };
     let activity = match check_batch(body.events) {
@@ -352,8 +357,8 @@ impl Application {
         } else {
             let settings = IngestSettings {
                 brokers: config.kafka_brokers.clone(),
-                group: config.consumer_group.clone(),
-                topics: config.topics(),
+                group: config.kafka_group.clone(),
+                topics: config.topics.clone(),
                 max_batch: config.ingest_batch,
                 linger: config.ingest_linger,
             };
@@ -425,7 +430,7 @@ mod tests {
         ]);
         let fields: Vec<String> =
             parse_report_query(&bad, today, false).unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["n", "colour", "from", "bucket", "n", "genre"]);
+        assert_eq!(fields, ["n", "colour", "from", "bucket", "genre"], "a repeated parameter is named once");
         let backwards = pairs(&[("from", "2026-12-05"), ("to", "2026-12-01")]);
         assert_eq!(parse_report_query(&backwards, today, false).unwrap_err()[0].field, "from");
     }

@@ -4,10 +4,8 @@
 use std::time::Duration;
 
 use contract::{Secret, SecretUrl};
-use service_common::ServiceSettings;
 use service_common::duration::parse_duration;
-
-use crate::ingest::Topics;
+use service_common::{EventTopics, ServiceSettings};
 
 /// `cinerec-analytics`.
 #[derive(Clone, Debug, clap::Parser)]
@@ -33,34 +31,16 @@ pub struct Config {
     pub kafka_brokers: String,
     /// Consumer group (replicas share it: each event is stored by one of them).
     #[arg(long, env = "CINEREC_KAFKA_GROUP", default_value = "cinerec-analytics")]
-    pub consumer_group: String,
+    pub kafka_group: String,
     /// Events per warehouse transaction, at most.
     #[arg(long, env = "CINEREC_INGEST_BATCH", default_value_t = 2000)]
     pub ingest_batch: usize,
     /// Longest wait to fill a batch (`50ms`).
     #[arg(long, env = "CINEREC_INGEST_LINGER", default_value = "50ms", value_parser = parse_duration)]
     pub ingest_linger: Duration,
-    /// Topic of `RatingEvent`s.
-    #[arg(long, env = "CINEREC_RATINGS_TOPIC", default_value = proto::events::topics::RATINGS)]
-    pub ratings_topic: String,
-    /// Topic of `MovieEvent`s.
-    #[arg(long, env = "CINEREC_MOVIES_TOPIC", default_value = proto::events::topics::MOVIES)]
-    pub movies_topic: String,
-    /// Topic of `UserPreferencesChanged`.
-    #[arg(long, env = "CINEREC_USER_PREFERENCES_TOPIC", default_value = proto::events::topics::USER_PREFERENCES)]
-    pub user_preferences_topic: String,
-    /// Topic of `UserDeleted`.
-    #[arg(long, env = "CINEREC_USER_DELETED_TOPIC", default_value = proto::events::topics::USER_DELETED)]
-    pub user_deleted_topic: String,
-    /// Topic of `RecommendationServed` (the gateway's impressions).
-    #[arg(long, env = "CINEREC_RECOMMENDATIONS_SERVED_TOPIC", default_value = proto::events::topics::RECOMMENDATIONS_SERVED)]
-    pub recommendations_served_topic: String,
-    /// Topic of `RequestLogged` (the gateway's request logs).
-    #[arg(long, env = "CINEREC_REQUEST_LOGS_TOPIC", default_value = proto::events::topics::REQUEST_LOGS)]
-    pub request_logs_topic: String,
-    /// Topic of `ActivityRecorded` (the web app's clicks and views, through the gateway).
-    #[arg(long, env = "CINEREC_ACTIVITY_TOPIC", default_value = proto::events::topics::ACTIVITY)]
-    pub activity_topic: String,
+    /// The event topics (analytics reads them all).
+    #[command(flatten)]
+    pub topics: EventTopics,
     /// The serving service (`http://host:port`) whose model versions are recorded with their
     /// offline metrics; empty: not recorded.
     #[arg(long, env = "CINEREC_SERVING_URL", default_value = "")]
@@ -68,19 +48,4 @@ pub struct Config {
     /// How often serving's model version is read.
     #[arg(long, env = "CINEREC_MODEL_POLL", default_value = "30s", value_parser = parse_duration)]
     pub model_poll: Duration,
-}
-
-impl Config {
-    /// The topics to consume.
-    pub fn topics(&self) -> Topics {
-        Topics {
-            ratings: self.ratings_topic.clone(),
-            movies: self.movies_topic.clone(),
-            user_preferences: self.user_preferences_topic.clone(),
-            user_deleted: self.user_deleted_topic.clone(),
-            recommendations_served: self.recommendations_served_topic.clone(),
-            request_logs: self.request_logs_topic.clone(),
-            activity: self.activity_topic.clone(),
-        }
-    }
 }

@@ -23,62 +23,26 @@ use proto::events::v1::{
     ActivityRecorded, MovieChange, MovieEvent, RatingChange as WireRatingChange, RatingEvent,
     RecommendationServed, RequestLogged, UserDeleted, UserPreferencesChanged,
 };
+use service_common::EventTopics;
 use warehouse::facts::{
     ActivityFact, MovieFact, RatingChange, RatingFact, RequestFact, ServedList, UserFact,
 };
 use warehouse::{Batch, Warehouse, WarehouseError};
 
-/// The topics analytics reads, by the kind of event on each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Topics {
-    /// `RatingEvent`.
-    pub ratings: String,
-    /// `MovieEvent`.
-    pub movies: String,
-    /// `UserPreferencesChanged`.
-    pub user_preferences: String,
-    /// `UserDeleted`.
-    pub user_deleted: String,
-    /// `RecommendationServed`.
-    pub recommendations_served: String,
-    /// `RequestLogged`.
-    pub request_logs: String,
-    /// `ActivityRecorded`.
-    pub activity: String,
-}
-
-impl Default for Topics {
-    /// The names in `proto::events::topics`.
-    fn default() -> Self {
-        use proto::events::topics;
-        Self {
-            ratings: topics::RATINGS.into(),
-            movies: topics::MOVIES.into(),
-            user_preferences: topics::USER_PREFERENCES.into(),
-            user_deleted: topics::USER_DELETED.into(),
-            recommendations_served: topics::RECOMMENDATIONS_SERVED.into(),
-            request_logs: topics::REQUEST_LOGS.into(),
-            activity: topics::ACTIVITY.into(),
-        }
-    }
-}
-
-impl Topics {
-    /// Every topic.
-    pub fn all(&self) -> Vec<String> {
-        [
-            &self.ratings,
-            &self.movies,
-            &self.user_preferences,
-            &self.user_deleted,
-            &self.recommendations_served,
-            &self.request_logs,
-            &self.activity,
-        ]
-        .into_iter()
-        .cloned()
-        .collect()
-    }
+/// Every topic analytics reads.
+pub fn all_topics(topics: &EventTopics) -> Vec<String> {
+    [
+        &topics.ratings,
+        &topics.movies,
+        &topics.user_preferences,
+        &topics.user_deleted,
+        &topics.recommendations_served,
+        &topics.request_logs,
+        &topics.activity,
+    ]
+    .into_iter()
+    .cloned()
+    .collect()
 }
 
 /// Why an event was skipped.
@@ -97,7 +61,7 @@ fn positive(id: u64, what: &'static str) -> Result<u64, Skip> {
 }
 
 /// Adds `event` to `batch`, or says why it cannot be.
-pub fn decode_into(batch: &mut Batch, topics: &Topics, event: &ReceivedEvent) -> Result<(), Skip> {
+pub fn decode_into(batch: &mut Batch, topics: &EventTopics, event: &ReceivedEvent) -> Result<(), Skip> {
     let payload = event.payload.as_slice();
     let topic = event.topic.as_str();
     if topic == topics.ratings {
@@ -275,7 +239,7 @@ impl ConsumerHealth {
 /// The consumer's handler: decodes a batch and stores it in one transaction.
 struct WarehouseWriter<W> {
     warehouse: Arc<W>,
-    topics: Topics,
+    topics: EventTopics,
     metrics: IngestMetrics,
     health: ConsumerHealth,
 }
@@ -355,7 +319,7 @@ pub struct IngestSettings {
     /// Consumer group.
     pub group: String,
     /// The topics.
-    pub topics: Topics,
+    pub topics: EventTopics,
     /// Events per warehouse transaction, at most.
     pub max_batch: usize,
     /// Longest wait to fill a batch.
@@ -373,7 +337,7 @@ pub async fn run<W: Warehouse>(
     let consumer = ConsumerSettings {
         brokers: settings.brokers,
         group: settings.group,
-        topics: settings.topics.all(),
+        topics: all_topics(&settings.topics),
         backoff: service_common::Backoff {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(5),
@@ -397,7 +361,7 @@ mod tests {
 
     #[test]
     fn every_topic_decodes_into_its_fact_and_bad_events_are_named() {
-        let topics = Topics::default();
+        let topics = EventTopics::default();
         let mut batch = Batch::default();
         let rating = RatingEvent {
             event_id: "r1".into(),

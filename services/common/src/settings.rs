@@ -143,9 +143,18 @@ pub struct EventTopics {
     /// Topic of `UserDeleted` (written by users; read by serving).
     #[arg(long = "user-deleted-topic", env = "CINEREC_USER_DELETED_TOPIC", default_value = proto::events::topics::USER_DELETED)]
     pub user_deleted: String,
-    /// Topic of `MovieEvent`s (written by movies; read by ratings).
+    /// Topic of `MovieEvent`s (written by movies; read by ratings and analytics).
     #[arg(long = "movies-topic", env = "CINEREC_MOVIES_TOPIC", default_value = proto::events::topics::MOVIES)]
     pub movies: String,
+    /// Topic of `RecommendationServed` impressions (written by the gateway; read by analytics).
+    #[arg(long = "recommendations-served-topic", env = "CINEREC_RECOMMENDATIONS_SERVED_TOPIC", default_value = proto::events::topics::RECOMMENDATIONS_SERVED)]
+    pub recommendations_served: String,
+    /// Topic of `RequestLogged` (written by the gateway; read by analytics).
+    #[arg(long = "request-logs-topic", env = "CINEREC_REQUEST_LOGS_TOPIC", default_value = proto::events::topics::REQUEST_LOGS)]
+    pub request_logs: String,
+    /// Topic of `ActivityRecorded` (written by the gateway; read by analytics).
+    #[arg(long = "activity-topic", env = "CINEREC_ACTIVITY_TOPIC", default_value = proto::events::topics::ACTIVITY)]
+    pub activity: String,
 }
 
 impl Default for EventTopics {
@@ -156,6 +165,9 @@ impl Default for EventTopics {
             user_preferences: proto::events::topics::USER_PREFERENCES.into(),
             user_deleted: proto::events::topics::USER_DELETED.into(),
             movies: proto::events::topics::MOVIES.into(),
+            recommendations_served: proto::events::topics::RECOMMENDATIONS_SERVED.into(),
+            request_logs: proto::events::topics::REQUEST_LOGS.into(),
+            activity: proto::events::topics::ACTIVITY.into(),
         }
     }
 }

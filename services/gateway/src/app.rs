@@ -234,12 +234,12 @@ impl Application {
             )?);
             let (impressions, task) = EventQueue::start(
                 Arc::clone(&publisher),
-                config.recommendations_served_topic.clone(),
+                config.topics.recommendations_served.clone(),
                 impression_metrics,
             );
             server = server.task("impressions", task);
             let (request_logs, task) =
-                EventQueue::start(publisher, config.request_logs_topic.clone(), request_log_metrics);
+                EventQueue::start(publisher, config.topics.request_logs.clone(), request_log_metrics);
             server = server.task("request-logs", task);
             (impressions, request_logs)
         };

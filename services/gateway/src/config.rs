@@ -79,12 +79,9 @@ pub struct Config {
     /// empty: not published.
     #[arg(long, env = "CINEREC_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
-    /// Topic of impression events.
-    #[arg(long, env = "CINEREC_RECOMMENDATIONS_SERVED_TOPIC", default_value = proto::events::topics::RECOMMENDATIONS_SERVED)]
-    pub recommendations_served_topic: String,
-    /// Topic of request-log events.
-    #[arg(long, env = "CINEREC_REQUEST_LOGS_TOPIC", default_value = proto::events::topics::REQUEST_LOGS)]
-    pub request_logs_topic: String,
+    /// The event topics (the gateway writes impressions, request logs and activity).
+    #[command(flatten)]
+    pub topics: service_common::EventTopics,
 }
 
 fn parse_api_keys(text: &str) -> Result<ApiKeys, String> {

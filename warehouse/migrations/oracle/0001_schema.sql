@@ -117,6 +117,8 @@ CREATE TABLE request_logs (
 CREATE INDEX request_logs_by_hour ON request_logs (hour)
 /
 
+-- Dimensions: a row changes only for a newer event (time, then event id), so a redelivered or
+-- late event changes nothing.
 CREATE TABLE movies_dim (
     movie_id      NUMBER(19) NOT NULL,
     title         VARCHAR2(1000 CHAR),
@@ -124,6 +126,7 @@ CREATE TABLE movies_dim (
     genres        VARCHAR2(4000),
     deleted       NUMBER(5) NOT NULL,
     updated_at_ms NUMBER(19) NOT NULL,
+    event_id      VARCHAR2(400 CHAR) NOT NULL,
     CONSTRAINT movies_dim_pk PRIMARY KEY (movie_id)
 )
 /
@@ -140,6 +143,8 @@ CREATE TABLE users_dim (
     favourite_genres VARCHAR2(4000),
     deleted          NUMBER(5) DEFAULT 0 NOT NULL,
     updated_at_ms    NUMBER(19) DEFAULT 0 NOT NULL,
+    -- PostgreSQL's DEFAULT '' (a user first seen in activity, before any user event) is NULL.
+    event_id         VARCHAR2(400 CHAR),
     CONSTRAINT users_dim_pk PRIMARY KEY (user_id)
 )
 /

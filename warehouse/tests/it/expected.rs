@@ -213,8 +213,11 @@ pub fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
 }
 
-/// (route, hour) → (requests, p50, p95, p99, 5xx, 429).
-pub fn performance(all: &Batch, range: Range) -> BTreeMap<(String, i64), (i64, f64, f64, f64, i64, i64)> {
+/// (requests, p50, p95, p99, 5xx, 429).
+pub type RouteStats = (i64, f64, f64, f64, i64, i64);
+
+/// (route, hour) → its [`RouteStats`].
+pub fn performance(all: &Batch, range: Range) -> BTreeMap<(String, i64), RouteStats> {
     let mut groups: BTreeMap<(String, i64), Vec<(f64, u16)>> = BTreeMap::new();
     for r in all.requests.iter().filter(|r| within(range, r.occurred_at_ms)) {
         groups

@@ -18,23 +18,11 @@ use warehouse::postgres::PgWarehouse;
 use warehouse::reports::{Bucket, Range, Report};
 use warehouse::{Value, Warehouse};
 
-/// A fresh database on the test server, as a URL.
-pub async fn fresh_database() -> String {
-    use sqlx::Connection;
-    let admin = service_common::testing::server_url("CINEREC_TEST_POSTGRES_URL");
-    let name = format!("warehouse_it_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    connection.close().await.unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
-
 /// The PostgreSQL warehouse on a fresh database.
 pub async fn postgres() -> PgWarehouse {
-    PgWarehouse::connect(&fresh_database().await, 4).await.unwrap()
+    let admin = service_common::testing::server_url("CINEREC_TEST_POSTGRES_URL");
+    let url = warehouse::postgres::fresh_database(&admin, "warehouse_it").await.unwrap();
+    PgWarehouse::connect(&url, 4).await.unwrap()
 }
 
 /// Runs `check` against PostgreSQL, and against Oracle when `ORACLE_URL` is set.

@@ -1,61 +1,149 @@
-//! Analytics against a real PostgreSQL (`scripts/start-server postgres`): a batch of activity
-//! events is accepted and stored once per event id, a resent batch stores nothing new, and an
-//! invalid batch is refused whole, naming each bad event and field.
+//! `cinerec-analytics` against a real PostgreSQL and the Kafka-protocol broker
+//! (`scripts/start-server postgres|kafka`):
+//!
+//! - `http`: `POST /api/v1/events` (stored once per event id, a bad batch refused whole naming
+//!   `events[i].field`, the ingest token required), the reports as JSON and CSV with every bad
+//!   parameter named, and the OpenAPI document valid against the OpenAPI 3.1 schema;
+//! - `kafka`: every topic's events through the consumer into the reports, a redelivery that
+//!   changes no report, and a warehouse outage mid-stream (a proxy between analytics and
+//!   PostgreSQL cut): consumption pauses, readiness and the paused metric say so, and after
+//!   the warehouse returns every event is stored exactly once.
 
-use std::sync::Arc;
+mod http;
+mod kafka;
 
-use analytics::warehouse::PgWarehouse;
-use sqlx::Connection;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
-/// A fresh database on the test server, as a URL.
-async fn fresh_database() -> String {
+use analytics::{Application, Config};
+use clap::Parser;
+
+/// The ingest token the tests configure.
+pub const TOKEN: &str = "test-ingest-token";
+
+/// A fresh database on the test server.
+pub async fn fresh_database() -> String {
     let admin = service_common::testing::server_url("CINEREC_TEST_POSTGRES_URL");
-    let name = format!("analytics_it_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    connection.close().await.unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+    warehouse::postgres::fresh_database(&admin, "analytics_it").await.unwrap()
 }
 
-fn post(addr: std::net::SocketAddr, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent
-        .post(&format!("http://{addr}/api/v1/events"))
-        .header("content-type", "application/json")
-        .send(body.to_string())
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap())
+/// Analytics settings on loopback ports over `warehouse_url`, plus `extra` flags.
+pub fn config(warehouse_url: &str, extra: &[&str]) -> Config {
+    let mut args = vec![
+        "cinerec-analytics",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--warehouse-url",
+        warehouse_url,
+        "--ingest-token",
+        TOKEN,
+    ];
+    if !extra.contains(&"--kafka-brokers") {
+        args.extend(["--kafka-brokers", ""]);
+    }
+    args.extend_from_slice(extra);
+    Config::try_parse_from(args).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_are_stored_once_and_bad_batches_not_at_all() {
-    let url = fresh_database().await;
-    let warehouse = Arc::new(PgWarehouse::connect(&url, 2).await.unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        axum::serve(listener, analytics::app::router(Arc::clone(&warehouse), 1 << 20)).into_future(),
-    );
+/// A running analytics service.
+pub struct Running {
+    /// The API address.
+    pub addr: SocketAddr,
+    /// The metrics / health address.
+    pub metrics: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
 
-    let event = |id: &str, kind: &str| {
-        serde_json::json!({"event_id": id, "event_type": kind, "occurred_at": "2026-12-04T21:05:00Z",
-            "user_id": 7, "recommendation_id": "r-1", "movie_id": 1, "position": 2, "context": {"page": "home"}})
-    };
-    let batch = serde_json::json!({"events": [event("e1", "view"), event("e2", "click")]});
-    let body = batch.clone();
-    let (status, answer) = tokio::task::spawn_blocking(move || post(addr, body)).await.unwrap();
-    assert_eq!((status, answer), (202, serde_json::json!({"stored": 2, "duplicates": 0})));
-    let (status, answer) = tokio::task::spawn_blocking(move || post(addr, batch)).await.unwrap();
-    assert_eq!((status, answer), (202, serde_json::json!({"stored": 0, "duplicates": 2})), "a resent batch");
-    assert_eq!(warehouse.count_activity("e1").await.unwrap(), 1);
+impl Running {
+    /// Builds and serves `config`.
+    pub async fn start(config: Config) -> Self {
+        let app = Application::build(&config).await.unwrap();
+        let (addr, metrics) = (app.addr(), app.metrics_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run_until(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self { addr, metrics, stop: Some(stop), task: Some(task) }
+    }
 
-    let bad = serde_json::json!({"events": [event("e3", "view"), event("e4", "hover")]});
-    let (status, answer) = tokio::task::spawn_blocking(move || post(addr, bad)).await.unwrap();
-    assert_eq!(status, 400, "{answer}");
-    assert_eq!(answer["error"]["fields"][0]["field"], "events[1].event_type", "{answer}");
-    assert_eq!(warehouse.count_activity("e3").await.unwrap(), 0, "nothing of a bad batch is stored");
+    /// Stops the service and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// An HTTP answer: status, content type, body.
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// Body text.
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// Sends a request (blocking client on a blocking thread).
+pub async fn send(
+    method: &'static str,
+    url: String,
+    token: Option<&'static str>,
+    body: Option<serde_json::Value>,
+) -> Answer {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response = match (method, body) {
+            ("POST", Some(body)) => {
+                let mut request = agent.post(&url).header("content-type", "application/json");
+                if let Some(token) = token {
+                    request = request.header("authorization", format!("Bearer {token}"));
+                }
+                request.send(body.to_string()).unwrap()
+            }
+            _ => agent.get(&url).call().unwrap(),
+        };
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Answer {
+            status: response.status().as_u16(),
+            content_type,
+            body: response.body_mut().read_to_string().unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits until `check` gives `Some`, polling every 100 ms for at most `within`.
+pub async fn eventually<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

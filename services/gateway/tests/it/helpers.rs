@@ -211,6 +211,7 @@ impl Upstreams {
             user_preferences: topics.preferences.clone(),
             user_deleted: topics.deleted.clone(),
             movies: unique("gw-movies"),
+            ..service_common::EventTopics::default()
         };
         events::kafka::ensure_topics(
             &kafka(),
@@ -299,7 +300,7 @@ pub fn gateway_config(upstreams: &Upstreams) -> gateway::Config {
     config.serving_url = upstreams.urls.serving.clone();
     config.max_body_bytes = 4096;
     config.kafka_brokers = kafka();
-    config.recommendations_served_topic = upstreams.topics.served.clone();
+    config.topics.recommendations_served = upstreams.topics.served.clone();
     config.rate_limit_anonymous = "10000/s".parse().unwrap();
     config.rate_limit_user = "10000/s".parse().unwrap();
     config.rate_limit_key = "10000/s".parse().unwrap();
