@@ -126,8 +126,12 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
     Some(((days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60) * 1000) + millis)
 }
 
-/// Checks a batch: the events, or every error named `events[i].field`.
-pub fn check_batch(inputs: Vec<ActivityInput>) -> Result<Vec<Activity>, Vec<FieldError>> {
+/// Checks a batch: the events, or every error named `events[i].field`. `signed_in` is the
+/// user the credentials name (the gateway's caller): events without `user_id` are theirs.
+pub fn check_batch(
+    inputs: Vec<ActivityInput>,
+    signed_in: Option<u64>,
+) -> Result<Vec<Activity>, Vec<FieldError>> {
     let mut errors = Vec::new();
     if inputs.is_empty() || inputs.len() > MAX_BATCH {
         errors.push(FieldError::new(
@@ -137,7 +141,8 @@ pub fn check_batch(inputs: Vec<ActivityInput>) -> Result<Vec<Activity>, Vec<Fiel
         return Err(errors);
     }
     let mut events = Vec::with_capacity(inputs.len());
-    for (i, input) in inputs.into_iter().enumerate() {
+    for (i, mut input) in inputs.into_iter().enumerate() {
+        input.user_id = input.user_id.or(signed_in);
         let field = |name: &str| format!("events[{i}].{name}");
         let before = errors.len();
         if !token_ok(&input.event_id) {
@@ -248,7 +253,7 @@ mod tests {
         anonymous.user_id = None;
         anonymous.position = Some(3);
         anonymous.recommendation_id = None;
-        let errors = check_batch(vec![input("a"), bad, anonymous]).unwrap_err();
+        let errors = check_batch(vec![input("a"), bad, anonymous], None).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -260,8 +265,8 @@ mod tests {
                 "events[2].position"
             ]
         );
-        assert_eq!(check_batch(vec![]).unwrap_err()[0].field, "events");
-        let ok = check_batch(vec![input("a")]).unwrap();
+        assert_eq!(check_batch(vec![], None).unwrap_err()[0].field, "events");
+        let ok = check_batch(vec![input("a")], None).unwrap();
         assert_eq!((ok[0].occurred_at_ms, ok[0].position), (1_796_418_300_250, Some(0)));
     }
 }

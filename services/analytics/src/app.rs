@@ -119,7 +119,7 @@ async fn ingest<W: Warehouse>(
             return error(status, PublicError::from(FieldError::new("body", rejection.body_text())));
         }
     };
-    let activity = match check_batch(body.events) {
+    let activity = match check_batch(body.events, None) {
         Ok(events) => events,
         Err(fields) => return invalid(fields, "; nothing was stored"),
     };

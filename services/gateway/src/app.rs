@@ -81,6 +81,8 @@ pub struct Shared {
     pub impressions: Impressions,
     /// Request logs (`RequestLogged` events).
     pub request_logs: RequestLogs,
+    /// Client activity (`ActivityRecorded` events).
+    pub activity: crate::activity::ActivityQueue,
     /// Movie ids by genre.
     pub genres: GenreIndex,
     /// Titles, years and genres for lists.
@@ -127,6 +129,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(recommendations::session))
         .routes(routes!(recommendations::popular))
         .routes(routes!(recommendations::similar))
+        .routes(routes!(crate::activity::record))
         .routes(routes!(openapi::document))
         .routes(routes!(openapi::docs))
         .split_for_parts()
@@ -222,9 +225,14 @@ impl Application {
         let impression_metrics =
             QueueMetrics::register(server.registry(), "impressions", "RecommendationServed");
         let request_log_metrics = QueueMetrics::register(server.registry(), "request_logs", "RequestLogged");
-        let (impressions, request_logs) = if config.kafka_brokers.is_empty() {
-            tracing::info!("no Kafka brokers: impressions and request logs are not published");
-            (EventQueue::off(impression_metrics), EventQueue::off(request_log_metrics))
+        let activity_metrics = QueueMetrics::register(server.registry(), "activity", "ActivityRecorded");
+        let (impressions, request_logs, activity) = if config.kafka_brokers.is_empty() {
+            tracing::info!("no Kafka brokers: impressions, request logs and activity are not published");
+            (
+                EventQueue::off(impression_metrics),
+                EventQueue::off(request_log_metrics),
+                EventQueue::off(activity_metrics),
+            )
         } else {
             // Many small events that may wait: 20 ms batches cost the broker far less.
             let publisher = Arc::new(events::kafka::KafkaPublisher::batching(
@@ -238,10 +246,16 @@ impl Application {
                 impression_metrics,
             );
             server = server.task("impressions", task);
-            let (request_logs, task) =
-                EventQueue::start(publisher, config.topics.request_logs.clone(), request_log_metrics);
+            let (request_logs, task) = EventQueue::start(
+                Arc::clone(&publisher),
+                config.topics.request_logs.clone(),
+                request_log_metrics,
+            );
             server = server.task("request-logs", task);
-            (impressions, request_logs)
+            let (activity, task) =
+                EventQueue::start(publisher, config.topics.activity.clone(), activity_metrics);
+            server = server.task("activity", task);
+            (impressions, request_logs, activity)
         };
         tracing::info!(
             api_keys = api_keys.len(),
@@ -255,6 +269,7 @@ impl Application {
             rate_limiter,
             impressions,
             request_logs,
+            activity,
             genres: GenreIndex::default(),
             summaries: SummaryCache::default(),
             secure_cookies: config.secure_cookies,

@@ -20,12 +20,15 @@
 //!   `/users/{user_id}` for that user or a scoped key, `GET /movies/{movie_id}/ratings`.
 //! - [`movies`]: search, pages, one movie with media URLs; admin writes and uploads.
 //! - [`recommendations`]: the user's list, why, session lists, popular and similar movies.
-//! - [`impressions`]: each served list published as `RecommendationServed`, never blocking.
+//! - [`impressions`]: each served list published as `RecommendationServed` and each answered
+//!   request as `RequestLogged` (analytics' data), through bounded queues that never block.
+//! - [`activity`]: `POST /events` (API and web app): views, clicks and searches for analytics.
 //! - [`openapi`]: `GET /openapi.json` (OpenAPI 3.1 from the handlers) and the `/docs` page.
 //! - [`web`]: the web app at `/` (server-rendered pages, session cookie, same-site form posts).
 //! - [`app`]: [`Application`] (settings, router, server).
 
 pub mod accounts;
+pub mod activity;
 pub mod app;
 pub mod auth;
 pub mod config;

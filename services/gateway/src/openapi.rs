@@ -26,6 +26,7 @@ use crate::app::AppState;
         (name = "movies", description = "The catalogue (writes need an admin API key)"),
         (name = "ratings", description = "Ratings of users and of movies"),
         (name = "recommendations", description = "Recommendation lists and explanations"),
+        (name = "activity", description = "What users do with what they were shown (views, clicks, searches), for analytics"),
         (name = "operations", description = "The API's own description")
     )
 )]

@@ -65,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .route("/signout", post(signout))
         .route("/me/ratings", get(my_ratings))
         .route("/me/preferences", get(preferences).post(save_preferences))
+        .route("/events", post(crate::activity::record))
 }
 
 /// What pages load (stylesheet, script, generated posters): cacheable, cheap and many per page,
@@ -183,6 +184,10 @@ struct Card {
     title: String,
     year: Option<i32>,
     href: String,
+    /// The served list it is in (empty for search results): the script reports clicks on it.
+    recommendation_id: String,
+    /// Its 0-based position in that list as served.
+    position: usize,
 }
 
 /// A recommendation list as cards.
@@ -195,12 +200,15 @@ struct CardList {
 fn cards(list: &RecommendationList, blocked: &HashSet<u64>, link_suffix: &str) -> Vec<Card> {
     list.movies
         .iter()
-        .filter(|m| !blocked.contains(&m.movie_id))
-        .map(|m| Card {
+        .enumerate()
+        .filter(|(_, m)| !blocked.contains(&m.movie_id))
+        .map(|(position, m)| Card {
             movie_id: m.movie_id,
             title: m.title.clone(),
             year: m.year,
             href: format!("/movies/{}{link_suffix}", m.movie_id),
+            recommendation_id: list.recommendation_id.clone(),
+            position,
         })
         .collect()
 }
@@ -401,6 +409,8 @@ async fn search(
             movie_id: m.movie_id,
             title: m.title,
             year: (m.year != 0).then_some(m.year),
+            recommendation_id: String::new(),
+            position: 0,
         })
         .collect();
     if query.partial.is_some() {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use prost::Message;
 use serde_json::json;
 
 use crate::helpers::{Platform, eventually};
@@ -142,8 +143,25 @@ async fn the_journey_in_a_real_browser() {
     screenshot(&client, "for-you").await;
 
     // Why, on a recommended movie; then block it, and it vanishes from every list.
-    client.find(Locator::Css("#for-you-section [data-movie-id] a")).await.unwrap().click().await.unwrap();
+    let card = client.find(Locator::Css("#for-you-section [data-movie-id]")).await.unwrap();
+    let list_id = card.attr("data-recommendation-id").await.unwrap().expect("cards carry their list's id");
+    card.find(Locator::Css("a")).await.unwrap().click().await.unwrap();
     assert!(text(&client, "#why").await.starts_with("Why: because you liked"));
+    // The click (its list, position and movie) and the movie page's view reached Kafka for
+    // analytics, as the signed-in user.
+    let clicked = crate::helpers::find_event(&platform.upstreams.topics.activity, |payload| {
+        let event = proto::events::v1::ActivityRecorded::decode(payload).ok()?;
+        (event.event_type == "click" && event.recommendation_id == list_id).then_some(event)
+    })
+    .await;
+    assert_eq!((clicked.movie_id, clicked.position), (recommended[0], Some(0)));
+    assert!(clicked.user_id > 0 && clicked.anonymous_id.is_empty(), "{clicked:?}");
+    crate::helpers::find_event(&platform.upstreams.topics.activity, |payload| {
+        let event = proto::events::v1::ActivityRecorded::decode(payload).ok()?;
+        (event.event_type == "view" && event.movie_id == recommended[0] && event.user_id == clicked.user_id)
+            .then_some(())
+    })
+    .await;
     let blocked = recommended[0];
     client.find(Locator::Css("#block")).await.unwrap().click().await.unwrap();
     client

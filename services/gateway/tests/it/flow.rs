@@ -130,6 +130,49 @@ async fn a_visitor_signs_up_rates_and_gets_recommendations_that_follow() {
         (visitor.as_str(), "session")
     );
 
+    // What ann does with the list goes to analytics: a click at its position (the user from the
+    // token), and each request as a request log with its id.
+    let rec_id = folded.body["recommendation_id"].as_str().unwrap().to_owned();
+    let click = serde_json::json!({"events": [{"event_id": "ann-click-1", "event_type": "click",
+        "occurred_at": "2026-12-05T10:00:00Z", "recommendation_id": rec_id, "position": 1, "movie_id": recommended[1]}]});
+    let accepted = platform
+        .req("POST", "/api/v1/events")
+        .token(&ann)
+        .header("x-request-id", "flow-events-1")
+        .json(click)
+        .send()
+        .await;
+    assert_eq!((accepted.status, accepted.body["accepted"].as_u64()), (202, Some(1)), "{accepted:?}");
+    let someone_else = serde_json::json!({"events": [{"event_id": "x1", "event_type": "view",
+        "occurred_at": "2026-12-05T10:00:00Z", "user_id": ann_id + 1, "movie_id": 1}]});
+    let refused = platform.req("POST", "/api/v1/events").token(&ann).json(someone_else).send().await;
+    assert_problem(&refused, 403);
+    let nobody = serde_json::json!({"events": [{"event_id": "x2", "event_type": "view", "occurred_at": "2026-12-05T10:00:00Z"}]});
+    let refused = platform.req("POST", "/api/v1/events").json(nobody).send().await;
+    assert_problem(&refused, 400);
+    assert_eq!(fields(&refused), ["events[0].user_id"]);
+    let bad = serde_json::json!({"events": [{"event_id": "x3", "event_type": "hover", "occurred_at": "now", "anonymous_id": "v1"}]});
+    let refused = platform.req("POST", "/api/v1/events").json(bad).send().await;
+    assert_eq!(fields(&refused), ["events[0].event_type", "events[0].occurred_at"]);
+    let recorded = crate::helpers::find_event(&platform.upstreams.topics.activity, |payload| {
+        let event = proto::events::v1::ActivityRecorded::decode(payload).ok()?;
+        (event.event_id == "ann-click-1").then_some(event)
+    })
+    .await;
+    assert_eq!(
+        (recorded.user_id, recorded.recommendation_id.as_str(), recorded.position, recorded.movie_id),
+        (ann_id, rec_id.as_str(), Some(1), recommended[1])
+    );
+    let logged = crate::helpers::find_event(&platform.upstreams.topics.requests, |payload| {
+        let event = proto::events::v1::RequestLogged::decode(payload).ok()?;
+        (event.request_id == "flow-events-1").then_some(event)
+    })
+    .await;
+    assert_eq!(
+        (logged.route.as_str(), logged.method.as_str(), logged.status),
+        ("/api/v1/events", "POST", 202)
+    );
+
     // The account goes; its token then finds nothing.
     assert_eq!(platform.req("DELETE", "/api/v1/me").token(&ann).send().await.status, 204);
     assert_problem(&platform.req("GET", "/api/v1/me").token(&ann).send().await, 404);

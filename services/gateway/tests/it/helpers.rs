@@ -125,6 +125,10 @@ pub struct Topics {
     pub deleted: String,
     /// Impressions.
     pub served: String,
+    /// Client activity.
+    pub activity: String,
+    /// Request logs.
+    pub requests: String,
 }
 
 /// The four services behind a gateway.
@@ -205,6 +209,8 @@ impl Upstreams {
             preferences: unique("gw-preferences"),
             deleted: unique("gw-deleted"),
             served: unique("gw-served"),
+            activity: unique("gw-activity"),
+            requests: unique("gw-requests"),
         };
         let event_topics = service_common::EventTopics {
             ratings: topics.ratings.clone(),
@@ -215,7 +221,14 @@ impl Upstreams {
         };
         events::kafka::ensure_topics(
             &kafka(),
-            &[&topics.ratings, &topics.preferences, &topics.deleted, &topics.served],
+            &[
+                &topics.ratings,
+                &topics.preferences,
+                &topics.deleted,
+                &topics.served,
+                &topics.activity,
+                &topics.requests,
+            ],
         )
         .await
         .unwrap();
@@ -301,6 +314,8 @@ pub fn gateway_config(upstreams: &Upstreams) -> gateway::Config {
     config.max_body_bytes = 4096;
     config.kafka_brokers = kafka();
     config.topics.recommendations_served = upstreams.topics.served.clone();
+    config.topics.activity = upstreams.topics.activity.clone();
+    config.topics.request_logs = upstreams.topics.requests.clone();
     config.rate_limit_anonymous = "10000/s".parse().unwrap();
     config.rate_limit_user = "10000/s".parse().unwrap();
     config.rate_limit_key = "10000/s".parse().unwrap();
@@ -513,4 +528,19 @@ pub fn now_s() -> i64 {
 /// The movie ids of a recommendation list.
 pub fn ids(list: &serde_json::Value) -> Vec<u64> {
     list["movies"].as_array().unwrap().iter().map(|m| m["movie_id"].as_u64().unwrap()).collect()
+}
+
+/// Reads `topic` from the start until `wanted` finds what it waits for (at most 60 s).
+pub async fn find_event<T>(topic: &str, mut wanted: impl FnMut(&[u8]) -> Option<T>) -> T {
+    let subscriber = events::kafka::KafkaSubscriber::new(&kafka(), &unique("gw-reader"), &[topic]).unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let event = tokio::time::timeout_at(deadline, subscriber.next())
+            .await
+            .unwrap_or_else(|_| panic!("the awaited event did not arrive on {topic}"))
+            .unwrap();
+        if let Some(found) = wanted(&event.payload) {
+            return found;
+        }
+    }
 }
