@@ -4,7 +4,7 @@
 //! only, dimensions upserted when the event is newer than the row. Keys are sorted before
 //! upserting so that concurrent transactions lock rows in one order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -53,7 +53,14 @@ impl PgWarehouse {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy_with(options.options([("timezone", "UTC")]));
+            // Reports are many short queries: JIT compiling them costs more than it saves; the
+            // warehouse lives on SSDs, where an index probe costs about a sequential read (the
+            // genre-diversity sample then reads 10,000 lists by index, not 8 million rows).
+            .connect_lazy_with(options.options([
+                ("timezone", "UTC"),
+                ("jit", "off"),
+                ("random_page_cost", "1.1"),
+            ]));
         migrator()
             .run(&pool)
             .await
@@ -102,10 +109,18 @@ impl Warehouse for PgWarehouse {
     async fn ingest(&self, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, WarehouseError> {
         let mut tx = self.pool.begin().await.map_err(unavailable("starting a transaction"))?;
         let mut counts = IngestCounts::default();
-        counts += ratings(&mut tx, batch, received_at_ms).await.map_err(unavailable("storing ratings"))?;
-        counts += lists(&mut tx, batch, received_at_ms).await.map_err(unavailable("storing impressions"))?;
-        counts += activity(&mut tx, batch, received_at_ms).await.map_err(unavailable("storing activity"))?;
-        counts += requests(&mut tx, batch).await.map_err(unavailable("storing request logs"))?;
+        let mut new = NewEvents::default();
+        counts += ratings(&mut tx, batch, received_at_ms, &mut new)
+            .await
+            .map_err(unavailable("storing ratings"))?;
+        counts += lists(&mut tx, batch, received_at_ms, &mut new)
+            .await
+            .map_err(unavailable("storing impressions"))?;
+        counts += activity(&mut tx, batch, received_at_ms, &mut new)
+            .await
+            .map_err(unavailable("storing activity"))?;
+        counts += requests(&mut tx, batch, &mut new).await.map_err(unavailable("storing request logs"))?;
+        new.store(&mut tx).await.map_err(unavailable("updating the daily roll-ups"))?;
         counts += movies(&mut tx, batch).await.map_err(unavailable("updating movies"))?;
         counts += users(&mut tx, batch).await.map_err(unavailable("updating users"))?;
         counts += models(&mut tx, batch).await.map_err(unavailable("recording model versions"))?;
@@ -211,17 +226,22 @@ async fn execute(
     Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 
-async fn ratings(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, sqlx::Error> {
+async fn ratings(
+    tx: &mut Tx<'_>,
+    batch: &Batch,
+    received_at_ms: i64,
+    new: &mut NewEvents,
+) -> Result<IngestCounts, sqlx::Error> {
     let r = &batch.ratings;
     if r.is_empty() {
         return Ok(IngestCounts::default());
     }
-    let query = sqlx::query(
+    let stored: Vec<(i32, i64, i64, bool)> = sqlx::query_as(
         "INSERT INTO rating_events (event_id, user_id, movie_id, rating, change, occurred_at_ms, day, received_at_ms) \
          SELECT e.id, e.user_id, e.movie_id, e.rating, e.change, e.at, e.day, $8 \
          FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::float4[], $5::int2[], $6::int8[], $7::int4[]) \
               AS e(id, user_id, movie_id, rating, change, at, day) \
-         ON CONFLICT (event_id) DO NOTHING",
+         ON CONFLICT (event_id) DO NOTHING RETURNING day, user_id, movie_id, rating >= 4 AND change <> 3",
     )
     .bind(r.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>())
     .bind(r.iter().map(|e| e.user_id as i64).collect::<Vec<_>>())
@@ -230,17 +250,30 @@ async fn ratings(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result<
     .bind(r.iter().map(|e| e.change as i16).collect::<Vec<_>>())
     .bind(r.iter().map(|e| e.occurred_at_ms).collect::<Vec<_>>())
     .bind(r.iter().map(|e| day_of_ms(e.occurred_at_ms)).collect::<Vec<_>>())
-    .bind(received_at_ms);
-    Ok(counted(r.len(), execute(tx, query).await?))
+    .bind(received_at_ms)
+    .fetch_all(&mut **tx)
+    .await?;
+    for &(day, user, movie, positive) in &stored {
+        new.count(day, "rating", 1);
+        if positive {
+            new.positives.insert((day, user, movie));
+        }
+    }
+    Ok(counted(r.len(), stored.len() as u64))
 }
 
 /// Lists first (`RETURNING` the new ones), then the impressions and roll-ups of those only.
-async fn lists(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, sqlx::Error> {
+async fn lists(
+    tx: &mut Tx<'_>,
+    batch: &Batch,
+    received_at_ms: i64,
+    new: &mut NewEvents,
+) -> Result<IngestCounts, sqlx::Error> {
     let l = &batch.lists;
     if l.is_empty() {
         return Ok(IngestCounts::default());
     }
-    let new: Vec<String> = sqlx::query_scalar(
+    let new_ids: Vec<String> = sqlx::query_scalar(
         "INSERT INTO recommendation_lists (event_id, recommendation_id, user_id, anonymous_id, model_version, \
                                            source, surface, list_size, served_at_ms, day, received_at_ms) \
          SELECT e.*, $11 FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], \
@@ -260,11 +293,11 @@ async fn lists(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result<In
     .bind(received_at_ms)
     .fetch_all(&mut **tx)
     .await?;
-    if new.is_empty() {
+    if new_ids.is_empty() {
         return Ok(counted(l.len(), 0));
     }
-    let new: std::collections::HashSet<&str> = new.iter().map(String::as_str).collect();
-    let fresh: Vec<_> = l.iter().filter(|e| new.contains(e.event_id.as_str())).collect();
+    let new_ids: std::collections::HashSet<&str> = new_ids.iter().map(String::as_str).collect();
+    let fresh: Vec<_> = l.iter().filter(|e| new_ids.contains(e.event_id.as_str())).collect();
 
     let n: usize = fresh.iter().map(|e| e.movie_ids.len()).sum();
     let (mut rec, mut pos, mut movie, mut user) =
@@ -273,9 +306,14 @@ async fn lists(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result<In
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let mut by_position: BTreeMap<(i32, &str, &str, i32), i64> = BTreeMap::new();
     let mut by_movie: BTreeMap<(i32, i64), i64> = BTreeMap::new();
+    let mut shown: BTreeSet<(i32, i64, i64)> = BTreeSet::new();
     for list in &fresh {
         let d = day_of_ms(list.served_at_ms);
+        new.count(d, "impression", list.movie_ids.len() as i64);
         for (p, &m) in list.movie_ids.iter().enumerate() {
+            if let Some(u) = list.user_id {
+                shown.insert((d, u as i64, m as i64));
+            }
             rec.push(list.recommendation_id.as_str());
             pos.push(p as i32);
             movie.push(m as i64);
@@ -320,16 +358,41 @@ async fn lists(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result<In
     .bind(by_movie.keys().map(|k| k.1).collect::<Vec<_>>())
     .bind(by_movie.values().copied().collect::<Vec<_>>());
     execute(tx, movies).await?;
+    // What each signed-in user was shown each day, positive when a click or a rating of 4 or
+    // more of that movie that day is already stored (later ones mark it in `NewEvents::store`).
+    let feedback = sqlx::query(
+        "WITH shown AS ( \
+           INSERT INTO user_day_shown (day, user_id, movie_id, positive) \
+           SELECT s.day, s.user_id, s.movie_id, \
+                  CASE WHEN EXISTS (SELECT 1 FROM user_day_positive p \
+                                    WHERE p.day = s.day AND p.user_id = s.user_id AND p.movie_id = s.movie_id) \
+                       THEN 1 ELSE 0 END \
+           FROM UNNEST($1::int4[], $2::int8[], $3::int8[]) AS s(day, user_id, movie_id) \
+           ON CONFLICT DO NOTHING RETURNING day, user_id, positive) \
+         INSERT INTO feedback_daily (day, user_id, shown, positives) \
+         SELECT day, user_id, COUNT(*), SUM(positive) FROM shown GROUP BY day, user_id \
+         ON CONFLICT (day, user_id) DO UPDATE SET shown = feedback_daily.shown + EXCLUDED.shown, \
+             positives = feedback_daily.positives + EXCLUDED.positives",
+    )
+    .bind(shown.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(shown.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(shown.iter().map(|k| k.2).collect::<Vec<_>>());
+    execute(tx, feedback).await?;
     Ok(counted(l.len(), fresh.len() as u64))
 }
 
-async fn activity(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, sqlx::Error> {
+async fn activity(
+    tx: &mut Tx<'_>,
+    batch: &Batch,
+    received_at_ms: i64,
+    new: &mut NewEvents,
+) -> Result<IngestCounts, sqlx::Error> {
     let a = &batch.activity;
     if a.is_empty() {
         return Ok(IngestCounts::default());
     }
     let text = |f: fn(&crate::facts::ActivityFact) -> Option<&str>| a.iter().map(f).collect::<Vec<_>>();
-    let query = sqlx::query(
+    let stored: Vec<(i32, String, Option<i64>, Option<i64>)> = sqlx::query_as(
         "INSERT INTO activity_events (event_id, event_type, occurred_at, received_at, user_id, anonymous_id, \
                                       session_id, recommendation_id, movie_id, position, context, day, occurred_at_ms) \
          SELECT e.id, e.kind, to_timestamp(e.at / 1000.0), to_timestamp($12 / 1000.0), e.user_id, e.anonymous_id, \
@@ -337,7 +400,7 @@ async fn activity(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result
          FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[], $7::text[], \
                      $8::int8[], $9::int4[], $10::text[], $11::int4[]) \
               AS e(id, kind, at, user_id, anonymous_id, session_id, recommendation_id, movie_id, position, context, day) \
-         ON CONFLICT (event_id) DO NOTHING",
+         ON CONFLICT (event_id) DO NOTHING RETURNING day, event_type, user_id, movie_id",
     )
     .bind(text(|e| Some(&e.event_id)))
     .bind(text(|e| Some(&e.event_type)))
@@ -350,20 +413,28 @@ async fn activity(tx: &mut Tx<'_>, batch: &Batch, received_at_ms: i64) -> Result
     .bind(a.iter().map(|e| e.position.map(|p| p as i32)).collect::<Vec<_>>())
     .bind(a.iter().map(|e| e.context.to_string()).collect::<Vec<_>>())
     .bind(a.iter().map(|e| day_of_ms(e.occurred_at_ms)).collect::<Vec<_>>())
-    .bind(received_at_ms as f64);
-    Ok(counted(a.len(), execute(tx, query).await?))
+    .bind(received_at_ms as f64)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (day, kind, user, movie) in &stored {
+        new.count(*day, kind, 1);
+        if let (true, Some(user), Some(movie)) = (kind == "click", user, movie) {
+            new.positives.insert((*day, *user, *movie));
+        }
+    }
+    Ok(counted(a.len(), stored.len() as u64))
 }
 
-async fn requests(tx: &mut Tx<'_>, batch: &Batch) -> Result<IngestCounts, sqlx::Error> {
+async fn requests(tx: &mut Tx<'_>, batch: &Batch, new: &mut NewEvents) -> Result<IngestCounts, sqlx::Error> {
     let r = &batch.requests;
     if r.is_empty() {
         return Ok(IngestCounts::default());
     }
-    let query = sqlx::query(
+    let days: Vec<i32> = sqlx::query_scalar(
         "INSERT INTO request_logs (event_id, route, method, status, latency_ms, request_id, occurred_at_ms, day, hour) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int2[], $5::float8[], $6::text[], $7::int8[], \
                               $8::int4[], $9::int8[]) \
-         ON CONFLICT (event_id) DO NOTHING",
+         ON CONFLICT (event_id) DO NOTHING RETURNING day",
     )
     .bind(r.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>())
     .bind(r.iter().map(|e| e.route.as_str()).collect::<Vec<_>>())
@@ -373,8 +444,63 @@ async fn requests(tx: &mut Tx<'_>, batch: &Batch) -> Result<IngestCounts, sqlx::
     .bind(r.iter().map(|e| e.request_id.as_str()).collect::<Vec<_>>())
     .bind(r.iter().map(|e| e.occurred_at_ms).collect::<Vec<_>>())
     .bind(r.iter().map(|e| day_of_ms(e.occurred_at_ms)).collect::<Vec<_>>())
-    .bind(r.iter().map(|e| hour_of_ms(e.occurred_at_ms)).collect::<Vec<_>>());
-    Ok(counted(r.len(), execute(tx, query).await?))
+    .bind(r.iter().map(|e| hour_of_ms(e.occurred_at_ms)).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    for &day in &days {
+        new.count(day, "request", 1);
+    }
+    Ok(counted(r.len(), days.len() as u64))
+}
+
+/// What this transaction stored for the first time, for the roll-ups: events per (day, kind),
+/// and the positive feedback (a click, or a rating of 4 or more) per (day, user, movie).
+#[derive(Debug, Default)]
+struct NewEvents {
+    by_day: BTreeMap<(i32, String), i64>,
+    positives: BTreeSet<(i32, i64, i64)>,
+}
+
+impl NewEvents {
+    fn count(&mut self, day: i32, kind: &str, n: i64) {
+        *self.by_day.entry((day, kind.to_owned())).or_default() += n;
+    }
+
+    /// Adds to `events_daily`; records the new positives and marks what they hit in
+    /// `user_day_shown` (once: a positive already there changes nothing), adding those hits to
+    /// `feedback_daily`.
+    async fn store(self, tx: &mut Tx<'_>) -> Result<(), sqlx::Error> {
+        if !self.by_day.is_empty() {
+            let query = sqlx::query(
+                "INSERT INTO events_daily (day, kind, events) SELECT * FROM UNNEST($1::int4[], $2::text[], $3::int8[]) \
+                 ON CONFLICT (day, kind) DO UPDATE SET events = events_daily.events + EXCLUDED.events",
+            )
+            .bind(self.by_day.keys().map(|k| k.0).collect::<Vec<_>>())
+            .bind(self.by_day.keys().map(|k| k.1.as_str()).collect::<Vec<_>>())
+            .bind(self.by_day.values().copied().collect::<Vec<_>>());
+            execute(tx, query).await?;
+        }
+        if !self.positives.is_empty() {
+            let query = sqlx::query(
+                "WITH new AS ( \
+                   INSERT INTO user_day_positive (day, user_id, movie_id) \
+                   SELECT * FROM UNNEST($1::int4[], $2::int8[], $3::int8[]) \
+                   ON CONFLICT DO NOTHING RETURNING day, user_id, movie_id), \
+                 hit AS ( \
+                   UPDATE user_day_shown s SET positive = 1 FROM new \
+                   WHERE s.day = new.day AND s.user_id = new.user_id AND s.movie_id = new.movie_id AND s.positive = 0 \
+                   RETURNING s.day, s.user_id) \
+                 INSERT INTO feedback_daily (day, user_id, shown, positives) \
+                 SELECT day, user_id, 0, COUNT(*) FROM hit GROUP BY day, user_id \
+                 ON CONFLICT (day, user_id) DO UPDATE SET positives = feedback_daily.positives + EXCLUDED.positives",
+            )
+            .bind(self.positives.iter().map(|k| k.0).collect::<Vec<_>>())
+            .bind(self.positives.iter().map(|k| k.1).collect::<Vec<_>>())
+            .bind(self.positives.iter().map(|k| k.2).collect::<Vec<_>>());
+            execute(tx, query).await?;
+        }
+        Ok(())
+    }
 }
 
 async fn movies(tx: &mut Tx<'_>, batch: &Batch) -> Result<IngestCounts, sqlx::Error> {

@@ -4,10 +4,10 @@
 //! month buckets; `?` placeholders rendered by the adapter) and the arithmetic SQL has no
 //! shared spelling for (Wilson intervals, Gini, novelty) done here on the grouped rows.
 //!
-//! Aggregates read the daily roll-ups (`impressions_daily`, `movie_impressions_daily`,
-//! `user_days`), never the raw impression rows, except the genre diversity of lists (the
-//! latest [`DIVERSITY_SAMPLE`] lists of the range) and the positive feedback rate (per user and
-//! day, by definition).
+//! Aggregates read the daily roll-ups the adapters maintain at ingestion (`events_daily`,
+//! `impressions_daily`, `movie_impressions_daily`, `user_days`, `feedback_daily`), never the raw
+//! impression rows, except the genre diversity of lists (the latest [`DIVERSITY_SAMPLE`] lists
+//! of the range).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -268,24 +268,9 @@ pub async fn overview<W: Warehouse>(warehouse: &W, range: Range) -> Result<Repor
 
     let by_type = sql
         .run(
-            "SELECT b, kind, SUM(n) FROM ( \
-               SELECT c.{b} AS b, 'rating' AS kind, COUNT(*) AS n FROM rating_events e JOIN calendar c ON c.day = e.day \
-                 WHERE e.day BETWEEN ? AND ? GROUP BY c.{b} \
-               UNION ALL SELECT c.{b}, e.event_type, COUNT(*) FROM activity_events e JOIN calendar c ON c.day = e.day \
-                 WHERE e.day BETWEEN ? AND ? GROUP BY c.{b}, e.event_type \
-               UNION ALL SELECT c.{b}, 'impression', SUM(e.impressions) FROM movie_impressions_daily e \
-                 JOIN calendar c ON c.day = e.day WHERE e.day BETWEEN ? AND ? GROUP BY c.{b} \
-               UNION ALL SELECT c.{b}, 'request', COUNT(*) FROM request_logs e JOIN calendar c ON c.day = e.day \
-                 WHERE e.day BETWEEN ? AND ? GROUP BY c.{b} \
-             ) t GROUP BY GROUPING SETS ((b, kind), (kind)) ORDER BY kind, b",
-            &[
-                Value::Int(i64::from(range.from)),
-                Value::Int(i64::from(range.to)),
-                Value::Int(i64::from(range.from)),
-                Value::Int(i64::from(range.to)),
-                Value::Int(i64::from(range.from)),
-                Value::Int(i64::from(range.to)),
-            ],
+            "SELECT c.{b}, e.kind, SUM(e.events) FROM events_daily e JOIN calendar c ON c.day = e.day \
+             WHERE e.day BETWEEN ? AND ? GROUP BY GROUPING SETS ((c.{b}, e.kind), (e.kind)) ORDER BY e.kind, c.{b}",
+            &[],
         )
         .await?;
     let mut events = Table::new("events_by_type", &["bucket", "event_type", "events"]);
@@ -375,24 +360,9 @@ pub async fn funnel<W: Warehouse>(warehouse: &W, range: Range) -> Result<Report,
 pub async fn feedback<W: Warehouse>(warehouse: &W, range: Range) -> Result<Report, WarehouseError> {
     let rows = Sql { warehouse, range }
         .run(
-            "SELECT s.day, AVG(CAST(s.positives AS DOUBLE PRECISION) / s.shown), COUNT(*), SUM(s.shown), SUM(s.positives) \
-             FROM (SELECT i.day, i.user_id, COUNT(*) AS shown, COUNT(p.movie_id) AS positives \
-                   FROM (SELECT DISTINCT day, user_id, movie_id FROM impressions \
-                         WHERE user_id IS NOT NULL AND day BETWEEN ? AND ?) i \
-                   LEFT JOIN (SELECT day, user_id, movie_id FROM rating_events \
-                                WHERE rating >= 4 AND change <> 3 AND day BETWEEN ? AND ? \
-                              UNION SELECT day, user_id, movie_id FROM activity_events \
-                                WHERE event_type = 'click' AND user_id IS NOT NULL AND movie_id IS NOT NULL \
-                                  AND day BETWEEN ? AND ?) p \
-                     ON p.day = i.day AND p.user_id = i.user_id AND p.movie_id = i.movie_id \
-                   GROUP BY i.day, i.user_id) s \
-             GROUP BY s.day ORDER BY s.day",
-            &[
-                Value::Int(i64::from(range.from)),
-                Value::Int(i64::from(range.to)),
-                Value::Int(i64::from(range.from)),
-                Value::Int(i64::from(range.to)),
-            ],
+            "SELECT day, AVG(CAST(positives AS DOUBLE PRECISION) / shown), COUNT(*), SUM(shown), SUM(positives) \
+             FROM feedback_daily WHERE day BETWEEN ? AND ? AND shown > 0 GROUP BY day ORDER BY day",
+            &[],
         )
         .await?;
     let mut table = Table::new(
@@ -414,7 +384,7 @@ pub async fn feedback<W: Warehouse>(warehouse: &W, range: Range) -> Result<Repor
 /// Report 4: The catalogue as recommended: coverage, Gini of impressions, popularity bias (share of
 /// impressions on the 10 % most-rated movies against their share of ratings), novelty (mean
 /// self-information of impressed movies, `-log2` of the share of raters who rated them) and
-/// genre diversity within lists (mean distinct genres per list, over the latest
+/// genre diversity within lists (mean distinct genres per list and mean list length, over the latest
 /// [`DIVERSITY_SAMPLE`] lists).
 pub async fn catalogue<W: Warehouse>(warehouse: &W, range: Range) -> Result<Report, WarehouseError> {
     let sql = Sql { warehouse, range };
@@ -477,12 +447,14 @@ pub async fn catalogue<W: Warehouse>(warehouse: &W, range: Range) -> Result<Repo
     let diversity = sql
         .run(
             "SELECT AVG(CAST(g.genres AS DOUBLE PRECISION)), AVG(CAST(g.movies AS DOUBLE PRECISION)), COUNT(*) \
-             FROM (SELECT i.recommendation_id, COUNT(DISTINCT mg.genre) AS genres, COUNT(DISTINCT i.movie_id) AS movies \
-                   FROM impressions i LEFT JOIN movie_genres mg ON mg.movie_id = i.movie_id \
-                   WHERE i.recommendation_id IN ( \
-                     SELECT recommendation_id FROM recommendation_lists WHERE day BETWEEN ? AND ? AND list_size > 0 \
-                     ORDER BY served_at_ms DESC, event_id FETCH FIRST ? ROWS ONLY) \
-                   GROUP BY i.recommendation_id) g",
+             FROM (SELECT d.recommendation_id, COUNT(d.genre) AS genres, MAX(d.list_size) AS movies \
+                   FROM (SELECT DISTINCT l.recommendation_id, l.list_size, mg.genre \
+                         FROM (SELECT recommendation_id, list_size FROM recommendation_lists \
+                               WHERE day BETWEEN ? AND ? AND list_size > 0 \
+                               ORDER BY served_at_ms DESC, event_id FETCH FIRST ? ROWS ONLY) l \
+                         JOIN impressions i ON i.recommendation_id = l.recommendation_id \
+                         LEFT JOIN movie_genres mg ON mg.movie_id = i.movie_id) d \
+                   GROUP BY d.recommendation_id) g",
             &[Value::Int(DIVERSITY_SAMPLE)],
         )
         .await?;

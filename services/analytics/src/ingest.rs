@@ -179,6 +179,7 @@ pub struct IngestMetrics {
     /// 1 while the same batch is being retried (the warehouse fails).
     paused: Gauge,
     batches: Counter,
+    handled: Counter,
 }
 
 impl IngestMetrics {
@@ -215,7 +216,17 @@ impl IngestMetrics {
             "Warehouse transactions of consumed events",
             m.batches.clone(),
         );
+        registry.register(
+            "cinerec_analytics_events_handled",
+            "Kafka messages done with (stored, already there or skipped)",
+            m.handled.clone(),
+        );
         m
+    }
+
+    /// Kafka messages done with so far (stored, already there or skipped).
+    pub fn messages_done(&self) -> u64 {
+        self.handled.get()
     }
 }
 
@@ -259,6 +270,7 @@ impl<W: Warehouse> WarehouseWriter<W> {
             }
         }
         if batch.is_empty() {
+            self.metrics.handled.inc_by(events.len() as u64);
             return Ok(());
         }
         let kinds = [
@@ -277,6 +289,7 @@ impl<W: Warehouse> WarehouseWriter<W> {
                 self.health.0.store(true, Ordering::Relaxed);
                 self.metrics.paused.set(0);
                 self.metrics.batches.inc();
+                self.metrics.handled.inc_by(events.len() as u64);
                 self.metrics.duplicates.inc_by(counts.duplicates);
                 // Stored counts by kind: the duplicates are too few to split.
                 for (kind, n) in kinds {

@@ -6,8 +6,10 @@
 //!   app's activity through the gateway) in batches, one warehouse transaction each.
 //! - [`models`]: model versions and their offline metrics, read from serving.
 //! - [`app`]: [`Application`]: `POST /api/v1/events`, the reports, the OpenAPI document.
+//! - [`bench`]: the ingest and report benchmark (`cinerec-analytics-bench`).
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod ingest;
 pub mod models;

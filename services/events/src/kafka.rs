@@ -27,8 +27,10 @@ pub struct KafkaPublisher {
     producer: FutureProducer,
     delivery_timeout: Duration,
     brokers: String,
-    /// Topics known to exist (created or checked by this publisher).
-    ensured: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Topics known to exist (created or checked by this publisher). An async lock held while a
+    /// topic is created: concurrent first publishes wait for one creation instead of each
+    /// starting an admin client (thousands of threads under a burst).
+    ensured: tokio::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for KafkaPublisher {
@@ -70,12 +72,13 @@ impl KafkaPublisher {
     /// failure is logged and the publish goes ahead (the broker may auto-create topics, or forbid
     /// this client to create them); the next publish tries again.
     async fn ensure_topic(&self, topic: &str) {
-        if self.ensured.lock().expect("the topic set is never poisoned").contains(topic) {
+        let mut ensured = self.ensured.lock().await;
+        if ensured.contains(topic) {
             return;
         }
         match tokio::time::timeout(self.delivery_timeout, ensure_topics(&self.brokers, &[topic])).await {
             Ok(Ok(())) => {
-                self.ensured.lock().expect("the topic set is never poisoned").insert(topic.to_string());
+                ensured.insert(topic.to_string());
             }
             Ok(Err(err)) => tracing::warn!(%err, topic, "could not create the topic; publishing anyway"),
             Err(_) => tracing::warn!(topic, "creating the topic timed out; publishing anyway"),

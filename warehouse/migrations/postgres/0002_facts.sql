@@ -50,7 +50,6 @@ CREATE TABLE impressions (
     surface           TEXT NOT NULL,
     day               INTEGER NOT NULL
 );
-CREATE INDEX impressions_by_day ON impressions (day);
 CREATE INDEX impressions_by_recommendation ON impressions (recommendation_id);
 
 CREATE TABLE request_logs (
@@ -121,6 +120,36 @@ CREATE TABLE movie_impressions_daily (
     movie_id    BIGINT NOT NULL,
     impressions BIGINT NOT NULL,
     PRIMARY KEY (day, movie_id)
+);
+
+-- Events per day and kind (rating, impression, click, view, search, play_trailer, request).
+CREATE TABLE events_daily (
+    day    INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    events BIGINT NOT NULL,
+    PRIMARY KEY (day, kind)
+);
+-- Positive feedback (Gorse's positive feedback rate): what each signed-in user was shown each
+-- day, whether they clicked it or rated it 4 or more that day, and the per-user-day totals.
+CREATE TABLE user_day_shown (
+    day      INTEGER NOT NULL,
+    user_id  BIGINT NOT NULL,
+    movie_id BIGINT NOT NULL,
+    positive SMALLINT NOT NULL,
+    PRIMARY KEY (day, user_id, movie_id)
+);
+CREATE TABLE user_day_positive (
+    day      INTEGER NOT NULL,
+    user_id  BIGINT NOT NULL,
+    movie_id BIGINT NOT NULL,
+    PRIMARY KEY (day, user_id, movie_id)
+);
+CREATE TABLE feedback_daily (
+    day       INTEGER NOT NULL,
+    user_id   BIGINT NOT NULL,
+    shown     BIGINT NOT NULL,
+    positives BIGINT NOT NULL,
+    PRIMARY KEY (day, user_id)
 );
 
 -- Week (Monday) and month (first day) of every day to 2099-12-31.
