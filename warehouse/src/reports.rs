@@ -571,42 +571,54 @@ pub async fn top_movies<W: Warehouse>(
     Ok(Report { report: "top-movies", tables: vec![top_table, rising_table] })
 }
 
-/// Report 6: The gateway's requests per route and hour (and per route over the range): count,
-/// latency p50 / p95 / p99, error rate (5xx) and rate-limited answers (429).
+/// Days of hourly rows in the performance report: the range's last week.
+pub const HOURLY_DAYS: i32 = 7;
+
+/// Report 6: The gateway's requests per route over the range, and per route and hour over its
+/// last [`HOURLY_DAYS`] days (a longer range would list thousands of hours): count, latency
+/// p50 / p95 / p99, error rate (5xx) and rate-limited answers (429).
 pub async fn performance<W: Warehouse>(warehouse: &W, range: Range) -> Result<Report, WarehouseError> {
-    let rows = Sql { warehouse, range }
+    const STATS: &str = "COUNT(*), SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END), \
+        SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), \
+        PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY latency_ms), \
+        PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY latency_ms), \
+        PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY latency_ms)";
+    let by_route = Sql { warehouse, range }
+        .run(&format!("SELECT route, {STATS} FROM request_logs WHERE day BETWEEN ? AND ? GROUP BY route ORDER BY route"), &[])
+        .await?;
+    let last_week = Range { from: range.from.max(range.to - HOURLY_DAYS + 1), ..range };
+    let by_hour = Sql { warehouse, range: last_week }
         .run(
-            "SELECT route, hour, COUNT(*), SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END), \
-                    SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), \
-                    PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY latency_ms), \
-                    PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY latency_ms), \
-                    PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY latency_ms), GROUPING(hour) \
-             FROM request_logs WHERE day BETWEEN ? AND ? \
-             GROUP BY GROUPING SETS ((route, hour), (route)) ORDER BY route, hour",
+            &format!(
+                "SELECT route, hour, {STATS} FROM request_logs WHERE day BETWEEN ? AND ? \
+                 GROUP BY route, hour ORDER BY route, hour"
+            ),
             &[],
         )
         .await?;
     let columns = ["route", "requests", "p50_ms", "p95_ms", "p99_ms", "error_rate", "rate_limited"];
-    let mut hourly = Table::new("by_route_hour", &[&columns[..1], &["hour"], &columns[1..]].concat());
-    let mut routes = Table::new("by_route", &columns);
-    for row in &rows {
-        let requests = int(&row[2]);
-        let stats = [
+    let stats = |row: &[Value]| {
+        let requests = int(&row[0]);
+        [
             Value::Int(requests),
+            Value::Float(float(&row[3])),
+            Value::Float(float(&row[4])),
             Value::Float(float(&row[5])),
-            Value::Float(float(&row[6])),
-            Value::Float(float(&row[7])),
-            ratio(int(&row[3]), requests),
-            Value::Int(int(&row[4])),
-        ];
-        let route = Value::Text(text(&row[0]));
-        if int(&row[8]) == 1 {
-            routes.rows.push([&[route][..], &stats[..]].concat());
-        } else {
-            let hour = int(&row[1]);
-            let label = format!("{}T{:02}:00:00Z", format_day((hour / 24) as i32), hour % 24);
-            hourly.rows.push([&[route, Value::Text(label)][..], &stats[..]].concat());
-        }
+            ratio(int(&row[1]), requests),
+            Value::Int(int(&row[2])),
+        ]
+    };
+    let mut routes = Table::new("by_route", &columns);
+    for row in &by_route {
+        routes.rows.push([&[Value::Text(text(&row[0]))][..], &stats(&row[1..])[..]].concat());
+    }
+    let mut hourly = Table::new("by_route_hour", &[&columns[..1], &["hour"], &columns[1..]].concat());
+    for row in &by_hour {
+        let hour = int(&row[1]);
+        let label = format!("{}T{:02}:00:00Z", format_day((hour / 24) as i32), hour % 24);
+        hourly
+            .rows
+            .push([&[Value::Text(text(&row[0])), Value::Text(label)][..], &stats(&row[2..])[..]].concat());
     }
     Ok(Report { report: "performance", tables: vec![routes, hourly] })
 }

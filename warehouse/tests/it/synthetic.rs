@@ -121,7 +121,8 @@ async fn compare<W: Warehouse>(w: &W, all: &Batch, r: Range) {
         .collect();
     assert_eq!(got, want, "top movies {what}");
 
-    let want = expected::performance(all, r);
+    let last_week = Range { from: r.from.max(r.to - warehouse::reports::HOURLY_DAYS + 1), ..r };
+    let want = expected::performance(all, last_week);
     let got = rows(&reports[5], "by_route_hour");
     assert_eq!(got.len(), want.len(), "route hours {what}");
     for (row, ((route, hour), (n, p50, p95, p99, errors, limited))) in got.iter().zip(&want) {
