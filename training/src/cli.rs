@@ -26,11 +26,12 @@ pub struct Cli {
 }
 
 /// The ids of the [`DataArgs`] flags.
-const DATA_FLAGS: [(&str, &str, &str); 4] = [
+const DATA_FLAGS: [(&str, &str, &str); 5] = [
     ("dataset", "--dataset", "CINEREC_DATASET"),
     ("ratings", "--ratings", "CINEREC_RATINGS"),
     ("synth_scale", "--synth-scale", "CINEREC_SYNTH_SCALE"),
     ("ratings_redis", "--ratings-redis", "CINEREC_RATINGS_REDIS_URL"),
+    ("ratings_warehouse", "--ratings-warehouse", "CINEREC_RATINGS_WAREHOUSE_URL"),
 ];
 
 impl Cli {
@@ -73,6 +74,7 @@ impl Cli {
                             "dataset" => data.dataset = None,
                             "ratings" => data.ratings = None,
                             "ratings_redis" => data.ratings_redis = None,
+                            "ratings_warehouse" => data.ratings_warehouse = None,
                             _ => data.synth_scale = None,
                         }
                     }
@@ -81,12 +83,19 @@ impl Cli {
             _ => {}
         }
         if !matches!(cli.command, Command::Train(_))
-            && cli.command.data_args_mut().is_some_and(|data| data.ratings_redis.is_some())
+            && let Some(data) = cli.command.data_args_mut()
         {
-            return Err(Self::command().error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--ratings-redis (CINEREC_RATINGS_REDIS_URL) is a source for `cinerec train` only",
-            ));
+            for (given, flag, var) in [
+                (data.ratings_redis.is_some(), "--ratings-redis", "CINEREC_RATINGS_REDIS_URL"),
+                (data.ratings_warehouse.is_some(), "--ratings-warehouse", "CINEREC_RATINGS_WAREHOUSE_URL"),
+            ] {
+                if given {
+                    return Err(Self::command().error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("{flag} ({var}) is a source for `cinerec train` only"),
+                    ));
+                }
+            }
         }
         Ok(cli)
     }
@@ -206,6 +215,10 @@ pub struct DataArgs {
     /// ratings (`cinerec train` only; keys under --ratings-prefix).
     #[arg(long, env = "CINEREC_RATINGS_REDIS_URL", hide_env_values = true)]
     pub ratings_redis: Option<String>,
+    /// The analytics warehouse (`postgres://…`; `oracle://…` with feature `oracle`): train on the
+    /// latest rating per (user, movie) its rating events hold (`cinerec train` only).
+    #[arg(long, env = "CINEREC_RATINGS_WAREHOUSE_URL", hide_env_values = true)]
+    pub ratings_warehouse: Option<String>,
 }
 
 /// Output format of a command's result (progress goes to stderr and only to a terminal).

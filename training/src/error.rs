@@ -20,6 +20,9 @@ pub enum Error {
     /// not follow its layout).
     #[error(transparent)]
     RatingsRedis(#[from] crate::source::redis::RedisSourceError),
+    /// Reading ratings from the analytics warehouse failed (a bad URL, or the database).
+    #[error(transparent)]
+    RatingsWarehouse(#[from] crate::source::warehouse::WarehouseSourceError),
     /// A JSON file could not be read or written.
     #[error("{path}: invalid JSON: {source}")]
     Json {

@@ -1,7 +1,7 @@
 //! Where training ratings come from, behind the [`RatingsSource`] trait: a MovieLens dataset
-//! in the data directory, a ratings file, the seeded synthetic generator, or the ratings
-//! service's Redis ([`redis::RedisRatings`]). Later sources (the warehouse) implement the same
-//! trait, so `cinerec train` does not change.
+//! in the data directory, a ratings file, the seeded synthetic generator, the ratings
+//! service's Redis ([`redis::RedisRatings`]) or the analytics warehouse
+//! ([`warehouse::WarehouseRatings`]), all through the same trait.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,7 @@ use crate::data::{self, Loaded};
 use crate::error::Result;
 
 pub mod redis;
+pub mod warehouse;
 
 /// A source of ratings keyed by external ids, with the movie catalogue when it has one.
 pub trait RatingsSource {

@@ -28,6 +28,7 @@ use crate::fit::{self, ModelSpec, model_spec};
 use crate::output::{self, bytes, count, num};
 use crate::source::RatingsSource;
 use crate::source::redis::RedisRatings;
+use crate::source::warehouse::WarehouseRatings;
 use crate::store::Store;
 
 /// The commit this binary was built from, when the build knew it (see `build.rs`).
@@ -210,9 +211,10 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     let store = Store::from_args(&args.store)?;
     // Fail before a long training run when the store is unreachable (S3 credentials, bucket).
     store.latest()?;
-    let source: Box<dyn RatingsSource> = match &args.data.ratings_redis {
-        Some(url) => Box::new(RedisRatings { url: url.clone(), prefix: args.ratings_prefix.clone() }),
-        None => data::source(&args.data, args.seed)?.open(data_dir),
+    let source: Box<dyn RatingsSource> = match (&args.data.ratings_redis, &args.data.ratings_warehouse) {
+        (Some(url), _) => Box::new(RedisRatings { url: url.clone(), prefix: args.ratings_prefix.clone() }),
+        (None, Some(url)) => Box::new(WarehouseRatings { url: url.clone() }),
+        (None, None) => data::source(&args.data, args.seed)?.open(data_dir),
     };
     let pool = thread_pool(args.threads)?;
     let start = Instant::now();

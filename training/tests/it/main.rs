@@ -39,3 +39,4 @@ mod quickstart;
 mod redis_source;
 mod seen;
 mod train_query;
+mod warehouse_source;
