@@ -8,6 +8,7 @@
 //!   `google.rpc.BadRequest` details), the [`ErrorKind`] classification with its one gRPC and one
 //!   HTTP mapping, and [`PublicError`] (what a caller may see);
 //! - [`catalog`]: the canonical genre vocabulary and the release year in a MovieLens title;
+//! - [`civil`]: dates as day counts since 1970-01-01, both ways;
 //! - [`media`]: poster and trailer kinds with their size and type limits;
 //! - [`token`]: HS256 login tokens (users issues them; every service can verify them in-process);
 //! - [`secret`]: values and URLs that never print their secrets;
@@ -16,6 +17,7 @@
 
 pub mod activity;
 pub mod catalog;
+pub mod civil;
 pub mod error;
 pub mod ids;
 pub mod media;

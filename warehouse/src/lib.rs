@@ -200,27 +200,15 @@ pub fn hour_of_ms(ms: i64) -> i64 {
     ms.div_euclid(3_600_000)
 }
 
-/// The day number of a civil date (Howard Hinnant's `days_from_civil`).
+/// The day number of a civil date.
 pub fn day_of_date(year: i32, month: u32, day: u32) -> i32 {
-    let (y, m) = if month <= 2 { (year - 1, month as i32 + 9) } else { (year, month as i32 - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day as i32 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    contract::civil::days_from_civil(i64::from(year), month, day) as i32
 }
 
-/// The civil date (year, month, day) of a day number (`civil_from_days`).
+/// The civil date (year, month, day) of a day number.
 pub fn date_of_day(day: i32) -> (i32, u32, u32) {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i32::from(m <= 2), m, d)
+    let (y, m, d) = contract::civil::civil_from_days(i64::from(day));
+    (y as i32, m, d)
 }
 
 /// `YYYY-MM-DD` of a day number.

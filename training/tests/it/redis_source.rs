@@ -6,14 +6,10 @@
 use std::time::Instant;
 
 use datasets::{DatasetName, checkout_data_dir};
-use training::cli::{EvaluateWith, ModelArgs, ModelKind};
-use training::data::Loaded;
-use training::fit::model_spec;
 use training::source::RatingsSource;
 use training::source::redis::RedisRatings;
-use training::train::{TrainOptions, train_model};
 
-use super::{f, json};
+use super::f;
 
 /// Imports ml-100k under a fresh prefix; returns (url, prefix).
 fn imported_ml_100k() -> (String, String) {
@@ -40,50 +36,12 @@ fn training_from_redis_matches_training_from_the_files() {
     let started = Instant::now();
     let from_redis = RedisRatings { url: url.clone(), prefix: prefix.clone() }.load().unwrap();
     let load_seconds = started.elapsed().as_secs_f64();
-    let mut ratings = datasets::load_ratings(&checkout_data_dir(), DatasetName::Ml100k).unwrap();
-    ratings.sort_by_key(|r| (r.user_id, r.movie_id));
-    let from_files = datasets::ratings_to_log(&ratings);
-    assert_eq!(from_redis.log.entries.len(), 100_000);
-    assert!(from_redis.log == from_files, "Redis gives the files' ratings in canonical order");
-
-    let params = ModelArgs { factors: Some(32), iterations: Some(8), ..ModelArgs::default() };
-    let options = TrainOptions {
-        spec: model_spec(ModelKind::ImplicitAls, &params, 42).unwrap(),
-        evaluate: EvaluateWith::Holdout,
-        k: 10,
-        seed: 42,
-    };
-    let pool = training::bench::thread_pool(2).unwrap();
-    let bar = indicatif::ProgressBar::hidden();
-    let redis = train_model(from_redis, &options, &pool, &bar).unwrap();
-    let files = Loaded { name: "ml-100k (canonical order)".into(), log: from_files, movies: Vec::new() };
-    let mut files = train_model(files, &options, &pool, &bar).unwrap();
-    assert_eq!(redis.artifact.meta.metrics, files.artifact.meta.metrics);
-    files.artifact.meta = redis.artifact.meta.clone();
-    let same = artifacts::to_bytes(&redis.artifact).unwrap() == artifacts::to_bytes(&files.artifact).unwrap();
-    assert!(same, "identical factors, id maps and training matrix");
+    super::assert_same_model_as_the_files(from_redis);
 
     // The command line, against `--dataset ml-100k` in the files' own order: the same quality.
-    let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("models").to_str().unwrap().to_owned();
-    let common =
-        ["--factors", "32", "--iterations", "8", "--evaluate", "holdout", "--threads", "2", "--store"];
-    let train = |source: &[&str]| {
-        let args: Vec<&str> =
-            ["train"].iter().chain(source).chain(&common).copied().chain([store.as_str()]).collect();
-        json(&args)
-    };
-    let from_redis = train(&["--ratings-redis", &url, "--ratings-prefix", &prefix]);
-    let from_files = train(&["--dataset", "ml-100k"]);
+    let (from_redis, from_files) =
+        super::train_like_the_files(&["--ratings-redis", &url, "--ratings-prefix", &prefix]);
     assert!(from_redis["dataset"].as_str().unwrap().starts_with("redis redis://"), "{from_redis:#}");
-    assert_eq!(f(&from_redis["n_ratings"]), 100_000.0);
-    assert_eq!(from_redis["n_users"], from_files["n_users"]);
-    assert_eq!(from_redis["n_items"], from_files["n_items"]);
-    for metric in ["ndcg@10", "precision@10"] {
-        let (a, b) = (f(&from_redis["metrics"][metric]), f(&from_files["metrics"][metric]));
-        assert!((a - b).abs() < 0.02, "{metric}: Redis {a}, files {b}");
-        eprintln!("{metric}: from Redis {a:.4}, from the files {b:.4}");
-    }
     eprintln!(
         "load: Redis {load_seconds:.2} s (library), `cinerec train` load {:.2} s from Redis, {:.2} s from the files",
         f(&from_redis["load_seconds"]),

@@ -13,15 +13,11 @@ use events::EventPublisher;
 use prost::Message;
 use proto::events::v1::{RatingChange, RatingEvent};
 use service_common::EventTopics;
-use training::cli::{EvaluateWith, ModelArgs, ModelKind};
-use training::data::Loaded;
-use training::fit::model_spec;
 use training::source::RatingsSource;
 use training::source::warehouse::WarehouseRatings;
-use training::train::{TrainOptions, train_model};
 use warehouse::postgres::PgWarehouse;
 
-use super::{f, json};
+use super::f;
 
 /// Publishes ml-100k as rating events and lets analytics store them; returns the warehouse URL
 /// and the seconds publishing and storing took.
@@ -111,52 +107,12 @@ fn training_from_the_warehouse_matches_training_from_the_files() {
     let started = Instant::now();
     let from_warehouse = WarehouseRatings { url: url.clone() }.load().unwrap();
     let load_seconds = started.elapsed().as_secs_f64();
-    let mut ratings = datasets::load_ratings(&checkout_data_dir(), DatasetName::Ml100k).unwrap();
-    ratings.sort_by_key(|r| (r.user_id, r.movie_id));
-    let from_files = datasets::ratings_to_log(&ratings);
-    assert_eq!(from_warehouse.log.entries.len(), 100_000);
-    assert!(from_warehouse.log == from_files, "the warehouse gives the files' ratings in canonical order");
-
-    let params = ModelArgs { factors: Some(32), iterations: Some(8), ..ModelArgs::default() };
-    let options = TrainOptions {
-        spec: model_spec(ModelKind::ImplicitAls, &params, 42).unwrap(),
-        evaluate: EvaluateWith::Holdout,
-        k: 10,
-        seed: 42,
-    };
-    let pool = training::bench::thread_pool(2).unwrap();
-    let bar = indicatif::ProgressBar::hidden();
-    let trained = train_model(from_warehouse, &options, &pool, &bar).unwrap();
-    let files = Loaded { name: "ml-100k (canonical order)".into(), log: from_files, movies: Vec::new() };
-    let mut files = train_model(files, &options, &pool, &bar).unwrap();
-    assert_eq!(trained.artifact.meta.metrics, files.artifact.meta.metrics);
-    files.artifact.meta = trained.artifact.meta.clone();
-    let same =
-        artifacts::to_bytes(&trained.artifact).unwrap() == artifacts::to_bytes(&files.artifact).unwrap();
-    assert!(same, "identical factors, id maps and training matrix");
+    super::assert_same_model_as_the_files(from_warehouse);
 
     // The command line, against `--dataset ml-100k` in the files' own order: the same quality.
-    let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("models").to_str().unwrap().to_owned();
-    let common =
-        ["--factors", "32", "--iterations", "8", "--evaluate", "holdout", "--threads", "2", "--store"];
-    let train = |source: &[&str]| {
-        let args: Vec<&str> =
-            ["train"].iter().chain(source).chain(&common).copied().chain([store.as_str()]).collect();
-        json(&args)
-    };
-    let from_warehouse = train(&["--ratings-warehouse", &url]);
-    let from_files = train(&["--dataset", "ml-100k"]);
+    let (from_warehouse, from_files) = super::train_like_the_files(&["--ratings-warehouse", &url]);
     let dataset = from_warehouse["dataset"].as_str().unwrap();
     assert!(dataset.starts_with("warehouse postgres://"), "{from_warehouse:#}");
-    assert_eq!(f(&from_warehouse["n_ratings"]), 100_000.0);
-    assert_eq!(from_warehouse["n_users"], from_files["n_users"]);
-    assert_eq!(from_warehouse["n_items"], from_files["n_items"]);
-    for metric in ["ndcg@10", "precision@10"] {
-        let (a, b) = (f(&from_warehouse["metrics"][metric]), f(&from_files["metrics"][metric]));
-        assert!((a - b).abs() < 0.02, "{metric}: warehouse {a}, files {b}");
-        eprintln!("{metric}: from the warehouse {a:.4}, from the files {b:.4}");
-    }
     eprintln!(
         "100,000 ratings published and stored through Kafka and analytics in {ingest_seconds:.1} s ({:.0} events/s); \
          read back {load_seconds:.2} s (library), `cinerec train` load {:.2} s from the warehouse, {:.2} s from the files",
