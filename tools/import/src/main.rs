@@ -25,7 +25,7 @@ enum Command {
     Movies(MoviesArgs),
     /// Load a MovieLens dataset's movies and ratings into the ratings Redis (no events unless
     /// --events).
-    Ratings(RatingsArgs),
+    Ratings(Box<RatingsArgs>),
 }
 
 /// `cinerec-import movies`.
