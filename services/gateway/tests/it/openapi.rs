@@ -36,6 +36,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/me/recommendations"),
     ("get", "/me/recommendations/{movie_id}/why"),
     ("post", "/recommendations/session"),
+    ("post", "/events"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 ];
