@@ -354,10 +354,12 @@ impl<T> During<T> for Result<T, oracledb::Error> {
 /// One attempt at storing `batch`, committed on success (the caller rolls back on failure).
 fn ingest(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, Failed> {
     let mut counts = IngestCounts::default();
-    counts += ratings(conn, batch, received_at_ms).during("storing ratings")?;
-    counts += lists(conn, batch, received_at_ms).during("storing impressions")?;
-    counts += activity(conn, batch, received_at_ms).during("storing activity")?;
-    counts += requests(conn, batch).during("storing request logs")?;
+    let mut new = NewEvents::default();
+    counts += ratings(conn, batch, received_at_ms, &mut new).during("storing ratings")?;
+    counts += lists(conn, batch, received_at_ms, &mut new).during("storing impressions")?;
+    counts += activity(conn, batch, received_at_ms, &mut new).during("storing activity")?;
+    counts += requests(conn, batch, &mut new).during("storing request logs")?;
+    new.store(conn).during("updating the daily roll-ups")?;
     counts += movies(conn, batch).during("updating movies")?;
     counts += users(conn, batch).during("updating users")?;
     counts += models(conn, batch).during("recording model versions")?;
@@ -412,7 +414,12 @@ fn first_per_id<T>(events: &[T], id: impl Fn(&T) -> &str) -> Vec<&T> {
     first.into_values().collect()
 }
 
-fn ratings(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, oracledb::Error> {
+fn ratings(
+    conn: &Connection,
+    batch: &Batch,
+    received_at_ms: i64,
+    new: &mut NewEvents,
+) -> Result<IngestCounts, oracledb::Error> {
     let events = first_per_id(&batch.ratings, |e| &e.event_id);
     let owned: Vec<_> = events
         .iter()
@@ -426,18 +433,32 @@ fn ratings(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<Inge
                 as Binds<'_, 8>
         })
         .collect();
-    let stored = execute_rows(
+    let stored = changed_rows(
         conn,
-        "MERGE INTO rating_events t USING (SELECT :1 AS event_id FROM dual) s ON (t.event_id = s.event_id) \
-         WHEN NOT MATCHED THEN INSERT (event_id, user_id, movie_id, rating, change, occurred_at_ms, day, received_at_ms) \
-         VALUES (s.event_id, :2, :3, :4, :5, :6, :7, :8)",
+        "BEGIN \
+           MERGE INTO rating_events t USING (SELECT :1 AS event_id FROM dual) s ON (t.event_id = s.event_id) \
+           WHEN NOT MATCHED THEN INSERT (event_id, user_id, movie_id, rating, change, occurred_at_ms, day, received_at_ms) \
+           VALUES (s.event_id, :2, :3, :4, :5, :6, :7, :8); \
+           :9 := SQL%ROWCOUNT; \
+         END;",
         &rows,
     )?;
-    Ok(counted(batch.ratings.len(), stored))
+    for (e, o) in events.iter().zip(&owned).zip(&stored).filter(|(_, stored)| **stored).map(|(eo, _)| eo) {
+        new.count(o.3, "rating", 1);
+        if e.rating >= 4.0 && e.change != crate::facts::RatingChange::Deleted {
+            new.positives.insert((o.3, o.0, o.1));
+        }
+    }
+    Ok(counted(batch.ratings.len(), stored.iter().filter(|s| **s).count() as u64))
 }
 
 /// Lists first (which ones were new, per row), then the impressions and roll-ups of those only.
-fn lists(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, oracledb::Error> {
+fn lists(
+    conn: &Connection,
+    batch: &Batch,
+    received_at_ms: i64,
+    new: &mut NewEvents,
+) -> Result<IngestCounts, oracledb::Error> {
     let events = first_per_id(&batch.lists, |e| &e.event_id);
     let owned: Vec<_> = events
         .iter()
@@ -462,7 +483,7 @@ fn lists(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<Ingest
             ] as Binds<'_, 11>
         })
         .collect();
-    let new = changed_rows(
+    let new_lists = changed_rows(
         conn,
         "BEGIN \
            MERGE INTO recommendation_lists t USING (SELECT :1 AS event_id FROM dual) s ON (t.event_id = s.event_id) \
@@ -473,7 +494,7 @@ fn lists(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<Ingest
          END;",
         &rows,
     )?;
-    let fresh: Vec<_> = events.iter().zip(&new).filter(|(_, new)| **new).map(|(e, _)| *e).collect();
+    let fresh: Vec<_> = events.iter().zip(&new_lists).filter(|(_, new)| **new).map(|(e, _)| *e).collect();
     if fresh.is_empty() {
         return Ok(counted(batch.lists.len(), 0));
     }
@@ -483,7 +504,11 @@ fn lists(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<Ingest
     let mut by_movie: BTreeMap<(i32, i64), i64> = BTreeMap::new();
     for list in &fresh {
         let d = day_of_ms(list.served_at_ms);
+        new.count(d, "impression", list.movie_ids.len() as i64);
         for (p, &m) in list.movie_ids.iter().enumerate() {
+            if let Some(u) = list.user_id {
+                new.shown.insert((d, u as i64, m as i64));
+            }
             items.push((list, p as i32, m as i64, list.user_id.map(|u| u as i64), d));
             *by_position.entry((d, &list.model_version, &list.surface, p as i32)).or_default() += 1;
             *by_movie.entry((d, m as i64)).or_default() += 1;
@@ -528,7 +553,12 @@ fn lists(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<Ingest
     Ok(counted(batch.lists.len(), fresh.len() as u64))
 }
 
-fn activity(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<IngestCounts, oracledb::Error> {
+fn activity(
+    conn: &Connection,
+    batch: &Batch,
+    received_at_ms: i64,
+    new: &mut NewEvents,
+) -> Result<IngestCounts, oracledb::Error> {
     let events = first_per_id(&batch.activity, |e| &e.event_id);
     let owned: Vec<_> = events
         .iter()
@@ -564,20 +594,29 @@ fn activity(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<Ing
         .collect();
     // The context is bound in VALUES, not in the USING query: a text over 4,000 bytes travels as
     // a LONG bind, which Oracle takes only where it is inserted.
-    let stored = execute_rows(
+    let stored = changed_rows(
         conn,
-        "MERGE INTO activity_events t USING (SELECT :1 AS event_id, :2 AS at FROM dual) s ON (t.event_id = s.event_id) \
-         WHEN NOT MATCHED THEN INSERT (event_id, event_type, occurred_at, received_at, user_id, anonymous_id, session_id, \
-                                       recommendation_id, movie_id, position, context, day, occurred_at_ms) \
-         VALUES (s.event_id, :3, TIMESTAMP '1970-01-01 00:00:00 +00:00' + NUMTODSINTERVAL(s.at / 1000, 'SECOND'), \
-                 TIMESTAMP '1970-01-01 00:00:00 +00:00' + NUMTODSINTERVAL(:4 / 1000, 'SECOND'), \
-                 :5, :6, :7, :8, :9, :10, :11, :12, s.at)",
+        "BEGIN \
+           MERGE INTO activity_events t USING (SELECT :1 AS event_id, :2 AS at FROM dual) s ON (t.event_id = s.event_id) \
+           WHEN NOT MATCHED THEN INSERT (event_id, event_type, occurred_at, received_at, user_id, anonymous_id, session_id, \
+                                         recommendation_id, movie_id, position, context, day, occurred_at_ms) \
+           VALUES (s.event_id, :3, TIMESTAMP '1970-01-01 00:00:00 +00:00' + NUMTODSINTERVAL(s.at / 1000, 'SECOND'), \
+                   TIMESTAMP '1970-01-01 00:00:00 +00:00' + NUMTODSINTERVAL(:4 / 1000, 'SECOND'), \
+                   :5, :6, :7, :8, :9, :10, :11, :12, s.at); \
+           :13 := SQL%ROWCOUNT; \
+         END;",
         &rows,
     )?;
-    Ok(counted(batch.activity.len(), stored))
+    for (e, o) in events.iter().zip(&owned).zip(&stored).filter(|(_, stored)| **stored).map(|(eo, _)| eo) {
+        new.count(o.4, &e.event_type, 1);
+        if let (true, Some(user), Some(movie)) = (e.event_type == "click", o.0, o.1) {
+            new.positives.insert((o.4, user, movie));
+        }
+    }
+    Ok(counted(batch.activity.len(), stored.iter().filter(|s| **s).count() as u64))
 }
 
-fn requests(conn: &Connection, batch: &Batch) -> Result<IngestCounts, oracledb::Error> {
+fn requests(conn: &Connection, batch: &Batch, new: &mut NewEvents) -> Result<IngestCounts, oracledb::Error> {
     let events = first_per_id(&batch.requests, |e| &e.event_id);
     let owned: Vec<_> =
         events.iter().map(|e| (day_of_ms(e.occurred_at_ms), hour_of_ms(e.occurred_at_ms))).collect();
@@ -598,14 +637,99 @@ fn requests(conn: &Connection, batch: &Batch) -> Result<IngestCounts, oracledb::
             ] as Binds<'_, 9>
         })
         .collect();
-    let stored = execute_rows(
+    let stored = changed_rows(
         conn,
-        "MERGE INTO request_logs t USING (SELECT :1 AS event_id FROM dual) s ON (t.event_id = s.event_id) \
-         WHEN NOT MATCHED THEN INSERT (event_id, route, method, status, latency_ms, request_id, occurred_at_ms, day, hour) \
-         VALUES (s.event_id, :2, :3, :4, :5, :6, :7, :8, :9)",
+        "BEGIN \
+           MERGE INTO request_logs t USING (SELECT :1 AS event_id FROM dual) s ON (t.event_id = s.event_id) \
+           WHEN NOT MATCHED THEN INSERT (event_id, route, method, status, latency_ms, request_id, occurred_at_ms, day, hour) \
+           VALUES (s.event_id, :2, :3, :4, :5, :6, :7, :8, :9); \
+           :10 := SQL%ROWCOUNT; \
+         END;",
         &rows,
     )?;
-    Ok(counted(batch.requests.len(), stored))
+    for (o, _) in owned.iter().zip(&stored).filter(|(_, stored)| **stored) {
+        new.count(o.0, "request", 1);
+    }
+    Ok(counted(batch.requests.len(), stored.iter().filter(|s| **s).count() as u64))
+}
+
+/// What this transaction stored for the first time, for the roll-ups (the PostgreSQL
+/// adapter's semantics): events per (day, kind); what signed-in users were shown per (day,
+/// user, movie); the positive feedback (a click, or a rating of 4 or more) per (day, user,
+/// movie).
+#[derive(Debug, Default)]
+struct NewEvents {
+    by_day: BTreeMap<(i32, String), i64>,
+    shown: std::collections::BTreeSet<(i32, i64, i64)>,
+    positives: std::collections::BTreeSet<(i32, i64, i64)>,
+}
+
+impl NewEvents {
+    fn count(&mut self, day: i32, kind: &str, n: i64) {
+        *self.by_day.entry((day, kind.to_owned())).or_default() += n;
+    }
+
+    /// Adds to `events_daily`; records what was shown (positive when its positive is already
+    /// there) and the new positives (marking what they hit), then recomputes `feedback_daily`
+    /// for every (day, user) touched from `user_day_shown`, so nothing is counted twice.
+    fn store(self, conn: &Connection) -> Result<(), oracledb::Error> {
+        let rows: Vec<Binds<'_, 3>> =
+            self.by_day.iter().map(|((d, k), n)| [d, k, n] as Binds<'_, 3>).collect();
+        execute_rows(
+            conn,
+            "MERGE INTO events_daily t USING (SELECT :1 AS day, :2 AS kind, :3 AS events FROM dual) s \
+             ON (t.day = s.day AND t.kind = s.kind) \
+             WHEN MATCHED THEN UPDATE SET t.events = t.events + s.events \
+             WHEN NOT MATCHED THEN INSERT (day, kind, events) VALUES (s.day, s.kind, s.events)",
+            &rows,
+        )?;
+        // In PL/SQL a repeated bind name is one value: the USING query may use :1..:3 twice.
+        let rows: Vec<Binds<'_, 3>> = self.shown.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
+        execute_rows(
+            conn,
+            "BEGIN \
+               MERGE INTO user_day_shown t \
+               USING (SELECT :1 AS day, :2 AS user_id, :3 AS movie_id, \
+                             CASE WHEN EXISTS (SELECT 1 FROM user_day_positive p \
+                                               WHERE p.day = :1 AND p.user_id = :2 AND p.movie_id = :3) \
+                                  THEN 1 ELSE 0 END AS positive FROM dual) s \
+               ON (t.day = s.day AND t.user_id = s.user_id AND t.movie_id = s.movie_id) \
+               WHEN NOT MATCHED THEN INSERT (day, user_id, movie_id, positive) \
+               VALUES (s.day, s.user_id, s.movie_id, s.positive); \
+             END;",
+            &rows,
+        )?;
+        let rows: Vec<Binds<'_, 3>> =
+            self.positives.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
+        execute_rows(
+            conn,
+            "BEGIN \
+               MERGE INTO user_day_positive t USING (SELECT :1 AS day, :2 AS user_id, :3 AS movie_id FROM dual) s \
+               ON (t.day = s.day AND t.user_id = s.user_id AND t.movie_id = s.movie_id) \
+               WHEN NOT MATCHED THEN INSERT (day, user_id, movie_id) VALUES (s.day, s.user_id, s.movie_id); \
+               UPDATE user_day_shown SET positive = 1 \
+               WHERE day = :1 AND user_id = :2 AND movie_id = :3 AND positive = 0; \
+             END;",
+            &rows,
+        )?;
+        let touched: std::collections::BTreeSet<(i32, i64)> =
+            self.shown.iter().chain(&self.positives).map(|(d, u, _)| (*d, *u)).collect();
+        let rows: Vec<Binds<'_, 2>> = touched.iter().map(|(d, u)| [d, u] as Binds<'_, 2>).collect();
+        execute_rows(
+            conn,
+            "BEGIN \
+               MERGE INTO feedback_daily t \
+               USING (SELECT day, user_id, COUNT(*) AS shown, SUM(positive) AS positives FROM user_day_shown \
+                      WHERE day = :1 AND user_id = :2 GROUP BY day, user_id) s \
+               ON (t.day = s.day AND t.user_id = s.user_id) \
+               WHEN MATCHED THEN UPDATE SET t.shown = s.shown, t.positives = s.positives \
+               WHEN NOT MATCHED THEN INSERT (day, user_id, shown, positives) \
+               VALUES (s.day, s.user_id, s.shown, s.positives); \
+             END;",
+            &rows,
+        )?;
+        Ok(())
+    }
 }
 
 /// The movie row replaced when the event is newer (time, then event id); then its genres.
@@ -798,7 +922,7 @@ mod tests {
     #[test]
     fn migration_statements_have_no_sql_terminator() {
         let all = statements(MIGRATIONS[0].2);
-        assert_eq!(all.iter().filter(|s| s.starts_with("CREATE TABLE")).count(), 13);
+        assert_eq!(all.iter().filter(|s| s.starts_with("CREATE TABLE")).count(), 17);
         for statement in &all {
             let plsql = statement.starts_with("BEGIN") || statement.starts_with("DECLARE");
             assert!(plsql || !statement.ends_with(';'), "{statement}");
@@ -876,6 +1000,6 @@ mod tests {
         let (ora_tables, ora_indexes) = shape(MIGRATIONS[0].2);
         assert_eq!(ora_tables, pg_tables);
         assert_eq!(ora_indexes, pg_indexes);
-        assert_eq!(pg_tables.len(), 13);
+        assert_eq!(pg_tables.len(), 17);
     }
 }

@@ -96,8 +96,6 @@ CREATE TABLE impressions (
     day               NUMBER(10) NOT NULL
 )
 /
-CREATE INDEX impressions_by_day ON impressions (day)
-/
 CREATE INDEX impressions_by_recommendation ON impressions (recommendation_id)
 /
 
@@ -183,6 +181,38 @@ CREATE TABLE movie_impressions_daily (
     movie_id    NUMBER(19) NOT NULL,
     impressions NUMBER(19) NOT NULL,
     CONSTRAINT movie_impressions_daily_pk PRIMARY KEY (day, movie_id)
+)
+/
+
+-- Events per day and kind; the positive feedback rate's per-user-day data.
+CREATE TABLE events_daily (
+    day    NUMBER(10) NOT NULL,
+    kind   VARCHAR2(200 CHAR) NOT NULL,
+    events NUMBER(19) NOT NULL,
+    CONSTRAINT events_daily_pk PRIMARY KEY (day, kind)
+)
+/
+CREATE TABLE user_day_shown (
+    day      NUMBER(10) NOT NULL,
+    user_id  NUMBER(19) NOT NULL,
+    movie_id NUMBER(19) NOT NULL,
+    positive NUMBER(5) NOT NULL,
+    CONSTRAINT user_day_shown_pk PRIMARY KEY (day, user_id, movie_id)
+)
+/
+CREATE TABLE user_day_positive (
+    day      NUMBER(10) NOT NULL,
+    user_id  NUMBER(19) NOT NULL,
+    movie_id NUMBER(19) NOT NULL,
+    CONSTRAINT user_day_positive_pk PRIMARY KEY (day, user_id, movie_id)
+)
+/
+CREATE TABLE feedback_daily (
+    day       NUMBER(10) NOT NULL,
+    user_id   NUMBER(19) NOT NULL,
+    shown     NUMBER(19) NOT NULL,
+    positives NUMBER(19) NOT NULL,
+    CONSTRAINT feedback_daily_pk PRIMARY KEY (day, user_id)
 )
 /
 
