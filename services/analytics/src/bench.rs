@@ -24,7 +24,7 @@ use warehouse::postgres::PgWarehouse;
 use warehouse::reports::{self, Bucket, Range};
 use warehouse::synth::{self, SynthShape};
 
-use crate::ingest::{ConsumerHealth, IngestMetrics, IngestSettings};
+use crate::ingest::IngestSettings;
 
 /// What to run.
 #[derive(Clone, Debug, clap::Parser)]
@@ -213,7 +213,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Consume into a fresh warehouse, one process.
     let url = warehouse::postgres::fresh_database(&args.postgres, "analytics_bench").await?;
     let warehouse = Arc::new(PgWarehouse::connect(&url, 4).await?);
-    let metrics = IngestMetrics::default();
     let settings = IngestSettings {
         brokers: args.kafka_brokers.clone(),
         group: format!("bench-{unique}"),
@@ -221,27 +220,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         max_batch: args.batch,
         linger: Duration::from_millis(50),
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let started = Instant::now();
-    let consumer = tokio::spawn(crate::ingest::run(
-        Arc::clone(&warehouse),
-        settings,
-        metrics.clone(),
-        ConsumerHealth::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    loop {
-        let done = metrics.messages_done();
-        if done >= published {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::ingest::drain(Arc::clone(&warehouse), settings, published, Duration::from_secs(3600))
+        .await
+        .map_err(|done| anyhow::anyhow!("only {done} of {published} messages were stored within an hour"))?;
     let ingest_seconds = started.elapsed().as_secs_f64();
-    let _ = stop.send(());
-    consumer.await?;
     println!(
         "ingested {counted} events ({published} messages) from Kafka into PostgreSQL in {ingest_seconds:.1} s: {:.0} events/s ({:.0} messages/s), batches of up to {} messages, one process",
         counted as f64 / ingest_seconds,

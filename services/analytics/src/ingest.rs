@@ -363,6 +363,35 @@ pub async fn run<W: Warehouse>(
     run_consumer(consumer, writer, shutdown).await;
 }
 
+/// Consumes into `warehouse` until `messages` Kafka messages are done with (stored, already
+/// there or skipped), then stops the consumer; `Err(messages done)` when `within` passed first.
+/// For loads and benchmarks: a one-off drain of topics.
+pub async fn drain<W: Warehouse>(
+    warehouse: Arc<W>,
+    settings: IngestSettings,
+    messages: u64,
+    within: Duration,
+) -> Result<(), u64> {
+    let metrics = IngestMetrics::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    let consumer =
+        tokio::spawn(run(warehouse, settings, metrics.clone(), ConsumerHealth::default(), stopped));
+    let deadline = tokio::time::Instant::now() + within;
+    let reached = loop {
+        let done = metrics.messages_done();
+        if done >= messages || tokio::time::Instant::now() >= deadline {
+            break done;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = stop.send(());
+    let _ = consumer.await;
+    if reached >= messages { Ok(()) } else { Err(reached) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
