@@ -6,10 +6,11 @@
 //! `MERGE INTO … USING (SELECT :1 … FROM dual) … WHEN NOT MATCHED THEN INSERT` executed once
 //! for all rows (one round trip), stored and duplicates counted from the rows it affected; the
 //! impressions and roll-ups of the lists that were new only; dimensions merged when the event
-//! is newer than the row. Where the adapter must know *which* rows a merge changed (new lists,
-//! changed movies), the `MERGE` runs in a PL/SQL block that returns `SQL%ROWCOUNT` for each row,
-//! the driver having only a batch total. Keys are sorted before merging so that concurrent
-//! transactions lock rows in one order, and events repeated within a batch are merged once.
+//! is newer than the row. Where the adapter must know *which* rows a merge changed (new facts,
+//! the shown items and positives new to the feedback roll-ups, changed movies), the `MERGE` runs
+//! in a PL/SQL block that returns `SQL%ROWCOUNT` for each row, the driver having only a batch
+//! total. Keys are sorted before merging so that concurrent transactions lock rows in one
+//! order, and events repeated within a batch are merged once.
 //!
 //! Where PostgreSQL's `ON CONFLICT` waits for a concurrent transaction inserting the same key and
 //! then skips the row, Oracle's `MERGE` fails with ORA-00001 once that transaction commits: the
@@ -18,7 +19,7 @@
 //! Oracle stores `''` as NULL: empty texts come back from reports as NULL (which the reports
 //! read as empty text), and the schema's notes say which columns are nullable for that reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use oracledb::{Config, Connection, OracleNumber, Pool, PoolConfig, ToDbValue};
@@ -383,6 +384,33 @@ fn execute_rows<const N: usize>(
     Ok(conn.execute_batch(sql, rows.as_slice())?.rows_affected())
 }
 
+/// Executes `block` (PL/SQL whose last `OUT` binds each receive a number) once per row of
+/// `rows` (without those binds) in one round trip; for each row, the numbers it returned.
+fn out_numbers<const N: usize, const OUT: usize>(
+    conn: &Connection,
+    block: &str,
+    rows: &[Binds<'_, N>],
+) -> Result<Vec<[i64; OUT]>, oracledb::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out: &dyn ToDbValue = &oracledb::DB_TYPE_NUMBER;
+    let rows: Vec<Vec<&dyn ToDbValue>> =
+        rows.iter().map(|r| r.iter().copied().chain([out; OUT]).collect()).collect();
+    let rows: Vec<&[&dyn ToDbValue]> = rows.iter().map(Vec::as_slice).collect();
+    let mut res = conn.execute_batch(block, rows.as_slice())?;
+    res.out_bind_data()
+        .iter()
+        .map(|row| {
+            let mut numbers = [0; OUT];
+            for (i, n) in numbers.iter_mut().enumerate() {
+                *n = row.get::<i64>(i)?;
+            }
+            Ok(numbers)
+        })
+        .collect()
+}
+
 /// Executes `block` (PL/SQL whose last bind receives `SQL%ROWCOUNT`) once per row of `rows`
 /// (without that bind) in one round trip; for each row, whether it changed a row.
 fn changed_rows<const N: usize>(
@@ -390,15 +418,7 @@ fn changed_rows<const N: usize>(
     block: &str,
     rows: &[Binds<'_, N>],
 ) -> Result<Vec<bool>, oracledb::Error> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let count: &dyn ToDbValue = &oracledb::DB_TYPE_NUMBER;
-    let rows: Vec<Vec<&dyn ToDbValue>> =
-        rows.iter().map(|r| r.iter().copied().chain([count]).collect()).collect();
-    let rows: Vec<&[&dyn ToDbValue]> = rows.iter().map(Vec::as_slice).collect();
-    let mut res = conn.execute_batch(block, rows.as_slice())?;
-    res.out_bind_data().iter().map(|out| Ok(out.get::<i64>(0)? > 0)).collect()
+    Ok(out_numbers::<N, 1>(conn, block, rows)?.iter().map(|[count]| *count > 0).collect())
 }
 
 fn counted(total: usize, stored: u64) -> IngestCounts {
@@ -502,12 +522,13 @@ fn lists(
     let mut items = Vec::with_capacity(fresh.iter().map(|e| e.movie_ids.len()).sum());
     let mut by_position: BTreeMap<(i32, &str, &str, i32), i64> = BTreeMap::new();
     let mut by_movie: BTreeMap<(i32, i64), i64> = BTreeMap::new();
+    let mut shown: BTreeSet<(i32, i64, i64)> = BTreeSet::new();
     for list in &fresh {
         let d = day_of_ms(list.served_at_ms);
         new.count(d, "impression", list.movie_ids.len() as i64);
         for (p, &m) in list.movie_ids.iter().enumerate() {
             if let Some(u) = list.user_id {
-                new.shown.insert((d, u as i64, m as i64));
+                shown.insert((d, u as i64, m as i64));
             }
             items.push((list, p as i32, m as i64, list.user_id.map(|u| u as i64), d));
             *by_position.entry((d, &list.model_version, &list.surface, p as i32)).or_default() += 1;
@@ -548,6 +569,47 @@ fn lists(
          ON (t.day = s.day AND t.movie_id = s.movie_id) \
          WHEN MATCHED THEN UPDATE SET t.impressions = t.impressions + s.impressions \
          WHEN NOT MATCHED THEN INSERT (day, movie_id, impressions) VALUES (s.day, s.movie_id, s.impressions)",
+        &rows,
+    )?;
+    // What each signed-in user was shown each day, positive when a click or a rating of 4 or
+    // more of that movie that day is already stored (later ones mark it in `NewEvents::store`).
+    // Per row: whether it was inserted, and its `positive`. In PL/SQL a repeated bind name is
+    // one value: :1..:3 are used twice.
+    let rows: Vec<Binds<'_, 3>> = shown.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
+    let stored = out_numbers::<3, 2>(
+        conn,
+        "DECLARE \
+           known NUMBER; \
+         BEGIN \
+           SELECT COUNT(*) INTO known FROM user_day_positive WHERE day = :1 AND user_id = :2 AND movie_id = :3; \
+           MERGE INTO user_day_shown t USING (SELECT :1 AS day, :2 AS user_id, :3 AS movie_id FROM dual) s \
+           ON (t.day = s.day AND t.user_id = s.user_id AND t.movie_id = s.movie_id) \
+           WHEN NOT MATCHED THEN INSERT (day, user_id, movie_id, positive) \
+           VALUES (s.day, s.user_id, s.movie_id, known); \
+           :4 := SQL%ROWCOUNT; \
+           :5 := known; \
+         END;",
+        &rows,
+    )?;
+    // The rows inserted, per (day, user): how many, and how many of them positive.
+    let mut feedback: BTreeMap<(i32, i64), (i64, i64)> = BTreeMap::new();
+    for (&(d, u, _), &[inserted, positive]) in shown.iter().zip(&stored) {
+        if inserted > 0 {
+            let totals = feedback.entry((d, u)).or_default();
+            totals.0 += 1;
+            totals.1 += positive;
+        }
+    }
+    let rows: Vec<Binds<'_, 4>> =
+        feedback.iter().map(|((d, u), (n, p))| [d, u, n, p] as Binds<'_, 4>).collect();
+    execute_rows(
+        conn,
+        "MERGE INTO feedback_daily t \
+         USING (SELECT :1 AS day, :2 AS user_id, :3 AS shown, :4 AS positives FROM dual) s \
+         ON (t.day = s.day AND t.user_id = s.user_id) \
+         WHEN MATCHED THEN UPDATE SET t.shown = t.shown + s.shown, t.positives = t.positives + s.positives \
+         WHEN NOT MATCHED THEN INSERT (day, user_id, shown, positives) \
+         VALUES (s.day, s.user_id, s.shown, s.positives)",
         &rows,
     )?;
     Ok(counted(batch.lists.len(), fresh.len() as u64))
@@ -654,14 +716,12 @@ fn requests(conn: &Connection, batch: &Batch, new: &mut NewEvents) -> Result<Ing
 }
 
 /// What this transaction stored for the first time, for the roll-ups (the PostgreSQL
-/// adapter's semantics): events per (day, kind); what signed-in users were shown per (day,
-/// user, movie); the positive feedback (a click, or a rating of 4 or more) per (day, user,
-/// movie).
+/// adapter's semantics): events per (day, kind), and the positive feedback (a click, or a
+/// rating of 4 or more) per (day, user, movie).
 #[derive(Debug, Default)]
 struct NewEvents {
     by_day: BTreeMap<(i32, String), i64>,
-    shown: std::collections::BTreeSet<(i32, i64, i64)>,
-    positives: std::collections::BTreeSet<(i32, i64, i64)>,
+    positives: BTreeSet<(i32, i64, i64)>,
 }
 
 impl NewEvents {
@@ -669,9 +729,9 @@ impl NewEvents {
         *self.by_day.entry((day, kind.to_owned())).or_default() += n;
     }
 
-    /// Adds to `events_daily`; records what was shown (positive when its positive is already
-    /// there) and the new positives (marking what they hit), then recomputes `feedback_daily`
-    /// for every (day, user) touched from `user_day_shown`, so nothing is counted twice.
+    /// Adds to `events_daily`; records the new positives and, for each one newly inserted,
+    /// marks what it hit in `user_day_shown` (once: a positive already there changes nothing),
+    /// adding those hits to `feedback_daily`.
     fn store(self, conn: &Connection) -> Result<(), oracledb::Error> {
         let rows: Vec<Binds<'_, 3>> =
             self.by_day.iter().map(|((d, k), n)| [d, k, n] as Binds<'_, 3>).collect();
@@ -683,49 +743,39 @@ impl NewEvents {
              WHEN NOT MATCHED THEN INSERT (day, kind, events) VALUES (s.day, s.kind, s.events)",
             &rows,
         )?;
-        // In PL/SQL a repeated bind name is one value: the USING query may use :1..:3 twice.
-        let rows: Vec<Binds<'_, 3>> = self.shown.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
-        execute_rows(
-            conn,
-            "BEGIN \
-               MERGE INTO user_day_shown t \
-               USING (SELECT :1 AS day, :2 AS user_id, :3 AS movie_id, \
-                             CASE WHEN EXISTS (SELECT 1 FROM user_day_positive p \
-                                               WHERE p.day = :1 AND p.user_id = :2 AND p.movie_id = :3) \
-                                  THEN 1 ELSE 0 END AS positive FROM dual) s \
-               ON (t.day = s.day AND t.user_id = s.user_id AND t.movie_id = s.movie_id) \
-               WHEN NOT MATCHED THEN INSERT (day, user_id, movie_id, positive) \
-               VALUES (s.day, s.user_id, s.movie_id, s.positive); \
-             END;",
-            &rows,
-        )?;
+        // Per positive: the `user_day_shown` rows it marked (0 unless it was inserted). In PL/SQL
+        // a repeated bind name is one value: :1..:4 are used twice.
         let rows: Vec<Binds<'_, 3>> =
             self.positives.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
-        execute_rows(
+        let marked = out_numbers::<3, 1>(
             conn,
             "BEGIN \
                MERGE INTO user_day_positive t USING (SELECT :1 AS day, :2 AS user_id, :3 AS movie_id FROM dual) s \
                ON (t.day = s.day AND t.user_id = s.user_id AND t.movie_id = s.movie_id) \
                WHEN NOT MATCHED THEN INSERT (day, user_id, movie_id) VALUES (s.day, s.user_id, s.movie_id); \
-               UPDATE user_day_shown SET positive = 1 \
-               WHERE day = :1 AND user_id = :2 AND movie_id = :3 AND positive = 0; \
+               IF SQL%ROWCOUNT = 0 THEN \
+                 :4 := 0; \
+               ELSE \
+                 UPDATE user_day_shown SET positive = 1 \
+                 WHERE day = :1 AND user_id = :2 AND movie_id = :3 AND positive = 0; \
+                 :4 := SQL%ROWCOUNT; \
+               END IF; \
              END;",
             &rows,
         )?;
-        let touched: std::collections::BTreeSet<(i32, i64)> =
-            self.shown.iter().chain(&self.positives).map(|(d, u, _)| (*d, *u)).collect();
-        let rows: Vec<Binds<'_, 2>> = touched.iter().map(|(d, u)| [d, u] as Binds<'_, 2>).collect();
+        let mut hits: BTreeMap<(i32, i64), i64> = BTreeMap::new();
+        for (&(d, u, _), &[n]) in self.positives.iter().zip(&marked) {
+            if n > 0 {
+                *hits.entry((d, u)).or_default() += n;
+            }
+        }
+        let rows: Vec<Binds<'_, 3>> = hits.iter().map(|((d, u), n)| [d, u, n] as Binds<'_, 3>).collect();
         execute_rows(
             conn,
-            "BEGIN \
-               MERGE INTO feedback_daily t \
-               USING (SELECT day, user_id, COUNT(*) AS shown, SUM(positive) AS positives FROM user_day_shown \
-                      WHERE day = :1 AND user_id = :2 GROUP BY day, user_id) s \
-               ON (t.day = s.day AND t.user_id = s.user_id) \
-               WHEN MATCHED THEN UPDATE SET t.shown = s.shown, t.positives = s.positives \
-               WHEN NOT MATCHED THEN INSERT (day, user_id, shown, positives) \
-               VALUES (s.day, s.user_id, s.shown, s.positives); \
-             END;",
+            "MERGE INTO feedback_daily t USING (SELECT :1 AS day, :2 AS user_id, :3 AS positives FROM dual) s \
+             ON (t.day = s.day AND t.user_id = s.user_id) \
+             WHEN MATCHED THEN UPDATE SET t.positives = t.positives + s.positives \
+             WHEN NOT MATCHED THEN INSERT (day, user_id, shown, positives) VALUES (s.day, s.user_id, 0, s.positives)",
             &rows,
         )?;
         Ok(())
