@@ -24,6 +24,7 @@ pub mod oracle;
 pub mod postgres;
 pub mod ratings;
 pub mod reports;
+mod rollup;
 pub mod synth;
 
 pub use facts::Batch;

@@ -19,12 +19,13 @@
 //! Oracle stores `''` as NULL: empty texts come back from reports as NULL (which the reports
 //! read as empty text), and the schema's notes say which columns are nullable for that reason.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use oracledb::{Config, Connection, OracleNumber, Pool, PoolConfig, ToDbValue};
 
 use crate::facts::{Batch, latest_per_key};
+use crate::rollup::{ListRollups, NewEvents};
 use crate::{Dialect, IngestCounts, Row, Value, Warehouse, WarehouseError, day_of_ms, hour_of_ms};
 
 /// The migrations: version, name and SQL, in order.
@@ -360,7 +361,7 @@ fn ingest(conn: &Connection, batch: &Batch, received_at_ms: i64) -> Result<Inges
     counts += lists(conn, batch, received_at_ms, &mut new).during("storing impressions")?;
     counts += activity(conn, batch, received_at_ms, &mut new).during("storing activity")?;
     counts += requests(conn, batch, &mut new).during("storing request logs")?;
-    new.store(conn).during("updating the daily roll-ups")?;
+    store_new(new, conn).during("updating the daily roll-ups")?;
     counts += movies(conn, batch).during("updating movies")?;
     counts += users(conn, batch).during("updating users")?;
     counts += models(conn, batch).during("recording model versions")?;
@@ -464,10 +465,7 @@ fn ratings(
         &rows,
     )?;
     for (e, o) in events.iter().zip(&owned).zip(&stored).filter(|(_, stored)| **stored).map(|(eo, _)| eo) {
-        new.count(o.3, "rating", 1);
-        if e.rating >= 4.0 && e.change != crate::facts::RatingChange::Deleted {
-            new.positives.insert((o.3, o.0, o.1));
-        }
+        new.rating(o.3, o.0, o.1, e.rating, e.change == crate::facts::RatingChange::Deleted);
     }
     Ok(counted(batch.ratings.len(), stored.iter().filter(|s| **s).count() as u64))
 }
@@ -520,19 +518,11 @@ fn lists(
     }
 
     let mut items = Vec::with_capacity(fresh.iter().map(|e| e.movie_ids.len()).sum());
-    let mut by_position: BTreeMap<(i32, &str, &str, i32), i64> = BTreeMap::new();
-    let mut by_movie: BTreeMap<(i32, i64), i64> = BTreeMap::new();
-    let mut shown: BTreeSet<(i32, i64, i64)> = BTreeSet::new();
+    let rollups = ListRollups::of(&fresh, new);
     for list in &fresh {
         let d = day_of_ms(list.served_at_ms);
-        new.count(d, "impression", list.movie_ids.len() as i64);
         for (p, &m) in list.movie_ids.iter().enumerate() {
-            if let Some(u) = list.user_id {
-                shown.insert((d, u as i64, m as i64));
-            }
             items.push((list, p as i32, m as i64, list.user_id.map(|u| u as i64), d));
-            *by_position.entry((d, &list.model_version, &list.surface, p as i32)).or_default() += 1;
-            *by_movie.entry((d, m as i64)).or_default() += 1;
         }
     }
     let rows: Vec<Binds<'_, 7>> = items
@@ -548,7 +538,7 @@ fn lists(
         &rows,
     )?;
     let rows: Vec<Binds<'_, 5>> =
-        by_position.iter().map(|((d, v, s, p), n)| [d, v, s, p, n] as Binds<'_, 5>).collect();
+        rollups.by_position.iter().map(|((d, v, s, p), n)| [d, v, s, p, n] as Binds<'_, 5>).collect();
     // DECODE equates NULLs: '' model versions and surfaces are NULL in Oracle.
     execute_rows(
         conn,
@@ -561,7 +551,8 @@ fn lists(
          VALUES (s.day, s.model_version, s.surface, s.position, s.impressions)",
         &rows,
     )?;
-    let rows: Vec<Binds<'_, 3>> = by_movie.iter().map(|((d, m), n)| [d, m, n] as Binds<'_, 3>).collect();
+    let rows: Vec<Binds<'_, 3>> =
+        rollups.by_movie.iter().map(|((d, m), n)| [d, m, n] as Binds<'_, 3>).collect();
     execute_rows(
         conn,
         "MERGE INTO movie_impressions_daily t \
@@ -575,7 +566,7 @@ fn lists(
     // more of that movie that day is already stored (later ones mark it in `NewEvents::store`).
     // Per row: whether it was inserted, and its `positive`. In PL/SQL a repeated bind name is
     // one value: :1..:3 are used twice.
-    let rows: Vec<Binds<'_, 3>> = shown.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
+    let rows: Vec<Binds<'_, 3>> = rollups.shown.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
     let stored = out_numbers::<3, 2>(
         conn,
         "DECLARE \
@@ -593,7 +584,7 @@ fn lists(
     )?;
     // The rows inserted, per (day, user): how many, and how many of them positive.
     let mut feedback: BTreeMap<(i32, i64), (i64, i64)> = BTreeMap::new();
-    for (&(d, u, _), &[inserted, positive]) in shown.iter().zip(&stored) {
+    for (&(d, u, _), &[inserted, positive]) in rollups.shown.iter().zip(&stored) {
         if inserted > 0 {
             let totals = feedback.entry((d, u)).or_default();
             totals.0 += 1;
@@ -670,10 +661,7 @@ fn activity(
         &rows,
     )?;
     for (e, o) in events.iter().zip(&owned).zip(&stored).filter(|(_, stored)| **stored).map(|(eo, _)| eo) {
-        new.count(o.4, &e.event_type, 1);
-        if let (true, Some(user), Some(movie)) = (e.event_type == "click", o.0, o.1) {
-            new.positives.insert((o.4, user, movie));
-        }
+        new.activity(o.4, &e.event_type, o.0, o.1);
     }
     Ok(counted(batch.activity.len(), stored.iter().filter(|s| **s).count() as u64))
 }
@@ -715,71 +703,54 @@ fn requests(conn: &Connection, batch: &Batch, new: &mut NewEvents) -> Result<Ing
     Ok(counted(batch.requests.len(), stored.iter().filter(|s| **s).count() as u64))
 }
 
-/// What this transaction stored for the first time, for the roll-ups (the PostgreSQL
-/// adapter's semantics): events per (day, kind), and the positive feedback (a click, or a
-/// rating of 4 or more) per (day, user, movie).
-#[derive(Debug, Default)]
-struct NewEvents {
-    by_day: BTreeMap<(i32, String), i64>,
-    positives: BTreeSet<(i32, i64, i64)>,
-}
-
-impl NewEvents {
-    fn count(&mut self, day: i32, kind: &str, n: i64) {
-        *self.by_day.entry((day, kind.to_owned())).or_default() += n;
-    }
-
-    /// Adds to `events_daily`; records the new positives and, for each one newly inserted,
-    /// marks what it hit in `user_day_shown` (once: a positive already there changes nothing),
-    /// adding those hits to `feedback_daily`.
-    fn store(self, conn: &Connection) -> Result<(), oracledb::Error> {
-        let rows: Vec<Binds<'_, 3>> =
-            self.by_day.iter().map(|((d, k), n)| [d, k, n] as Binds<'_, 3>).collect();
-        execute_rows(
-            conn,
-            "MERGE INTO events_daily t USING (SELECT :1 AS day, :2 AS kind, :3 AS events FROM dual) s \
-             ON (t.day = s.day AND t.kind = s.kind) \
-             WHEN MATCHED THEN UPDATE SET t.events = t.events + s.events \
-             WHEN NOT MATCHED THEN INSERT (day, kind, events) VALUES (s.day, s.kind, s.events)",
-            &rows,
-        )?;
-        // Per positive: the `user_day_shown` rows it marked (0 unless it was inserted). In PL/SQL
-        // a repeated bind name is one value: :1..:4 are used twice.
-        let rows: Vec<Binds<'_, 3>> =
-            self.positives.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
-        let marked = out_numbers::<3, 1>(
-            conn,
-            "BEGIN \
-               MERGE INTO user_day_positive t USING (SELECT :1 AS day, :2 AS user_id, :3 AS movie_id FROM dual) s \
-               ON (t.day = s.day AND t.user_id = s.user_id AND t.movie_id = s.movie_id) \
-               WHEN NOT MATCHED THEN INSERT (day, user_id, movie_id) VALUES (s.day, s.user_id, s.movie_id); \
-               IF SQL%ROWCOUNT = 0 THEN \
-                 :4 := 0; \
-               ELSE \
-                 UPDATE user_day_shown SET positive = 1 \
-                 WHERE day = :1 AND user_id = :2 AND movie_id = :3 AND positive = 0; \
-                 :4 := SQL%ROWCOUNT; \
-               END IF; \
-             END;",
-            &rows,
-        )?;
-        let mut hits: BTreeMap<(i32, i64), i64> = BTreeMap::new();
-        for (&(d, u, _), &[n]) in self.positives.iter().zip(&marked) {
-            if n > 0 {
-                *hits.entry((d, u)).or_default() += n;
-            }
+/// Adds `new` to `events_daily`; records the new positives and, for each one newly inserted,
+/// marks what it hit in `user_day_shown` (once: a positive already there changes nothing),
+/// adding those hits to `feedback_daily`.
+fn store_new(new: NewEvents, conn: &Connection) -> Result<(), oracledb::Error> {
+    let rows: Vec<Binds<'_, 3>> = new.by_day.iter().map(|((d, k), n)| [d, k, n] as Binds<'_, 3>).collect();
+    execute_rows(
+        conn,
+        "MERGE INTO events_daily t USING (SELECT :1 AS day, :2 AS kind, :3 AS events FROM dual) s \
+         ON (t.day = s.day AND t.kind = s.kind) \
+         WHEN MATCHED THEN UPDATE SET t.events = t.events + s.events \
+         WHEN NOT MATCHED THEN INSERT (day, kind, events) VALUES (s.day, s.kind, s.events)",
+        &rows,
+    )?;
+    // Per positive: the `user_day_shown` rows it marked (0 unless it was inserted). In PL/SQL
+    // a repeated bind name is one value: :1..:4 are used twice.
+    let rows: Vec<Binds<'_, 3>> = new.positives.iter().map(|(d, u, m)| [d, u, m] as Binds<'_, 3>).collect();
+    let marked = out_numbers::<3, 1>(
+        conn,
+        "BEGIN \
+           MERGE INTO user_day_positive t USING (SELECT :1 AS day, :2 AS user_id, :3 AS movie_id FROM dual) s \
+           ON (t.day = s.day AND t.user_id = s.user_id AND t.movie_id = s.movie_id) \
+           WHEN NOT MATCHED THEN INSERT (day, user_id, movie_id) VALUES (s.day, s.user_id, s.movie_id); \
+           IF SQL%ROWCOUNT = 0 THEN \
+             :4 := 0; \
+           ELSE \
+             UPDATE user_day_shown SET positive = 1 \
+             WHERE day = :1 AND user_id = :2 AND movie_id = :3 AND positive = 0; \
+             :4 := SQL%ROWCOUNT; \
+           END IF; \
+         END;",
+        &rows,
+    )?;
+    let mut hits: BTreeMap<(i32, i64), i64> = BTreeMap::new();
+    for (&(d, u, _), &[n]) in new.positives.iter().zip(&marked) {
+        if n > 0 {
+            *hits.entry((d, u)).or_default() += n;
         }
-        let rows: Vec<Binds<'_, 3>> = hits.iter().map(|((d, u), n)| [d, u, n] as Binds<'_, 3>).collect();
-        execute_rows(
-            conn,
-            "MERGE INTO feedback_daily t USING (SELECT :1 AS day, :2 AS user_id, :3 AS positives FROM dual) s \
-             ON (t.day = s.day AND t.user_id = s.user_id) \
-             WHEN MATCHED THEN UPDATE SET t.positives = t.positives + s.positives \
-             WHEN NOT MATCHED THEN INSERT (day, user_id, shown, positives) VALUES (s.day, s.user_id, 0, s.positives)",
-            &rows,
-        )?;
-        Ok(())
     }
+    let rows: Vec<Binds<'_, 3>> = hits.iter().map(|((d, u), n)| [d, u, n] as Binds<'_, 3>).collect();
+    execute_rows(
+        conn,
+        "MERGE INTO feedback_daily t USING (SELECT :1 AS day, :2 AS user_id, :3 AS positives FROM dual) s \
+         ON (t.day = s.day AND t.user_id = s.user_id) \
+         WHEN MATCHED THEN UPDATE SET t.positives = t.positives + s.positives \
+         WHEN NOT MATCHED THEN INSERT (day, user_id, shown, positives) VALUES (s.day, s.user_id, 0, s.positives)",
+        &rows,
+    )?;
+    Ok(())
 }
 
 /// The movie row replaced when the event is newer (time, then event id); then its genres.

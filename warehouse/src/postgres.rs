@@ -4,7 +4,7 @@
 //! only, dimensions upserted when the event is newer than the row. Keys are sorted before
 //! upserting so that concurrent transactions lock rows in one order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column, Postgres, Row as _, SqlStr, Transaction, TypeInfo};
 
-use crate::facts::{Batch, latest_per_key};
+use crate::facts::{Batch, RatingChange, latest_per_key};
+use crate::rollup::{ListRollups, NewEvents};
 use crate::{Dialect, IngestCounts, Row, Value, Warehouse, WarehouseError, day_of_ms, hour_of_ms};
 
 fn migrator() -> Migrator {
@@ -120,7 +121,7 @@ impl Warehouse for PgWarehouse {
             .await
             .map_err(unavailable("storing activity"))?;
         counts += requests(&mut tx, batch, &mut new).await.map_err(unavailable("storing request logs"))?;
-        new.store(&mut tx).await.map_err(unavailable("updating the daily roll-ups"))?;
+        store_new(new, &mut tx).await.map_err(unavailable("updating the daily roll-ups"))?;
         counts += movies(&mut tx, batch).await.map_err(unavailable("updating movies"))?;
         counts += users(&mut tx, batch).await.map_err(unavailable("updating users"))?;
         counts += models(&mut tx, batch).await.map_err(unavailable("recording model versions"))?;
@@ -236,12 +237,12 @@ async fn ratings(
     if r.is_empty() {
         return Ok(IngestCounts::default());
     }
-    let stored: Vec<(i32, i64, i64, bool)> = sqlx::query_as(
+    let stored: Vec<(i32, i64, i64, f32, i16)> = sqlx::query_as(
         "INSERT INTO rating_events (event_id, user_id, movie_id, rating, change, occurred_at_ms, day, received_at_ms) \
          SELECT e.id, e.user_id, e.movie_id, e.rating, e.change, e.at, e.day, $8 \
          FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::float4[], $5::int2[], $6::int8[], $7::int4[]) \
               AS e(id, user_id, movie_id, rating, change, at, day) \
-         ON CONFLICT (event_id) DO NOTHING RETURNING day, user_id, movie_id, rating >= 4 AND change <> 3",
+         ON CONFLICT (event_id) DO NOTHING RETURNING day, user_id, movie_id, rating, change",
     )
     .bind(r.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>())
     .bind(r.iter().map(|e| e.user_id as i64).collect::<Vec<_>>())
@@ -253,11 +254,8 @@ async fn ratings(
     .bind(received_at_ms)
     .fetch_all(&mut **tx)
     .await?;
-    for &(day, user, movie, positive) in &stored {
-        new.count(day, "rating", 1);
-        if positive {
-            new.positives.insert((day, user, movie));
-        }
+    for &(day, user, movie, rating, change) in &stored {
+        new.rating(day, user, movie, rating, change == RatingChange::Deleted as i16);
     }
     Ok(counted(r.len(), stored.len() as u64))
 }
@@ -304,16 +302,10 @@ async fn lists(
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut version, mut surface, mut day) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut by_position: BTreeMap<(i32, &str, &str, i32), i64> = BTreeMap::new();
-    let mut by_movie: BTreeMap<(i32, i64), i64> = BTreeMap::new();
-    let mut shown: BTreeSet<(i32, i64, i64)> = BTreeSet::new();
+    let rollups = ListRollups::of(&fresh, new);
     for list in &fresh {
         let d = day_of_ms(list.served_at_ms);
-        new.count(d, "impression", list.movie_ids.len() as i64);
         for (p, &m) in list.movie_ids.iter().enumerate() {
-            if let Some(u) = list.user_id {
-                shown.insert((d, u as i64, m as i64));
-            }
             rec.push(list.recommendation_id.as_str());
             pos.push(p as i32);
             movie.push(m as i64);
@@ -321,8 +313,6 @@ async fn lists(
             version.push(list.model_version.as_str());
             surface.push(list.surface.as_str());
             day.push(d);
-            *by_position.entry((d, &list.model_version, &list.surface, p as i32)).or_default() += 1;
-            *by_movie.entry((d, m as i64)).or_default() += 1;
         }
     }
     let items = sqlx::query(
@@ -343,20 +333,20 @@ async fn lists(
          ON CONFLICT (day, model_version, surface, position) \
          DO UPDATE SET impressions = impressions_daily.impressions + EXCLUDED.impressions",
     )
-    .bind(by_position.keys().map(|k| k.0).collect::<Vec<_>>())
-    .bind(by_position.keys().map(|k| k.1).collect::<Vec<_>>())
-    .bind(by_position.keys().map(|k| k.2).collect::<Vec<_>>())
-    .bind(by_position.keys().map(|k| k.3).collect::<Vec<_>>())
-    .bind(by_position.values().copied().collect::<Vec<_>>());
+    .bind(rollups.by_position.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(rollups.by_position.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(rollups.by_position.keys().map(|k| k.2).collect::<Vec<_>>())
+    .bind(rollups.by_position.keys().map(|k| k.3).collect::<Vec<_>>())
+    .bind(rollups.by_position.values().copied().collect::<Vec<_>>());
     execute(tx, positions).await?;
     let movies = sqlx::query(
         "INSERT INTO movie_impressions_daily (day, movie_id, impressions) \
          SELECT * FROM UNNEST($1::int4[], $2::int8[], $3::int8[]) \
          ON CONFLICT (day, movie_id) DO UPDATE SET impressions = movie_impressions_daily.impressions + EXCLUDED.impressions",
     )
-    .bind(by_movie.keys().map(|k| k.0).collect::<Vec<_>>())
-    .bind(by_movie.keys().map(|k| k.1).collect::<Vec<_>>())
-    .bind(by_movie.values().copied().collect::<Vec<_>>());
+    .bind(rollups.by_movie.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(rollups.by_movie.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(rollups.by_movie.values().copied().collect::<Vec<_>>());
     execute(tx, movies).await?;
     // What each signed-in user was shown each day, positive when a click or a rating of 4 or
     // more of that movie that day is already stored (later ones mark it in `NewEvents::store`).
@@ -374,9 +364,9 @@ async fn lists(
          ON CONFLICT (day, user_id) DO UPDATE SET shown = feedback_daily.shown + EXCLUDED.shown, \
              positives = feedback_daily.positives + EXCLUDED.positives",
     )
-    .bind(shown.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(shown.iter().map(|k| k.1).collect::<Vec<_>>())
-    .bind(shown.iter().map(|k| k.2).collect::<Vec<_>>());
+    .bind(rollups.shown.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(rollups.shown.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(rollups.shown.iter().map(|k| k.2).collect::<Vec<_>>());
     execute(tx, feedback).await?;
     Ok(counted(l.len(), fresh.len() as u64))
 }
@@ -417,10 +407,7 @@ async fn activity(
     .fetch_all(&mut **tx)
     .await?;
     for (day, kind, user, movie) in &stored {
-        new.count(*day, kind, 1);
-        if let (true, Some(user), Some(movie)) = (kind == "click", user, movie) {
-            new.positives.insert((*day, *user, *movie));
-        }
+        new.activity(*day, kind, *user, *movie);
     }
     Ok(counted(a.len(), stored.len() as u64))
 }
@@ -453,35 +440,22 @@ async fn requests(tx: &mut Tx<'_>, batch: &Batch, new: &mut NewEvents) -> Result
     Ok(counted(r.len(), days.len() as u64))
 }
 
-/// What this transaction stored for the first time, for the roll-ups: events per (day, kind),
-/// and the positive feedback (a click, or a rating of 4 or more) per (day, user, movie).
-#[derive(Debug, Default)]
-struct NewEvents {
-    by_day: BTreeMap<(i32, String), i64>,
-    positives: BTreeSet<(i32, i64, i64)>,
-}
-
-impl NewEvents {
-    fn count(&mut self, day: i32, kind: &str, n: i64) {
-        *self.by_day.entry((day, kind.to_owned())).or_default() += n;
-    }
-
-    /// Adds to `events_daily`; records the new positives and marks what they hit in
-    /// `user_day_shown` (once: a positive already there changes nothing), adding those hits to
-    /// `feedback_daily`.
-    async fn store(self, tx: &mut Tx<'_>) -> Result<(), sqlx::Error> {
-        if !self.by_day.is_empty() {
-            let query = sqlx::query(
+/// Adds `new` to `events_daily`; records the new positives and marks what they hit in
+/// `user_day_shown` (once: a positive already there changes nothing), adding those hits to
+/// `feedback_daily`.
+async fn store_new(new: NewEvents, tx: &mut Tx<'_>) -> Result<(), sqlx::Error> {
+    if !new.by_day.is_empty() {
+        let query = sqlx::query(
                 "INSERT INTO events_daily (day, kind, events) SELECT * FROM UNNEST($1::int4[], $2::text[], $3::int8[]) \
                  ON CONFLICT (day, kind) DO UPDATE SET events = events_daily.events + EXCLUDED.events",
             )
-            .bind(self.by_day.keys().map(|k| k.0).collect::<Vec<_>>())
-            .bind(self.by_day.keys().map(|k| k.1.as_str()).collect::<Vec<_>>())
-            .bind(self.by_day.values().copied().collect::<Vec<_>>());
-            execute(tx, query).await?;
-        }
-        if !self.positives.is_empty() {
-            let query = sqlx::query(
+            .bind(new.by_day.keys().map(|k| k.0).collect::<Vec<_>>())
+            .bind(new.by_day.keys().map(|k| k.1.as_str()).collect::<Vec<_>>())
+            .bind(new.by_day.values().copied().collect::<Vec<_>>());
+        execute(tx, query).await?;
+    }
+    if !new.positives.is_empty() {
+        let query = sqlx::query(
                 "WITH new AS ( \
                    INSERT INTO user_day_positive (day, user_id, movie_id) \
                    SELECT * FROM UNNEST($1::int4[], $2::int8[], $3::int8[]) \
@@ -494,13 +468,12 @@ impl NewEvents {
                  SELECT day, user_id, 0, COUNT(*) FROM hit GROUP BY day, user_id \
                  ON CONFLICT (day, user_id) DO UPDATE SET positives = feedback_daily.positives + EXCLUDED.positives",
             )
-            .bind(self.positives.iter().map(|k| k.0).collect::<Vec<_>>())
-            .bind(self.positives.iter().map(|k| k.1).collect::<Vec<_>>())
-            .bind(self.positives.iter().map(|k| k.2).collect::<Vec<_>>());
-            execute(tx, query).await?;
-        }
-        Ok(())
+            .bind(new.positives.iter().map(|k| k.0).collect::<Vec<_>>())
+            .bind(new.positives.iter().map(|k| k.1).collect::<Vec<_>>())
+            .bind(new.positives.iter().map(|k| k.2).collect::<Vec<_>>());
+        execute(tx, query).await?;
     }
+    Ok(())
 }
 
 async fn movies(tx: &mut Tx<'_>, batch: &Batch) -> Result<IngestCounts, sqlx::Error> {
