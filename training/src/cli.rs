@@ -621,6 +621,11 @@ pub struct TrainArgs {
     /// Where the artifact goes.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Quality gate (needs `--evaluate holdout`): publish the new model only when its
+    /// nDCG@K on its holdout is at most this much below the serving model's recorded nDCG@K.
+    /// A refused model is stored without moving LATEST and the command exits with code 4.
+    #[arg(long, env = "CINEREC_QUALITY_GATE_MARGIN")]
+    pub quality_gate_margin: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, env = "CINEREC_FORMAT", default_value_t = Format::Table)]
     pub format: Format,

@@ -31,6 +31,27 @@ pub enum Error {
         /// What serde_json said.
         source: serde_json::Error,
     },
+    /// The quality gate refused the new model: it is stored, LATEST is unchanged.
+    #[error(
+        "quality gate: the new model {version} scores {metric} {new:.4} on its holdout, {:.4} below \
+         the serving model {serving}'s {old:.4}, more than the margin {margin:.4}; it is stored but \
+         LATEST still points at {serving}",
+        old - new
+    )]
+    QualityGate {
+        /// The refused version (stored, not published).
+        version: String,
+        /// The version LATEST points at.
+        serving: String,
+        /// The metric compared (`ndcg@10`).
+        metric: String,
+        /// The new model's figure.
+        new: f64,
+        /// The serving model's recorded figure.
+        old: f64,
+        /// The largest drop allowed.
+        margin: f64,
+    },
     /// A file of the peer exchange format is inconsistent.
     #[error("{path}: {message}")]
     Exchange {
@@ -138,10 +159,61 @@ pub enum Error {
     },
 }
 
+/// The exit codes of `cinerec` (the training CronJob's `podFailurePolicy` retries only
+/// [`exit::FAILURE`]).
+pub mod exit {
+    /// Something that may pass when retried: a store, database or server not answering.
+    pub const FAILURE: u8 = 1;
+    /// Bad flags or settings.
+    pub const USAGE: u8 = 2;
+    /// Bad input data (a malformed line or key, empty or inconsistent ratings).
+    pub const BAD_INPUT: u8 = 3;
+    /// The quality gate refused the new model.
+    pub const QUALITY_GATE: u8 = 4;
+}
+
 /// Shorthand for results carrying [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The process exit code of this error ([`exit`]).
+    pub fn exit_code(&self) -> u8 {
+        if self.is_usage() {
+            exit::USAGE
+        } else if self.is_bad_input() {
+            exit::BAD_INPUT
+        } else if matches!(self, Error::QualityGate { .. }) {
+            exit::QUALITY_GATE
+        } else {
+            exit::FAILURE
+        }
+    }
+
+    /// Whether the input data is at fault (retrying cannot help): malformed files, keys or
+    /// rows, ratings the engine refuses, a corrupt dataset download.
+    pub fn is_bad_input(&self) -> bool {
+        use crate::source::redis::RedisSourceError;
+        match self {
+            Error::Dataset(e) => matches!(
+                e,
+                DatasetError::Field { .. }
+                    | DatasetError::FieldCount { .. }
+                    | DatasetError::Header { .. }
+                    | DatasetError::Line { .. }
+                    | DatasetError::Checksum { .. }
+                    | DatasetError::Zip { .. }
+                    | DatasetError::MissingMember { .. }
+                    | DatasetError::Engine(_)
+            ),
+            Error::Engine(e) | Error::ExchangeMatrix { source: e, .. } => {
+                !matches!(e, EngineError::Cancelled { .. })
+            }
+            Error::RatingsRedis(e) => matches!(e, RedisSourceError::Corrupt { .. }),
+            Error::Exchange { .. } | Error::Json { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether the user can fix this by changing the command line or the input files (exit
     /// code 2), as opposed to an internal failure (exit code 1).
     pub fn is_usage(&self) -> bool {

@@ -1,6 +1,7 @@
 //! `cinerec`: the command-line driver over the `training` library. Parses the flags, runs the
-//! command, prints its result on stdout and errors on stderr (exit 2 for a usage error, 1
-//! otherwise).
+//! command, prints its result on stdout and errors on stderr. Exit codes (`training::error::exit`):
+//! 1 a failure a retry may cure, 2 a usage error, 3 bad input data, 4 the quality gate refused
+//! the new model.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let code = if err.is_usage() { 2 } else { 1 };
+            let code = err.exit_code();
             let err = anyhow::Error::new(err);
             eprintln!("error: {err:#}");
             ExitCode::from(code)

@@ -57,6 +57,11 @@ impl Store {
         Ok(self.runtime.block_on(self.store.put(bytes))?)
     }
 
+    /// Stores artifact bytes as a new version without moving `LATEST`.
+    pub fn put_unpublished(&self, bytes: Vec<u8>) -> Result<VersionId> {
+        Ok(self.runtime.block_on(self.store.put_unpublished(bytes))?)
+    }
+
     /// `version` parsed, or the latest version when it is `None` or `latest`.
     pub fn resolve(&self, version: Option<&str>) -> Result<VersionId> {
         match version.map(str::trim) {

@@ -198,6 +198,19 @@ pub struct TrainReport {
     pub wall_seconds: f64,
     /// The code version written into the artifact.
     pub code_version: String,
+    /// What the quality gate decided (absent without `--quality-gate-margin`).
+    pub quality_gate: Option<String>,
+}
+
+/// The serving model's recorded `metric`, for the quality gate: `(version, figure)`, or why
+/// there is nothing to compare with.
+fn serving_metric(store: &Store, metric: &str) -> Result<std::result::Result<(String, f64), String>> {
+    let Some(version) = store.latest()? else { return Ok(Err("no serving model yet".into())) };
+    let info = store.info(&version, &store.fetch(&version)?)?;
+    Ok(match info.metrics.get(metric) {
+        Some(&figure) => Ok((version.to_string(), figure)),
+        None => Err(format!("the serving model {version} has no recorded {metric}")),
+    })
 }
 
 /// Runs `cinerec train` (ratings named by `args.data`, datasets read from `data_dir`).
@@ -207,6 +220,14 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     let options = TrainOptions { spec, evaluate: args.evaluate, k: args.k, seed: args.seed };
     if args.k == 0 {
         return Err(Error::Usage("--k must be at least 1".into()));
+    }
+    if let Some(margin) = args.quality_gate_margin {
+        if !(margin.is_finite() && margin >= 0.0) {
+            return Err(Error::Usage(format!("--quality-gate-margin must be a number >= 0, got {margin}")));
+        }
+        if args.evaluate != EvaluateWith::Holdout {
+            return Err(Error::Usage("--quality-gate-margin needs --evaluate holdout".into()));
+        }
     }
     let store = Store::from_args(&args.store)?;
     // Fail before a long training run when the store is unreachable (S3 credentials, bucket).
@@ -246,10 +267,32 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
         write_seconds: 0.0,
         wall_seconds: 0.0,
         code_version: a.meta.code_version.clone(),
+        quality_gate: None,
     };
     let bytes = artifacts::to_bytes(&trained.artifact)?;
     drop(trained);
     report.size_bytes = bytes.len() as u64;
+    let Some(margin) = args.quality_gate_margin else {
+        report.version = store.put(bytes)?.to_string();
+        report.write_seconds = start.elapsed().as_secs_f64();
+        report.wall_seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    };
+    // The serving model is read now, not before training: LATEST may have moved meanwhile.
+    let metric = format!("ndcg@{}", args.k);
+    let new = report.metrics.get(&metric).copied().unwrap_or(f64::NAN);
+    match serving_metric(&store, &metric)? {
+        Ok((serving, old)) if !(new >= old - margin) => {
+            let version = store.put_unpublished(bytes)?.to_string();
+            return Err(Error::QualityGate { version, serving, metric, new, old, margin });
+        }
+        Ok((serving, old)) => {
+            report.quality_gate = Some(format!(
+                "passed: {metric} {new:.4} against the serving model {serving}'s {old:.4} (margin {margin:.4})"
+            ));
+        }
+        Err(why) => report.quality_gate = Some(format!("passed: {why}, nothing to compare")),
+    }
     report.version = store.put(bytes)?.to_string();
     report.write_seconds = start.elapsed().as_secs_f64();
     report.wall_seconds = started.elapsed().as_secs_f64();
@@ -299,6 +342,7 @@ pub fn print_train(out: &mut dyn Write, format: Format, r: &TrainReport) -> Resu
                 ),
             ),
             ("code", r.code_version.clone()),
+            ("quality gate", r.quality_gate.clone().unwrap_or_else(|| "- (no --quality-gate-margin)".into())),
         ],
     )
 }

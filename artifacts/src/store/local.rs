@@ -29,13 +29,15 @@ impl LocalStore {
         self.root.join(version.file_name())
     }
 
-    pub(crate) async fn put(&self, bytes: Vec<u8>) -> Result<VersionId, StoreError> {
+    pub(crate) async fn put(&self, bytes: Vec<u8>, publish: bool) -> Result<VersionId, StoreError> {
         let this = self.clone();
         blocking(move || {
             fs_err::create_dir_all(&this.root)?;
             let version = VersionId::generate();
             write_atomic(&this.path_of(&version), &bytes)?;
-            write_atomic(&this.root.join(LATEST), format!("{version}\n").as_bytes())?;
+            if publish {
+                write_atomic(&this.root.join(LATEST), format!("{version}\n").as_bytes())?;
+            }
             Ok(version)
         })
         .await

@@ -239,6 +239,17 @@ impl ModelStore {
     /// The bytes are checked first ([`check_bytes`]: magic, version, length, checksum), so a
     /// corrupt file is never published.
     pub async fn put(&self, bytes: Vec<u8>) -> Result<VersionId, StoreError> {
+        self.store(bytes, true).await
+    }
+
+    /// Stores an artifact's bytes as a new version without moving `LATEST` (a model kept for
+    /// inspection that serving must not pick up, e.g. one refused by a quality gate). Checked as
+    /// [`ModelStore::put`] checks.
+    pub async fn put_unpublished(&self, bytes: Vec<u8>) -> Result<VersionId, StoreError> {
+        self.store(bytes, false).await
+    }
+
+    async fn store(&self, bytes: Vec<u8>, publish: bool) -> Result<VersionId, StoreError> {
         let store = self.to_string();
         let bytes = blocking(move || {
             check_bytes(&bytes).map_err(|source| StoreError::Artifact {
@@ -250,9 +261,9 @@ impl ModelStore {
         })
         .await?;
         match self {
-            Self::Local(s) => s.put(bytes).await,
+            Self::Local(s) => s.put(bytes, publish).await,
             #[cfg(feature = "s3")]
-            Self::S3(s) => s.put(bytes).await,
+            Self::S3(s) => s.put(bytes, publish).await,
         }
     }
 

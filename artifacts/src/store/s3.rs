@@ -225,7 +225,7 @@ impl S3Store {
         Ok(Some(Vec::from(body.into_bytes())))
     }
 
-    pub(crate) async fn put(&self, bytes: Vec<u8>) -> Result<VersionId, StoreError> {
+    pub(crate) async fn put(&self, bytes: Vec<u8>, publish: bool) -> Result<VersionId, StoreError> {
         let version = VersionId::generate();
         let key = self.key(&version.file_name());
         let body = Bytes::from(bytes);
@@ -235,7 +235,9 @@ impl S3Store {
         } else {
             self.put_object(&key, body).await?;
         }
-        self.put_object(&self.key(LATEST), Bytes::from(format!("{version}\n"))).await?;
+        if publish {
+            self.put_object(&self.key(LATEST), Bytes::from(format!("{version}\n"))).await?;
+        }
         Ok(version)
     }
 

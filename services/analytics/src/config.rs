@@ -48,4 +48,8 @@ pub struct Config {
     /// How often serving's model version is read.
     #[arg(long, env = "CINEREC_MODEL_POLL", default_value = "30s", value_parser = parse_duration)]
     pub model_poll: Duration,
+    /// Apply the warehouse migrations not yet applied, then exit (Kubernetes runs this as an
+    /// init container, so replicas start on a current schema).
+    #[arg(long, env = "CINEREC_MIGRATE_ONLY")]
+    pub migrate_only: bool,
 }

@@ -11,9 +11,10 @@
 //! method is the last segment of the request path, and a path the server does not serve (answered
 //! `UNIMPLEMENTED`) is counted as method `unknown`, so clients cannot mint labels.
 //!
-//! Each call runs inside an `rpc` span with the caller's `x-request-id` metadata as field
-//! `request_id` (the gateway's field name), so every log line of the handler names the request
-//! it serves, across services.
+//! Each call runs inside an `rpc` span with its path (`url.path`) and the caller's
+//! `x-request-id` metadata as field `request_id` (the gateway's field name), so every log line of
+//! the handler names the request it serves, across services; the answered call is logged once
+//! (target `access`) with `rpc.code` and `event.duration` (nanoseconds).
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -162,12 +163,12 @@ where
         let started = Instant::now();
         let path = request.uri().path().to_owned();
         let metrics = self.metrics.clone();
-        let span = tracing::info_span!("rpc", path = %path, request_id = tracing::field::Empty);
+        let span = tracing::info_span!("rpc", url.path = %path, request_id = tracing::field::Empty);
         if let Some(id) = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
             span.record("request_id", id);
         }
-        let response = span.in_scope(|| self.inner.call(request)).instrument(span);
-        Box::pin(async move {
+        let response = span.in_scope(|| self.inner.call(request)).instrument(span.clone());
+        let answered = async move {
             let res = match AssertUnwindSafe(response).catch_unwind().await {
                 Ok(res) => res,
                 Err(panic) => {
@@ -189,9 +190,28 @@ where
                     .unwrap_or(0),
                 Err(_) => 2,
             };
-            metrics.record(&path, code, started.elapsed().as_secs_f64());
+            let elapsed = started.elapsed();
+            metrics.record(&path, code, elapsed.as_secs_f64());
+            log_answered(&path, code, elapsed);
             res
-        })
+        };
+        Box::pin(answered.instrument(span))
+    }
+}
+
+/// The access line of one call (target `access`: `RUST_LOG=info,access=off` silences it):
+/// INFO, or WARN for the codes that mean the server failed. Health checks (the probes, every
+/// few seconds) are counted in the metrics but not logged.
+fn log_answered(path: &str, code: i32, elapsed: std::time::Duration) {
+    if path.starts_with("/grpc.health.v1.Health/") {
+        return;
+    }
+    let duration_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    let status = code_name(code);
+    if matches!(status, "UNKNOWN" | "INTERNAL" | "UNAVAILABLE" | "DATA_LOSS") {
+        tracing::event!(target: "access", tracing::Level::WARN, rpc.code = status, event.duration = duration_ns, "rpc failed");
+    } else {
+        tracing::event!(target: "access", tracing::Level::INFO, rpc.code = status, event.duration = duration_ns, "rpc answered");
     }
 }
 

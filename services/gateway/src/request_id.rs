@@ -1,5 +1,6 @@
 //! Request ids: `X-Request-Id` is taken from the request (when it is a sane token) or generated,
-//! returned on the response, logged, available to the handler's task (problem documents carry
+//! returned on the response, logged (one access line per request, with its status and
+//! duration), available to the handler's task (problem documents carry
 //! it) and sent to every upstream call as `x-request-id` metadata, so one request can be
 //! followed through every service's logs.
 
@@ -37,12 +38,28 @@ fn accept_or_generate(given: Option<&HeaderValue>) -> String {
 pub async fn layer(request: Request, next: Next) -> Response {
     let id = accept_or_generate(request.headers().get(HEADER));
     let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %path);
-    let mut response = CURRENT.scope((id.clone(), path), next.run(request)).instrument(span).await;
+    let span = tracing::info_span!("request", request_id = %id, http.request.method = %request.method(), url.path = %path);
+    let started = std::time::Instant::now();
+    let health = path.starts_with("/health/");
+    let mut response = CURRENT.scope((id.clone(), path), next.run(request)).instrument(span.clone()).await;
+    if !health {
+        span.in_scope(|| log_answered(response.status().as_u16(), started.elapsed()));
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }
     response
+}
+
+/// The access line of one request (target `access`; the probes' `/health/*` are not logged):
+/// WARN for a 5xx, INFO otherwise, with the status and `event.duration` in nanoseconds.
+fn log_answered(status: u16, elapsed: std::time::Duration) {
+    let duration_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    if status >= 500 {
+        tracing::event!(target: "access", tracing::Level::WARN, http.response.status_code = status, event.duration = duration_ns, "request failed");
+    } else {
+        tracing::event!(target: "access", tracing::Level::INFO, http.response.status_code = status, event.duration = duration_ns, "request answered");
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use users::{Application, Config};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config: Config = service_common::parse_or_exit(service_common::Service::Users, None);
-    service_common::telemetry::init_logging(config.service.log_format);
+    service_common::telemetry::init_logging(service_common::Service::Users.name(), config.service.log_format);
 
     let publisher = KafkaPublisher::new(&config.kafka_brokers)
         .with_context(|| format!("creating the Kafka producer for {}", config.kafka_brokers))?;

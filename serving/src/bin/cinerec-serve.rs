@@ -7,7 +7,10 @@ use serving::{Application, ServingConfig};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config: ServingConfig = service_common::parse_or_exit(service_common::Service::Serving, None);
-    service_common::telemetry::init_logging(config.service.log_format);
+    service_common::telemetry::init_logging(
+        service_common::Service::Serving.name(),
+        config.service.log_format,
+    );
     tracing::info!(
         store = %config.store,
         redis = %config.redis_url,

@@ -77,7 +77,7 @@ fn data_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging(service_common::LogFormat::Text);
+    init_logging("import", service_common::LogFormat::Text);
     match Cli::parse().command {
         Command::Movies(args) => {
             let data_dir = data_dir(args.data_dir)?;

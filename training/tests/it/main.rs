@@ -35,6 +35,7 @@ mod evaluate;
 mod exchange_format;
 mod models;
 mod peer;
+mod quality_gate;
 mod quickstart;
 mod redis_source;
 mod seen;
