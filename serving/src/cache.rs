@@ -275,6 +275,29 @@ impl RecCache {
         });
     }
 
+    /// Stores many users' lists for `version` in one pipelined round trip and waits for the
+    /// replies (the precompute job's write: no generation check, it serves no requests).
+    pub async fn put_all(
+        &self,
+        version: &VersionId,
+        lists: &[(u64, Vec<ScoredItem>)],
+    ) -> Result<(), CacheError> {
+        let Some(inner) = self.inner.as_ref() else { return Ok(()) };
+        let failed = |source| CacheError::Command { op: "set", source };
+        let pipeline = inner.client.pipeline();
+        for (user_id, items) in lists {
+            let expire = Some(Expiration::EX(inner.ttl_secs));
+            let () = pipeline
+                .set(inner.key(version, *user_id), encode(items), expire, None, false)
+                .await
+                .map_err(failed)?;
+        }
+        for reply in pipeline.try_all::<fred::types::Value>().await {
+            reply.map_err(failed)?;
+        }
+        Ok(())
+    }
+
     /// Removes the cached list of `user_id` for `version` (the event consumer calls this when a
     /// user's ratings or preferences change); `Ok(true)` if there was one. Lists computed before
     /// this call are not stored afterwards, even if the `DEL` fails.

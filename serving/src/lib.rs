@@ -27,6 +27,7 @@ pub mod loaded_model;
 pub mod metrics;
 pub mod model_slot;
 pub mod overlay;
+pub mod precompute;
 pub mod requests;
 
 pub use app::Application;

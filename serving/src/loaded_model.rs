@@ -78,6 +78,23 @@ pub struct RecommendQuery {
 }
 
 impl RecommendQuery {
+    /// The plain query of known user `user_id` (index `user_idx`) for `n` movies: seen movies
+    /// left out, nothing else (what the cache holds).
+    pub fn plain(user_id: u64, user_idx: u32, n: usize) -> Self {
+        Self {
+            user_id,
+            user_idx: Some(user_idx),
+            n,
+            exclude_seen: true,
+            allow: None,
+            deny: Vec::new(),
+            recent: Vec::new(),
+            rated: Vec::new(),
+            rated_not_positive: Vec::new(),
+            blocked: Vec::new(),
+        }
+    }
+
     /// A plain query for a known user (no filters, no recent history or rating changes, seen
     /// movies left out): the only kind answered from, and stored in, the cache. Blocked movies
     /// do not count: they are filtered out of the cached list.

@@ -282,7 +282,7 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     let metric = format!("ndcg@{}", args.k);
     let new = report.metrics.get(&metric).copied().unwrap_or(f64::NAN);
     match serving_metric(&store, &metric)? {
-        Ok((serving, old)) if !(new >= old - margin) => {
+        Ok((serving, old)) if new.is_nan() || new < old - margin => {
             let version = store.put_unpublished(bytes)?.to_string();
             return Err(Error::QualityGate { version, serving, metric, new, old, margin });
         }

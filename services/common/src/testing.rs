@@ -1,7 +1,7 @@
 //! Test support (feature `testing`): a server process a test owns, so that it can stop and
-//! restart it on the same port to exercise outages (Redis, the Kafka broker). Binaries come
-//! from the variables `scripts/start-server` prints (`CINEREC_REDIS_SERVER_BIN`,
-//! `CINEREC_TANSU_BIN`).
+//! restart it on the same port to exercise outages (Redis, the Kafka broker, the log store).
+//! Binaries come from the variables `scripts/start-server` prints (`CINEREC_REDIS_SERVER_BIN`,
+//! `CINEREC_TANSU_BIN`, `CINEREC_OSMEM_BIN`, `CINEREC_RSYSLOGD_BIN`).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -39,6 +39,29 @@ impl TestServer {
             url,
             "--storage-engine".into(),
             "memory://tansu/".into(),
+        ];
+        Self::start(program, args, port)
+    }
+
+    /// Starts a private osmem-server (an in-memory server of the OpenSearch/Elasticsearch REST
+    /// API, the log store's stand-in) on a free port.
+    pub fn osmem() -> Self {
+        let program = binary("CINEREC_OSMEM_BIN", "osmem-server");
+        let port = free_port();
+        let args =
+            vec!["-addr".into(), format!("127.0.0.1:{port}"), "-no-stdin-watch".into(), "-no-ja".into()];
+        Self::start(program, args, port)
+    }
+
+    /// Starts rsyslogd in the foreground with `config`, which must listen on `port` (imtcp).
+    pub fn rsyslog(config: &std::path::Path, pid_file: &std::path::Path, port: u16) -> Self {
+        let program = binary("CINEREC_RSYSLOGD_BIN", "rsyslogd");
+        let args = vec![
+            "-n".into(),
+            "-f".into(),
+            config.display().to_string(),
+            "-i".into(),
+            pid_file.display().to_string(),
         ];
         Self::start(program, args, port)
     }

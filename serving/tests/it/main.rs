@@ -7,6 +7,7 @@ mod cache;
 mod errors;
 mod events;
 mod helpers;
+mod precompute;
 mod queries;
 mod seen;
 mod shutdown;

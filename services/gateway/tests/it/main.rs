@@ -8,5 +8,6 @@ mod catalogue;
 mod flow;
 mod helpers;
 mod limits;
+mod logs;
 mod openapi;
 mod web;
