@@ -1,8 +1,9 @@
 //! Logs to the search store, run for real with stand-ins for what cannot be installed here: the
 //! gateway, the users service and serving run as processes with JSON logs on stdout; a shipper
 //! per process (Filebeat's part) sends each line to rsyslog's TCP input, which parses it
-//! (`mmjsonparse`) and writes it to daily `cinerec-logs-YYYY-MM-DD` indices of osmem-server, an
-//! in-memory server of the Elasticsearch API (Logstash's and Elasticsearch's parts). One search
+//! (`mmjsonparse`) and writes it to daily `cinerec-logs-YYYY.MM.DD` indices, as Logstash does,
+//! of osmem-server, an in-memory server of the Elasticsearch API (Logstash's and
+//! Elasticsearch's parts), under the repository's index template. One search
 //! by `request_id` finds a request's lines from every process it went through; an error line is
 //! found by `log.level` and `service.name`; lines logged while the store was down arrive after
 //! it is back (rsyslog's queue), none lost.
@@ -78,7 +79,7 @@ template(name="document" type="subtree" subtree="$!")
 ruleset(name="json_lines") {{
   action(type="mmjsonparse" cookie="" useRawMsg="on")
   if $parsesuccess == "OK" then {{
-    set $.day = substring($!@timestamp, 0, 10);
+    set $.day = replace(substring($!@timestamp, 0, 10), "-", ".");
     action(type="omelasticsearch" server="127.0.0.1" serverport="{search_port}" esVersion.major="8"
       template="document" searchIndex="daily_index" dynSearchIndex="on" bulkmode="on"
       queue.type="linkedlist" queue.size="100000" queue.dequeueBatchSize="500"
@@ -269,6 +270,18 @@ async fn one_search_follows_a_request_through_every_service_and_an_outage_loses_
     let users_line = &lines.iter().find(|(s, d)| s == "users" && d["rpc.code"].is_string()).unwrap().1;
     assert_eq!(users_line["rpc.code"], "OK", "{users_line}");
     assert!(users_line["url.path"].as_str().unwrap().ends_with("/Register"), "{users_line}");
+
+    let indices = tokio::task::spawn_blocking(move || {
+        let url = format!("http://127.0.0.1:{search_port}/_cat/indices/cinerec-logs-*?h=index");
+        ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap()
+    })
+    .await
+    .unwrap();
+    let today = access["@timestamp"].as_str().unwrap()[..10].replace('-', ".");
+    assert!(
+        indices.lines().any(|index| index.trim() == format!("cinerec-logs-{today}")),
+        "daily indices: {indices}"
+    );
 
     let lines = lines_from(search_port, &recs_id, &["gateway", "serving"], Duration::from_secs(60)).await;
     let serving_line = &lines.iter().find(|(s, d)| s == "serving" && d["rpc.code"].is_string()).unwrap().1;
