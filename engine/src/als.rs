@@ -358,8 +358,10 @@ struct HalfStep<'a> {
     k: usize,
 }
 
-/// Rows solved per parallel task: large enough to amortise dispatch, small enough to balance.
-const ROWS_PER_TASK: usize = 32;
+/// Rows solved per parallel task, and per block of the conjugate-gradient solver's dense
+/// products: large enough to amortise dispatch and make `k × k` times `k × 32` compute-bound,
+/// small enough to balance.
+pub const ROWS_PER_TASK: usize = 32;
 
 impl HalfStep<'_> {
     fn solve_all(&self, solve: &mut [f32]) -> Result<()> {
@@ -367,13 +369,9 @@ impl HalfStep<'_> {
         match self.params.solver {
             Solver::ConjugateGradient => {
                 solve.par_chunks_mut(ROWS_PER_TASK * k).enumerate().for_each_init(
-                    || vec![0f32; 3 * k],
-                    |scratch, (task, rows)| {
-                        with_kernels!(|kern| {
-                            for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
-                                self.solve_row_cg(kern, task * ROWS_PER_TASK + offset, x, scratch);
-                            }
-                        })
+                    CgBlock::default,
+                    |block, (task, rows)| {
+                        with_kernels!(|kern| self.solve_block_cg(kern, task * ROWS_PER_TASK, rows, block))
                     },
                 );
                 Ok(())
@@ -406,22 +404,13 @@ impl HalfStep<'_> {
         }
     }
 
-    /// `out = (w₀·YᵀY + λI)·v` — the dense part of the row's system times `v`.
+    /// `out = w₀·YᵀY·V` for a block of `nb` row vectors (`v` and `out` hold them one after
+    /// the other): the dense part of every row's system at once, as one matrix-matrix product
+    /// (`k × k` times `k × nb`), which runs compute-bound where `nb` matrix-vector products
+    /// would each stream the `k × k` Gram matrix from memory.
     #[inline(always)]
-    fn dense_times<K: Kernels>(&self, kern: K, reg: f32, v: &[f32], out: &mut [f32]) {
-        let k = self.k;
-        let mut row = 0;
-        while row + 4 <= k {
-            let g = |r: usize| &self.gram[(row + r) * k..][..k];
-            let d = kern.dot4([g(0), g(1), g(2), g(3)], v);
-            for r in 0..4 {
-                out[row + r] = d[r] + reg * v[row + r];
-            }
-            row += 4;
-        }
-        for r in row..k {
-            out[r] = kern.dot(&self.gram[r * k..][..k], v) + reg * v[r];
-        }
+    fn gram_times_block(&self, v: &[f32], out: &mut [f32]) {
+        gram_times_block(self.gram, self.k, v, out);
     }
 
     /// `out += Σᵢ coef(signed cᵢ, yᵢ·v) · yᵢ` over the row's entries, four at a time.
@@ -460,48 +449,73 @@ impl HalfStep<'_> {
         }
     }
 
+    /// Conjugate-gradient steps for the rows `first..first + nb` of this side (`xs` holds their
+    /// vectors, warm-started from the previous iteration, one after the other). Each step's
+    /// dense part `w₀YᵀY·P` is one matrix-matrix product over the block's search directions;
+    /// the sparse part, the row's own entries, is added row by row; a row whose residual
+    /// vanished stops where it is while the others go on. Blocks are fixed by row index, so the
+    /// result does not depend on the thread count.
     #[inline(always)]
-    fn solve_row_cg<K: Kernels>(&self, kern: K, row: usize, x: &mut [f32], scratch: &mut [f32]) {
+    fn solve_block_cg<K: Kernels>(&self, kern: K, first: usize, xs: &mut [f32], block: &mut CgBlock) {
         let k = self.k;
-        let (r, rest) = scratch.split_at_mut(k);
-        let (p, ap) = rest.split_at_mut(k);
-        let start = self.matrix.indptr()[row];
-        let entries = self.matrix.row(row);
-        let confidence = &self.confidence[start..start + entries.len()];
+        let nb = xs.len() / k;
         let w0 = self.params.unobserved_weight;
-        let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
-
-        // r = b − A·x
-        self.dense_times(kern, reg, x, r);
-        r.iter_mut().for_each(|v| *v = -*v);
-        self.sparse_times(kern, (entries.indices, confidence), x, r, true, |signed, dot| {
-            let c = signed.abs();
-            let target = if signed > 0.0 { c } else { 0.0 };
-            target - (c - w0) * dot
-        });
-        p.copy_from_slice(r);
-        let mut rs_old = kern.dot(r, r);
-        if rs_old < 1e-20 {
-            return;
+        let CgBlock { r, p, ap, rows } = block;
+        for buffer in [&mut *r, &mut *p, &mut *ap] {
+            buffer.resize(nb * k, 0.0);
+        }
+        rows.clear();
+        // r = b − A·x, p = r.
+        self.gram_times_block(xs, r);
+        for j in 0..nb {
+            let row = first + j;
+            let start = self.matrix.indptr()[row];
+            let entries = self.matrix.row(row);
+            let confidence = &self.confidence[start..start + entries.len()];
+            let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
+            let (x, r) = (&xs[j * k..][..k], &mut r[j * k..][..k]);
+            r.iter_mut().zip(x).for_each(|(r, x)| *r = -(*r + reg * x));
+            self.sparse_times(kern, (entries.indices, confidence), x, r, true, |signed, dot| {
+                let c = signed.abs();
+                let target = if signed > 0.0 { c } else { 0.0 };
+                target - (c - w0) * dot
+            });
+            p[j * k..][..k].copy_from_slice(r);
+            let rs = kern.dot(r, r);
+            if rs >= 1e-20 {
+                rows.push(ActiveRow { j, start, reg, rs });
+            }
         }
         for _ in 0..self.params.cg_steps {
-            // ap = A·p
-            self.dense_times(kern, reg, p, ap);
-            self.sparse_times(kern, (entries.indices, confidence), p, ap, false, |signed, dot| {
-                (signed.abs() - w0) * dot
-            });
-            let step = rs_old / kern.dot(p, ap);
-            kern.axpy(step, p, x);
-            kern.axpy(-step, ap, r);
-            let rs_new = kern.dot(r, r);
-            if rs_new < 1e-20 {
+            if rows.is_empty() {
                 break;
             }
-            let beta = rs_new / rs_old;
-            for (p_d, r_d) in p.iter_mut().zip(r.iter()) {
-                *p_d = r_d + beta * *p_d;
-            }
-            rs_old = rs_new;
+            // ap = A·p: the block's dense product, then each active row's own terms.
+            self.gram_times_block(p, ap);
+            rows.retain_mut(|row| {
+                let j = row.j;
+                let entries = self.matrix.row(first + j);
+                let confidence = &self.confidence[row.start..row.start + entries.len()];
+                let (p, ap) = (&mut p[j * k..][..k], &mut ap[j * k..][..k]);
+                ap.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += row.reg * p);
+                self.sparse_times(kern, (entries.indices, confidence), p, ap, false, |signed, dot| {
+                    (signed.abs() - w0) * dot
+                });
+                let (x, r) = (&mut xs[j * k..][..k], &mut r[j * k..][..k]);
+                let step = row.rs / kern.dot(p, ap);
+                kern.axpy(step, p, x);
+                kern.axpy(-step, ap, r);
+                let rs_new = kern.dot(r, r);
+                if rs_new < 1e-20 {
+                    return false;
+                }
+                let beta = rs_new / row.rs;
+                for (p_d, r_d) in p.iter_mut().zip(r.iter()) {
+                    *p_d = r_d + beta * *p_d;
+                }
+                row.rs = rs_new;
+                true
+            });
         }
     }
 
@@ -639,15 +653,16 @@ impl HalfStep<'_> {
             .par_chunks(ROWS_PER_TASK * k)
             .enumerate()
             .map(|(task, rows)| {
-                let mut gx = vec![0f32; k];
+                let mut gx = vec![0f32; rows.len()];
+                self.gram_times_block(rows, &mut gx);
                 let mut total = 0f64;
                 for (offset, x) in rows.chunks_exact(k).enumerate() {
                     let row = task * ROWS_PER_TASK + offset;
                     let entries = self.matrix.row(row);
                     let start = self.matrix.indptr()[row];
                     let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
-                    self.dense_times(crate::simd::Portable, reg, x, &mut gx);
-                    total += crate::simd::dot(&gx, x) as f64;
+                    let xx = crate::simd::dot(x, x) as f64;
+                    total += crate::simd::dot(&gx[offset * k..][..k], x) as f64 + reg as f64 * xx;
                     for (&col, &signed) in entries.indices.iter().zip(&self.confidence[start..]) {
                         let s = crate::simd::dot(&self.fixed[col as usize * k..][..k], x) as f64;
                         let c = signed.abs() as f64;
@@ -661,6 +676,65 @@ impl HalfStep<'_> {
             .iter()
             .sum()
     }
+}
+
+/// A block's conjugate-gradient state: residuals, search directions and `A·p` of its rows (one
+/// after the other), and the rows still iterating.
+#[derive(Default)]
+struct CgBlock {
+    r: Vec<f32>,
+    p: Vec<f32>,
+    ap: Vec<f32>,
+    rows: Vec<ActiveRow>,
+}
+
+/// A row of a [`CgBlock`] whose residual has not vanished.
+struct ActiveRow {
+    /// Its place in the block.
+    j: usize,
+    /// Where its entries start in the matrix.
+    start: usize,
+    /// Its λ.
+    reg: f32,
+    /// `|r|²`.
+    rs: f32,
+}
+
+/// The dense part of one conjugate-gradient step over every row of a side, exactly as the
+/// solver runs it: `out = G·V` block by block of [`ROWS_PER_TASK`] rows (`rows` holds the row
+/// vectors one after the other), the blocks spread over the current rayon pool. Exposed for
+/// `cinerec bench als`, which times it against a plain GEMM of the same shape.
+pub fn dense_step(gram: &[f32], k: usize, rows: &[f32], out: &mut [f32]) {
+    out.par_chunks_mut(ROWS_PER_TASK * k)
+        .zip(rows.par_chunks(ROWS_PER_TASK * k))
+        .for_each(|(out, v)| gram_times_block(gram, k, v, out));
+}
+
+/// `out = A·B` for row-major `m × k` and `k × n` matrices (`out` row-major `m × n`) with the
+/// current rayon pool's threads: the plain GEMM `cinerec bench als` measures the machine with.
+pub fn gemm(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    faer::linalg::matmul::matmul(
+        MatMut::from_row_major_slice_mut(out, m, n),
+        Accum::Replace,
+        MatRef::from_row_major_slice(a, m, k),
+        MatRef::from_row_major_slice(b, k, n),
+        1.0,
+        Par::rayon(rayon::current_num_threads()),
+    );
+}
+
+/// `out = G·V` for a symmetric `k × k` matrix `G` and `nb = v.len() / k` vectors stored one
+/// after the other (a column-major `k × nb` matrix), on the calling thread.
+fn gram_times_block(gram: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
+    let nb = v.len() / k;
+    faer::linalg::matmul::matmul(
+        MatMut::from_column_major_slice_mut(out, k, nb),
+        Accum::Replace,
+        MatRef::from_row_major_slice(gram, k, k),
+        MatRef::from_column_major_slice(v, k, nb),
+        1.0,
+        Par::Seq,
+    );
 }
 
 /// Reusable buffers of the Woodbury row solve.
@@ -966,6 +1040,110 @@ mod tests {
             for (p, q) in a.iter().zip(&b) {
                 assert!((p - q).abs() < 1e-4 * (1.0 + q.abs()), "row {row}: {a:?} vs {b:?}");
             }
+        }
+    }
+
+    /// The row-by-row conjugate gradient the blocked solver replaced, in f64 (the dense part a
+    /// matrix-vector product per row): the reference for the blocked one.
+    fn unblocked_cg(half: &HalfStep<'_>, row: usize, x: &mut [f32]) {
+        let k = half.k;
+        let w0 = half.params.unobserved_weight as f64;
+        let entries = half.matrix.row(row);
+        let start = half.matrix.indptr()[row];
+        let confidence = &half.confidence[start..start + entries.len()];
+        let reg = half.params.row_regularization(entries.len(), half.matrix.n_cols()) as f64;
+        let y = |col: u32| half.fixed[col as usize * k..][..k].iter().map(|&v| v as f64).collect::<Vec<_>>();
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
+        let times = |v: &[f64]| -> Vec<f64> {
+            let mut out: Vec<f64> = (0..k)
+                .map(|r| (0..k).map(|c| half.gram[r * k + c] as f64 * v[c]).sum::<f64>() + reg * v[r])
+                .collect();
+            for (&col, &signed) in entries.indices.iter().zip(confidence) {
+                let y = y(col);
+                let coef = (signed.abs() as f64 - w0) * dot(&y, v);
+                out.iter_mut().zip(&y).for_each(|(o, y)| *o += coef * y);
+            }
+            out
+        };
+        let mut xv: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let mut r: Vec<f64> = times(&xv).iter().map(|v| -v).collect();
+        for (&col, &signed) in entries.indices.iter().zip(confidence) {
+            if signed > 0.0 {
+                let c = signed.abs() as f64;
+                r.iter_mut().zip(y(col)).for_each(|(r, y)| *r += c * y);
+            }
+        }
+        let mut p = r.clone();
+        let mut rs = dot(&r, &r);
+        for _ in 0..half.params.cg_steps {
+            if rs < 1e-20 {
+                break;
+            }
+            let ap = times(&p);
+            let step = rs / dot(&p, &ap);
+            xv.iter_mut().zip(&p).for_each(|(x, p)| *x += step * p);
+            r.iter_mut().zip(&ap).for_each(|(r, a)| *r -= step * a);
+            let rs_new = dot(&r, &r);
+            p = r.iter().zip(&p).map(|(r, p)| r + rs_new / rs * p).collect();
+            rs = rs_new;
+        }
+        x.iter_mut().zip(xv).for_each(|(x, v)| *x = v as f32);
+    }
+
+    #[test]
+    fn blocked_cg_matches_the_row_by_row_solver() {
+        // 100 rows (three full blocks and a partial one) of 0..40 entries, some disliked, with
+        // frequency-scaled λ, warm-started from random vectors as in a later iteration.
+        let (k, n_rows, n_cols) = (24, 100, 200);
+        let mut rng = Rng::new(5);
+        let fixed: Vec<f32> = (0..n_cols * k).map(|_| rng.next_f32() - 0.4).collect();
+        let mut entries = Vec::new();
+        for user in 0..n_rows as u32 {
+            for j in 0..(user * 7) % 41 {
+                let value = if j % 9 == 4 { -1.0 } else { 1.0 + (j % 3) as f32 };
+                entries.push(Interaction {
+                    user_idx: user,
+                    item_idx: (user * 13 + j * 5) % 200,
+                    value,
+                    timestamp: 0,
+                });
+            }
+        }
+        let data = Interactions::from_entries(n_rows, n_cols, &entries, Duplicates::KeepLatest).unwrap();
+        let params = ImplicitAlsParams {
+            factors: k,
+            cg_steps: 4,
+            unobserved_weight: 0.3,
+            regularization_exponent: 1.0,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        let confidence = signed_confidences(&params, data.user_items());
+        let gram = gram(&fixed, k, params.unobserved_weight);
+        let half = HalfStep {
+            params: &params,
+            matrix: data.user_items(),
+            confidence: &confidence,
+            fixed: &fixed,
+            gram: &gram,
+            k,
+        };
+        let start: Vec<f32> = (0..n_rows * k).map(|_| (rng.next_f32() - 0.5) * 0.1).collect();
+        let mut blocked = start.clone();
+        half.solve_all(&mut blocked).unwrap();
+        let mut reference = start;
+        for (row, x) in reference.chunks_exact_mut(k).enumerate() {
+            unblocked_cg(&half, row, x);
+        }
+        let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (i, (b, r)) in blocked.iter().zip(&reference).enumerate() {
+            assert!(
+                (b - r).abs() <= 1e-4 * scale,
+                "row {} dim {}: blocked {b} vs row by row {r}",
+                i / k,
+                i % k
+            );
         }
     }
 

@@ -1,6 +1,10 @@
 //! Training-speed measurement: seconds per implicit-ALS iteration, taken from the engine's
 //! progress callback, as a median over iterations of repeated fits after a warm-up
-//! (`cinerec bench als`, and the cinerec side of `cinerec peer compare`).
+//! (`cinerec bench als`, and the cinerec side of `cinerec peer compare`), with a roofline: the
+//! iteration's counted floating-point operations per second, the rate of its dense part alone
+//! (the blocked `k × k` products of the conjugate-gradient steps, run as the solver runs them)
+//! and the rate of a plain f32 GEMM of the same shape on the same threads, measured in the same
+//! run, so every figure says how far it is from what this machine does.
 
 use std::io::Write;
 use std::path::Path;
@@ -113,6 +117,91 @@ pub struct BenchRow {
     pub max_seconds: f64,
     /// Every timed iteration's seconds.
     pub iteration_seconds: Vec<f64>,
+    /// Counted flops of one iteration over its median time, in GFLOP/s (CG: Gram matrices,
+    /// dense and sparse products, vector updates; Cholesky: the dense-equivalent count of
+    /// building, factoring and solving every row's system, though short rows take the cheaper
+    /// Woodbury path).
+    pub gflops: f64,
+    /// The CG steps' dense part alone (`w₀YᵀY` times every row, in blocks as the solver runs
+    /// it), GFLOP/s; CG only.
+    pub dense_gflops: Option<f64>,
+    /// A plain f32 GEMM of the same shape (`(users + items) × k` times `k × k`) on the same
+    /// threads, GFLOP/s: this machine's reference.
+    pub gemm_gflops: f64,
+}
+
+/// Median seconds of `repeats` runs of `work` (after one untimed run).
+fn time_median(repeats: usize, mut work: impl FnMut()) -> f64 {
+    work();
+    let times: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let start = Instant::now();
+            work();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(&times)
+}
+
+/// Counted flops of one iteration (both half steps) of `params` on a matrix of `n_users` ×
+/// `n_items` with `nnz` entries and rows of `row_lens` (both sides').
+fn iteration_flops(params: &ImplicitAlsParams, n_users: usize, n_items: usize, nnz: usize) -> f64 {
+    let (k, rows, nnz) = (params.factors as f64, (n_users + n_items) as f64, nnz as f64);
+    let gram = 2.0 * k * k * rows;
+    match params.solver {
+        als::Solver::ConjugateGradient => {
+            let steps = params.cg_steps as f64;
+            // Residual and every step: dense 2k² and 4k per entry (dot + axpy) per row; then two
+            // dots, two axpys and the direction update per step.
+            gram + (steps + 1.0) * (2.0 * k * k * rows + 2.0 * 4.0 * k * nnz) + steps * 10.0 * k * rows
+        }
+        als::Solver::Cholesky => {
+            // Per entry a rank-one update of the lower triangle (k² + k) and the right-hand side
+            // (2k); per row the factorisation (k³/3) and two triangular solves (2k²).
+            gram + 2.0 * nnz * (k * k + 3.0 * k) + rows * (k * k * k / 3.0 + 2.0 * k * k)
+        }
+    }
+}
+
+/// The dense part's and a plain GEMM's GFLOP/s for `model` (whose factors give the shapes), in
+/// `pool`.
+fn dense_rates(model: &ImplicitAlsModel, pool: &ThreadPool, cg: bool) -> (Option<f64>, f64) {
+    let k = model.n_factors();
+    let rows: Vec<f32> = [model.user_factors(), model.item_factors()].concat();
+    let n = rows.len() / k;
+    let gram: Vec<f32> = {
+        let mut g = vec![0f32; k * k];
+        pool.install(|| {
+            als::gemm(
+                &transpose(model.item_factors(), k),
+                model.item_factors(),
+                &mut g,
+                k,
+                model.item_factors().len() / k,
+                k,
+            )
+        });
+        g
+    };
+    let flops = 2.0 * (k * k * n) as f64;
+    let mut out = vec![0f32; rows.len()];
+    let gemm = flops / pool.install(|| time_median(5, || als::gemm(&rows, &gram, &mut out, n, k, k))) / 1e9;
+    let dense = cg.then(|| {
+        flops / pool.install(|| time_median(5, || als::dense_step(&gram, k, &rows, &mut out))) / 1e9
+    });
+    (dense, gemm)
+}
+
+/// The transpose of a row-major `n × k` matrix.
+fn transpose(m: &[f32], k: usize) -> Vec<f32> {
+    let n = m.len() / k;
+    let mut t = vec![0f32; m.len()];
+    for (i, row) in m.chunks_exact(k).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            t[j * n + i] = v;
+        }
+    }
+    t
 }
 
 /// The result of `cinerec bench als`.
@@ -163,6 +252,9 @@ pub fn bench_als(args: &BenchAlsArgs, data_dir: &Path, progress: bool) -> Result
             let timing = time_implicit_als(&params, &matrix, &pool, args.repeats, true, &bar)?;
             bar.finish_and_clear();
             let fold = |f: fn(f64, f64) -> f64, init| timing.iteration_seconds.iter().copied().fold(init, f);
+            let flops = iteration_flops(&params, matrix.n_users(), matrix.n_items(), matrix.nnz());
+            let cg = params.solver == als::Solver::ConjugateGradient;
+            let (dense_gflops, gemm_gflops) = dense_rates(&timing.model, &pool, cg);
             rows.push(BenchRow {
                 factors,
                 solver: solver.name(),
@@ -170,6 +262,9 @@ pub fn bench_als(args: &BenchAlsArgs, data_dir: &Path, progress: bool) -> Result
                 min_seconds: fold(f64::min, f64::INFINITY),
                 max_seconds: fold(f64::max, 0.0),
                 iteration_seconds: timing.iteration_seconds,
+                gflops: flops / timing.seconds_per_iteration / 1e9,
+                dense_gflops,
+                gemm_gflops,
             });
         }
     }
@@ -218,7 +313,19 @@ pub fn als_params(
 /// Prints a [`BenchReport`].
 pub fn print_bench(out: &mut dyn Write, format: Format, report: &BenchReport) -> Result<()> {
     output::emit(out, format, report, || {
-        let mut t = Table::new(&["dataset", "factors", "solver", "s/iter", "min", "max", "threads"]);
+        let mut t = Table::new(&[
+            "dataset",
+            "factors",
+            "solver",
+            "s/iter",
+            "min",
+            "max",
+            "GFLOP/s",
+            "dense GFLOP/s",
+            "GEMM GFLOP/s",
+            "dense/GEMM",
+            "threads",
+        ]);
         for r in &report.rows {
             t.push(vec![
                 report.dataset.clone(),
@@ -227,6 +334,10 @@ pub fn print_bench(out: &mut dyn Write, format: Format, report: &BenchReport) ->
                 num(Some(r.seconds_per_iteration), 4),
                 num(Some(r.min_seconds), 4),
                 num(Some(r.max_seconds), 4),
+                num(Some(r.gflops), 1),
+                num(r.dense_gflops, 1),
+                num(Some(r.gemm_gflops), 1),
+                r.dense_gflops.map_or("-".into(), |d| format!("{:.0} %", 100.0 * d / r.gemm_gflops)),
                 report.threads.to_string(),
             ]);
         }

@@ -133,8 +133,9 @@ pub struct EvaluationReport {
     pub model: &'static str,
     /// Protocol name.
     pub protocol: &'static str,
-    /// The model's hyperparameters, as the engine holds them.
-    pub params: String,
+    /// The model's hyperparameters, as an artifact's header writes them (a JSON object with
+    /// `kind` and every field).
+    pub params: serde_json::Value,
     /// Cut-off K of the ranking metrics.
     pub k: usize,
     /// Training threads.
@@ -351,7 +352,7 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
         dataset: loaded.name,
         model: args.model.name(),
         protocol: args.protocol.name(),
-        params: spec.describe(),
+        params: output::params_json(&spec.params()),
         k: args.k,
         threads: pool.current_num_threads(),
         seed: args.seed,

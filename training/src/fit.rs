@@ -30,14 +30,15 @@ pub enum ModelSpec {
 }
 
 impl ModelSpec {
-    /// The hyperparameters as the engine holds them (`Debug` form).
-    pub fn describe(&self) -> String {
+    /// The hyperparameters, as an artifact's header holds them.
+    pub fn params(&self) -> artifacts::ModelParams {
+        use artifacts::ModelParams;
         match self {
-            ModelSpec::ImplicitAls(p) => format!("{:?}", **p),
-            ModelSpec::ExplicitAls(p) => format!("{:?}", **p),
-            ModelSpec::ItemKnn(p) => format!("{:?}", **p),
-            ModelSpec::Ease(p) => format!("{:?}", **p),
-            ModelSpec::Popularity(p) => format!("{:?}", **p),
+            ModelSpec::ImplicitAls(p) => ModelParams::ImplicitAls((**p).clone()),
+            ModelSpec::ExplicitAls(p) => ModelParams::ExplicitAls((**p).clone()),
+            ModelSpec::ItemKnn(p) => ModelParams::ItemKnn((**p).clone()),
+            ModelSpec::Ease(p) => ModelParams::Ease((**p).clone()),
+            ModelSpec::Popularity(p) => ModelParams::Popularity((**p).clone()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! SIGTERM under load, on the real binary: `cinerec-serve` reports NOT_SERVING, stops taking new
 //! connections, lets the requests in flight finish, and exits 0.
 
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,18 @@ async fn sigterm_under_load_drains_and_exits_zero() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = child;
+    // Drain both pipes as the server writes (one access line per call): a full pipe would
+    // block its logging, and with it the calls.
+    let drain = |pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::BufReader::new(pipe).read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let mut guard = KillOnDrop(Some(child.id()));
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -81,10 +94,10 @@ async fn sigterm_under_load_drains_and_exits_zero() {
     }
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     guard.0 = None;
-    let log = String::from_utf8_lossy(&exit.stdout).into_owned() + &String::from_utf8_lossy(&exit.stderr);
-    assert_eq!(exit.status.code(), Some(0), "cinerec-serve exit after SIGTERM:\n{log}");
+    let log = stdout.join().unwrap() + &stderr.join().unwrap();
+    assert_eq!(exit.code(), Some(0), "cinerec-serve exit after SIGTERM:\n{log}");
     assert!(log.contains("health reports NOT_SERVING"), "{log}");
     for task in tasks {
         let unexpected = task.await.unwrap();

@@ -61,6 +61,10 @@ fn explicit_als_on_the_official_folds_predicts_ratings() {
         "--threads",
         "2",
     ]);
+    // The hyperparameters as an object a tool can compare, as an artifact's header has them.
+    assert_eq!(report["params"]["kind"], "explicit-als", "{report:#}");
+    assert_eq!(report["params"]["iterations"], 6, "{report:#}");
+    assert!(report["params"]["regularization"].is_number(), "{report:#}");
     let parts = report["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 5);
     assert!(parts.iter().all(|p| f(&p["n_test"]) == 20_000.0), "{report:#}");
