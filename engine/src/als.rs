@@ -363,6 +363,18 @@ struct HalfStep<'a> {
 /// small enough to balance.
 pub const ROWS_PER_TASK: usize = 32;
 
+/// Most bytes of gathered fixed-side vectors one conjugate-gradient block may read per step: a
+/// share of a core's L2 cache (1–2 MiB on current x86-64), leaving room for the Gram matrix.
+const CG_BLOCK_BYTES: usize = 256 * 1024;
+
+/// Fewest vectors of a block whose dense product goes through GEMM.
+const MIN_GEMM_ROWS: usize = 8;
+
+/// Below this many factors the Gram matrix (16 KiB at 64) stays in L1 and the matrix-vector
+/// kernel reads it at full speed: rows are solved one by one, each CG step right after the
+/// previous while its gathered vectors are hottest.
+const MIN_GEMM_FACTORS: usize = 128;
+
 impl HalfStep<'_> {
     fn solve_all(&self, solve: &mut [f32]) -> Result<()> {
         let k = self.k;
@@ -371,7 +383,17 @@ impl HalfStep<'_> {
                 solve.par_chunks_mut(ROWS_PER_TASK * k).enumerate().for_each_init(
                     CgBlock::default,
                     |block, (task, rows)| {
-                        with_kernels!(|kern| self.solve_block_cg(kern, task * ROWS_PER_TASK, rows, block))
+                        with_kernels!(|kern| {
+                            let first = task * ROWS_PER_TASK;
+                            let mut rest = rows;
+                            let mut row = first;
+                            while !rest.is_empty() {
+                                let nb = self.cg_block_rows(row, rest.len() / k);
+                                let (this, after) = rest.split_at_mut(nb * k);
+                                self.solve_block_cg(kern, row, this, block);
+                                (rest, row) = (after, row + nb);
+                            }
+                        })
                     },
                 );
                 Ok(())
@@ -408,9 +430,25 @@ impl HalfStep<'_> {
     /// the other): the dense part of every row's system at once, as one matrix-matrix product
     /// (`k × k` times `k × nb`), which runs compute-bound where `nb` matrix-vector products
     /// would each stream the `k × k` Gram matrix from memory.
+    /// Blocks of fewer than [`MIN_GEMM_ROWS`] vectors (rows with many entries) go through the
+    /// SIMD matrix-vector kernel vector by vector instead, which beats a narrow GEMM call.
     #[inline(always)]
-    fn gram_times_block(&self, v: &[f32], out: &mut [f32]) {
-        gram_times_block(self.gram, self.k, v, out);
+    fn gram_times_block<K: Kernels>(&self, kern: K, v: &[f32], out: &mut [f32]) {
+        let k = self.k;
+        if v.len() >= MIN_GEMM_ROWS * k {
+            return gram_times_block(self.gram, k, v, out);
+        }
+        for (v, out) in v.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
+            let mut row = 0;
+            while row + 4 <= k {
+                let g = |r: usize| &self.gram[(row + r) * k..][..k];
+                out[row..row + 4].copy_from_slice(&kern.dot4([g(0), g(1), g(2), g(3)], v));
+                row += 4;
+            }
+            for (r, o) in out.iter_mut().enumerate().skip(row) {
+                *o = kern.dot(&self.gram[r * k..][..k], v);
+            }
+        }
     }
 
     /// `out += Σᵢ coef(signed cᵢ, yᵢ·v) · yᵢ` over the row's entries, four at a time.
@@ -449,6 +487,24 @@ impl HalfStep<'_> {
         }
     }
 
+    /// How many rows from `first` (at most `available`) one conjugate-gradient block takes: one
+    /// below [`MIN_GEMM_FACTORS`], else as many as keep the fixed-side rows their entries gather
+    /// within [`CG_BLOCK_BYTES`], at least one. Every CG step reads each row's gathered vectors again, and they must still be in the
+    /// core's cache when it does; rows with many entries therefore go in small blocks.
+    fn cg_block_rows(&self, first: usize, available: usize) -> usize {
+        if self.k < MIN_GEMM_FACTORS {
+            return 1;
+        }
+        let row_bytes = |row: usize| self.matrix.row_len(row) * self.k * std::mem::size_of::<f32>();
+        let mut bytes = row_bytes(first);
+        let mut nb = 1;
+        while nb < available && bytes + row_bytes(first + nb) <= CG_BLOCK_BYTES {
+            bytes += row_bytes(first + nb);
+            nb += 1;
+        }
+        nb
+    }
+
     /// Conjugate-gradient steps for the rows `first..first + nb` of this side (`xs` holds their
     /// vectors, warm-started from the previous iteration, one after the other). Each step's
     /// dense part `w₀YᵀY·P` is one matrix-matrix product over the block's search directions;
@@ -466,7 +522,7 @@ impl HalfStep<'_> {
         }
         rows.clear();
         // r = b − A·x, p = r.
-        self.gram_times_block(xs, r);
+        self.gram_times_block(kern, xs, r);
         for j in 0..nb {
             let row = first + j;
             let start = self.matrix.indptr()[row];
@@ -491,7 +547,7 @@ impl HalfStep<'_> {
                 break;
             }
             // ap = A·p: the block's dense product, then each active row's own terms.
-            self.gram_times_block(p, ap);
+            self.gram_times_block(kern, p, ap);
             rows.retain_mut(|row| {
                 let j = row.j;
                 let entries = self.matrix.row(first + j);
@@ -654,7 +710,7 @@ impl HalfStep<'_> {
             .enumerate()
             .map(|(task, rows)| {
                 let mut gx = vec![0f32; rows.len()];
-                self.gram_times_block(rows, &mut gx);
+                gram_times_block(self.gram, k, rows, &mut gx);
                 let mut total = 0f64;
                 for (offset, x) in rows.chunks_exact(k).enumerate() {
                     let row = task * ROWS_PER_TASK + offset;
@@ -1092,9 +1148,16 @@ mod tests {
 
     #[test]
     fn blocked_cg_matches_the_row_by_row_solver() {
-        // 100 rows (three full blocks and a partial one) of 0..40 entries, some disliked, with
+        // 24 factors solve row by row; 128 in blocks whose dense part is one GEMM.
+        for k in [24, 128] {
+            blocked_cg_matches_at(k);
+        }
+    }
+
+    fn blocked_cg_matches_at(k: usize) {
+        // 100 rows (three full tasks and a partial one) of 0..40 entries, some disliked, with
         // frequency-scaled λ, warm-started from random vectors as in a later iteration.
-        let (k, n_rows, n_cols) = (24, 100, 200);
+        let (n_rows, n_cols) = (100, 200);
         let mut rng = Rng::new(5);
         let fixed: Vec<f32> = (0..n_cols * k).map(|_| rng.next_f32() - 0.4).collect();
         let mut entries = Vec::new();

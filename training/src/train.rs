@@ -69,6 +69,30 @@ pub struct Trained {
     pub n_ratings: usize,
     /// Seconds spent fitting.
     pub fit_seconds: f64,
+    /// What the largest structures took.
+    pub memory: MemoryReport,
+}
+
+/// The memory of a training run: the peak resident set and the structures that make it.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct MemoryReport {
+    /// Peak resident set size of the process (Linux `VmHWM`), bytes.
+    pub peak_rss_bytes: Option<u64>,
+    /// The ratings as loaded (the interaction log), bytes.
+    pub ratings_bytes: u64,
+    /// The training matrix, both ways (by user and by item, with the confidences), bytes.
+    pub csr_bytes: u64,
+    /// User and item factors (factor models), bytes.
+    pub factors_bytes: u64,
+    /// The serialized artifact, bytes.
+    pub artifact_bytes: u64,
+}
+
+/// Bytes of a CSR matrix's arrays.
+fn csr_bytes(m: &Csr) -> u64 {
+    (std::mem::size_of_val(m.indptr())
+        + std::mem::size_of_val(m.indices())
+        + std::mem::size_of_val(m.values())) as u64
 }
 
 /// The metrics of `m` under the names stored in artifacts (`ndcg@10`, `auc`, ...).
@@ -101,6 +125,7 @@ pub fn train_model(
     }
     let Loaded { name, log, movies } = loaded;
     let (n_users, n_items, n_ratings) = (log.n_users(), log.n_items(), log.entries.len());
+    let ratings_bytes = std::mem::size_of_val(log.entries.as_slice()) as u64;
     let explicit = options.spec.is_explicit();
     // Implicit models learn from the positives; every rated movie is seen.
     let (train, also_seen, test) = match options.evaluate {
@@ -135,6 +160,14 @@ pub fn train_model(
         None => None,
     };
     let seen = train.user_items().clone();
+    let memory = MemoryReport {
+        ratings_bytes,
+        csr_bytes: csr_bytes(train.user_items()) + csr_bytes(train.item_users()),
+        factors_bytes: model.as_recommender().factors().map_or(0, |f| {
+            (std::mem::size_of_val(f.user_factors()) + std::mem::size_of_val(f.item_factors())) as u64
+        }),
+        ..MemoryReport::default()
+    };
     drop(train);
     let what = if explicit { "all ratings" } else { "positives (ratings >= 4)" };
     let mut dataset = format!("{name}, {what}");
@@ -154,7 +187,7 @@ pub fn train_model(
         .map(|m| MovieInfo { movie_id: m.movie_id, title: m.title, year: m.year, genres: m.genres })
         .collect();
     let artifact = Artifact { model, users, items, seen, also_seen, movies, meta, upgraded_from: None };
-    Ok(Trained { artifact, evaluation, n_ratings, fit_seconds })
+    Ok(Trained { artifact, evaluation, n_ratings, fit_seconds, memory })
 }
 
 /// The result of `cinerec train`.
@@ -200,6 +233,8 @@ pub struct TrainReport {
     pub code_version: String,
     /// What the quality gate decided (absent without `--quality-gate-margin`).
     pub quality_gate: Option<String>,
+    /// Peak memory and what made it.
+    pub memory: MemoryReport,
 }
 
 /// The serving model's recorded `metric`, for the quality gate: `(version, figure)`, or why
@@ -268,14 +303,17 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
         wall_seconds: 0.0,
         code_version: a.meta.code_version.clone(),
         quality_gate: None,
+        memory: trained.memory,
     };
     let bytes = artifacts::to_bytes(&trained.artifact)?;
     drop(trained);
     report.size_bytes = bytes.len() as u64;
+    report.memory.artifact_bytes = bytes.len() as u64;
     let Some(margin) = args.quality_gate_margin else {
         report.version = store.put(bytes)?.to_string();
         report.write_seconds = start.elapsed().as_secs_f64();
         report.wall_seconds = started.elapsed().as_secs_f64();
+        report.memory.peak_rss_bytes = output::peak_rss_bytes();
         return Ok(report);
     };
     // The serving model is read now, not before training: LATEST may have moved meanwhile.
@@ -296,6 +334,7 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     report.version = store.put(bytes)?.to_string();
     report.write_seconds = start.elapsed().as_secs_f64();
     report.wall_seconds = started.elapsed().as_secs_f64();
+    report.memory.peak_rss_bytes = output::peak_rss_bytes();
     Ok(report)
 }
 
@@ -342,6 +381,17 @@ pub fn print_train(out: &mut dyn Write, format: Format, r: &TrainReport) -> Resu
                 ),
             ),
             ("code", r.code_version.clone()),
+            (
+                "memory",
+                format!(
+                    "peak RSS {}: ratings {}, training matrix both ways {}, factors {}, artifact {}",
+                    r.memory.peak_rss_bytes.map_or("unknown".into(), bytes),
+                    bytes(r.memory.ratings_bytes),
+                    bytes(r.memory.csr_bytes),
+                    bytes(r.memory.factors_bytes),
+                    bytes(r.memory.artifact_bytes)
+                ),
+            ),
             ("quality gate", r.quality_gate.clone().unwrap_or_else(|| "- (no --quality-gate-margin)".into())),
         ],
     )

@@ -39,6 +39,14 @@ fn trained_store() -> (tempfile::TempDir, String) {
     assert!((0.15..0.5).contains(&ndcg), "nDCG@10 {ndcg}");
     assert!(f(&report["size_bytes"]) > 100_000.0);
     assert!(report["dataset"].as_str().unwrap().contains("holdout"));
+    // The memory breakdown: 100,000 ratings loaded, the matrix both ways (8 bytes an entry and
+    // more), 16-float factors of 943 users and 1,682 movies, and a peak that holds them.
+    let memory = &report["memory"];
+    assert!(f(&memory["ratings_bytes"]) >= 100_000.0 * 16.0, "{memory}");
+    assert!(f(&memory["csr_bytes"]) >= 2.0 * 8.0 * f(&report["n_train"]), "{memory}");
+    assert_eq!(f(&memory["factors_bytes"]), ((943 + 1682) * 16 * 4) as f64, "{memory}");
+    assert_eq!(memory["artifact_bytes"], report["size_bytes"]);
+    assert!(f(&memory["peak_rss_bytes"]) > f(&memory["csr_bytes"]) + f(&memory["factors_bytes"]), "{memory}");
     (tmp, store)
 }
 
