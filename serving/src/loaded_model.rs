@@ -78,12 +78,12 @@ pub struct RecommendQuery {
 }
 
 impl RecommendQuery {
-    /// The plain query of known user `user_id` (index `user_idx`) for `n` movies: seen movies
-    /// left out, nothing else (what the cache holds).
-    pub fn plain(user_id: u64, user_idx: u32, n: usize) -> Self {
+    /// The plain query of user `user_id` (index `user_idx` when the model knows them) for `n`
+    /// movies: seen movies left out, nothing else (what the cache holds for known users).
+    pub fn plain(user_id: u64, user_idx: Option<u32>, n: usize) -> Self {
         Self {
             user_id,
-            user_idx: Some(user_idx),
+            user_idx,
             n,
             exclude_seen: true,
             allow: None,

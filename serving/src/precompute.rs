@@ -246,7 +246,7 @@ pub async fn run_with_store(
 
 /// The list serving caches for a plain query of a known user.
 fn top_list(model: &ModelState, user_id: u64, user_idx: u32) -> Result<(u64, Vec<ScoredItem>), EngineError> {
-    let query = RecommendQuery::plain(user_id, user_idx, CACHE_DEPTH);
+    let query = RecommendQuery::plain(user_id, Some(user_idx), CACHE_DEPTH);
     Ok((user_id, model.recommend(&query, CACHE_DEPTH)?.items))
 }
 

@@ -50,4 +50,25 @@ mod test_support {
         let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
         (channel, server)
     }
+
+    /// A log writer the test reads back.
+    #[derive(Clone, Default)]
+    pub struct Captured(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Captured {
+        /// Everything written so far.
+        pub fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 }

@@ -221,20 +221,7 @@ mod tests {
     use tonic_health::pb::health_client::HealthClient;
 
     use super::*;
-
-    /// A writer the test reads back.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_support::Captured;
 
     #[tokio::test]
     async fn a_handlers_logs_carry_the_callers_request_id() {
@@ -253,7 +240,7 @@ mod tests {
         let request =
             http::Request::builder().uri("/demo.v1.Demo/Get").header(REQUEST_ID, "req-42").body(()).unwrap();
         tower::Service::call(&mut service, request).await.unwrap();
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logs = captured.text();
         let line = logs.lines().find(|l| l.contains("handling")).expect("the handler logged");
         assert!(line.contains(r#""request_id":"req-42""#), "{line}");
     }

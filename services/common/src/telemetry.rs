@@ -117,23 +117,8 @@ impl Visit for FieldsInto<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// A writer the test reads back.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_support::Captured;
 
     #[test]
     fn lines_carry_the_ecs_fields_and_the_spans_fields() {
@@ -149,7 +134,7 @@ mod tests {
             let _entered = span.enter();
             tracing::warn!(http.response.status_code = 503_u64, error = "down", "upstream \"unavailable\"");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         let line: Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(line["log.level"], "WARN");
         assert_eq!(line["service.name"], "demo");

@@ -586,18 +586,7 @@ async fn in_process(
             let mut tally = ClientTally::default();
             while budget.take() {
                 let user_id = users[(splitmix(&mut state) % users.len() as u64) as usize];
-                let query = RecommendQuery {
-                    user_id,
-                    user_idx: model.user_idx(user_id),
-                    n,
-                    exclude_seen: true,
-                    allow: None,
-                    deny: Vec::new(),
-                    recent: Vec::new(),
-                    rated: Vec::new(),
-                    rated_not_positive: Vec::new(),
-                    blocked: Vec::new(),
-                };
+                let query = RecommendQuery::plain(user_id, model.user_idx(user_id), n);
                 let sent = Instant::now();
                 let ok = model.recommend(&query, n).is_ok();
                 tally.latencies_ns.push(sent.elapsed().as_nanos() as u64);
