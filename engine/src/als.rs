@@ -31,7 +31,7 @@ use crate::linalg::cholesky_solve;
 use crate::params::{Params, Valid, at_least, in_range};
 use crate::recommend::{Explanation, Recommender, check_history, check_scores_len};
 use crate::rng::Rng;
-use crate::simd::{Kernels, matvec_rows};
+use crate::simd::{Element, Kernels, matvec_rows};
 use crate::with_kernels;
 
 /// How each row's least-squares problem is solved.
@@ -353,6 +353,10 @@ struct HalfStep<'a> {
     confidence: &'a [f32],
     /// The fixed side's factors.
     fixed: &'a [f32],
+    /// The same as IEEE half floats when `fixed` is too large to stay in cache
+    /// ([`HALF_GATHER_BYTES`]): the conjugate-gradient steps then gather these, half the bytes,
+    /// once per step for every entry (their dense part keeps the f32 Gram matrix).
+    fixed_h: Option<&'a [u16]>,
     /// `w₀·YᵀY` of the fixed side.
     gram: &'a [f32],
     k: usize,
@@ -366,6 +370,13 @@ pub const ROWS_PER_TASK: usize = 32;
 /// Most bytes of gathered fixed-side vectors one conjugate-gradient block may read per step: a
 /// share of a core's L2 cache (1–2 MiB on current x86-64), leaving room for the Gram matrix.
 const CG_BLOCK_BYTES: usize = 256 * 1024;
+
+/// Above this many bytes of fixed-side factors (f32), the conjugate-gradient steps gather
+/// their half-float copy: such a side no longer stays in a core's share of the last-level cache,
+/// so each gathered row costs memory bandwidth, and half floats halve it (measured: synth 1.0 at
+/// 128 factors 1.92 s/iteration against 2.96). Below it the rows are cache hits and the
+/// conversions would only add work (ml-latest-small: up to 1.75× slower in half floats).
+const HALF_GATHER_BYTES: usize = 16 << 20;
 
 /// Fewest vectors of a block whose dense product goes through GEMM.
 const MIN_GEMM_ROWS: usize = 8;
@@ -390,7 +401,10 @@ impl HalfStep<'_> {
                             while !rest.is_empty() {
                                 let nb = self.cg_block_rows(row, rest.len() / k);
                                 let (this, after) = rest.split_at_mut(nb * k);
-                                self.solve_block_cg(kern, row, this, block);
+                                match self.fixed_h {
+                                    Some(fixed) => self.solve_block_cg(kern, fixed, row, this, block),
+                                    None => self.solve_block_cg(kern, self.fixed, row, this, block),
+                                }
                                 (rest, row) = (after, row + nb);
                             }
                         })
@@ -452,10 +466,13 @@ impl HalfStep<'_> {
     }
 
     /// `out += Σᵢ coef(signed cᵢ, yᵢ·v) · yᵢ` over the row's entries, four at a time.
+    /// `fixed` is this side's fixed factors as gathered: `self.fixed`, or its half floats.
     #[inline(always)]
-    fn sparse_times<K: Kernels>(
+    #[allow(clippy::too_many_arguments)]
+    fn sparse_times<K: Kernels, E: Element>(
         &self,
         kern: K,
+        fixed: &[E],
         (indices, confidence): (&[u32], &[f32]),
         v: &[f32],
         out: &mut [f32],
@@ -463,18 +480,19 @@ impl HalfStep<'_> {
         coef: impl Fn(f32, f32) -> f32,
     ) {
         let k = self.k;
-        let y = |col: u32| &self.fixed[col as usize * k..][..k];
+        let y = |col: u32| &fixed[col as usize * k..][..k];
         let mut quads = indices.chunks_exact(4).zip(confidence.chunks_exact(4)).enumerate();
         for (quad, (cols, conf)) in &mut quads {
             // The fixed side's rows are gathered in no order the hardware can predict: on the
             // first pass over a row (later passes find them in cache), ask for the next quad's
             // rows while this one computes.
             if let Some(next) = indices.get(4 * quad + 4..4 * quad + 8).filter(|_| prefetch) {
-                next.iter().for_each(|&col| kern.prefetch(y(col)));
+                next.iter().for_each(|&col| crate::simd::prefetch_lines(y(col)));
             }
             let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
-            let d = kern.dot4(ys, v);
-            kern.axpy4(
+            let d = E::dot4(kern, ys, v);
+            E::axpy4(
+                kern,
                 [coef(conf[0], d[0]), coef(conf[1], d[1]), coef(conf[2], d[2]), coef(conf[3], d[3])],
                 ys,
                 out,
@@ -483,7 +501,7 @@ impl HalfStep<'_> {
         let done = indices.len() / 4 * 4;
         for (&col, &signed) in indices[done..].iter().zip(&confidence[done..]) {
             let y = y(col);
-            kern.axpy(coef(signed, kern.dot(y, v)), y, out);
+            E::axpy(kern, coef(signed, E::dot(kern, y, v)), y, out);
         }
     }
 
@@ -512,7 +530,14 @@ impl HalfStep<'_> {
     /// vanished stops where it is while the others go on. Blocks are fixed by row index, so the
     /// result does not depend on the thread count.
     #[inline(always)]
-    fn solve_block_cg<K: Kernels>(&self, kern: K, first: usize, xs: &mut [f32], block: &mut CgBlock) {
+    fn solve_block_cg<K: Kernels, E: Element>(
+        &self,
+        kern: K,
+        fixed: &[E],
+        first: usize,
+        xs: &mut [f32],
+        block: &mut CgBlock,
+    ) {
         let k = self.k;
         let nb = xs.len() / k;
         let w0 = self.params.unobserved_weight;
@@ -531,7 +556,7 @@ impl HalfStep<'_> {
             let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
             let (x, r) = (&xs[j * k..][..k], &mut r[j * k..][..k]);
             r.iter_mut().zip(x).for_each(|(r, x)| *r = -(*r + reg * x));
-            self.sparse_times(kern, (entries.indices, confidence), x, r, true, |signed, dot| {
+            self.sparse_times(kern, fixed, (entries.indices, confidence), x, r, true, |signed, dot| {
                 let c = signed.abs();
                 let target = if signed > 0.0 { c } else { 0.0 };
                 target - (c - w0) * dot
@@ -554,7 +579,7 @@ impl HalfStep<'_> {
                 let confidence = &self.confidence[row.start..row.start + entries.len()];
                 let (p, ap) = (&mut p[j * k..][..k], &mut ap[j * k..][..k]);
                 ap.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += row.reg * p);
-                self.sparse_times(kern, (entries.indices, confidence), p, ap, false, |signed, dot| {
+                self.sparse_times(kern, fixed, (entries.indices, confidence), p, ap, false, |signed, dot| {
                     (signed.abs() - w0) * dot
                 });
                 let (x, r) = (&mut xs[j * k..][..k], &mut r[j * k..][..k]);
@@ -892,7 +917,11 @@ pub fn fit(
         // One half-step: solve every row of `matrix` against the fixed side's factors.
         let solve_side = |matrix: &Csr, confidence: &[f32], fixed: &[f32], solve: &mut [f32]| {
             let gram = gram(fixed, k, params.unobserved_weight);
-            HalfStep { params, matrix, confidence, fixed, gram: &gram, k }.solve_all(solve)
+            let half = params.solver == Solver::ConjugateGradient
+                && std::mem::size_of_val(fixed) > HALF_GATHER_BYTES;
+            let fixed_h = half.then(|| crate::simd::to_f16(fixed));
+            HalfStep { params, matrix, confidence, fixed, fixed_h: fixed_h.as_deref(), gram: &gram, k }
+                .solve_all(solve)
         };
         for iteration in 0..params.iterations {
             ctx.check_cancel(iteration)?;
@@ -915,6 +944,7 @@ pub fn fit(
                     matrix: data.user_items(),
                     confidence: &user_conf,
                     fixed: &item_factors,
+                    fixed_h: None,
                     gram: &item_gram,
                     k,
                 };
@@ -1078,6 +1108,7 @@ mod tests {
             matrix: data.user_items(),
             confidence: &confidence,
             fixed: &fixed,
+            fixed_h: None,
             gram: &gram,
             k,
         };
@@ -1100,7 +1131,8 @@ mod tests {
     }
 
     /// The row-by-row conjugate gradient the blocked solver replaced, in f64 (the dense part a
-    /// matrix-vector product per row): the reference for the blocked one.
+    /// matrix-vector product per row; the sparse part over the same half-float vectors): the
+    /// reference for the blocked one.
     fn unblocked_cg(half: &HalfStep<'_>, row: usize, x: &mut [f32]) {
         let k = half.k;
         let w0 = half.params.unobserved_weight as f64;
@@ -1108,7 +1140,14 @@ mod tests {
         let start = half.matrix.indptr()[row];
         let confidence = &half.confidence[start..start + entries.len()];
         let reg = half.params.row_regularization(entries.len(), half.matrix.n_cols()) as f64;
-        let y = |col: u32| half.fixed[col as usize * k..][..k].iter().map(|&v| v as f64).collect::<Vec<_>>();
+        // The sparse part reads what the solver gathers: the f32 rows or their half floats.
+        let y = |col: u32| -> Vec<f64> {
+            let row = col as usize * k..(col as usize + 1) * k;
+            match half.fixed_h {
+                Some(h) => h[row].iter().map(|&h| crate::simd::f16_to_f32(h) as f64).collect(),
+                None => half.fixed[row].iter().map(|&v| v as f64).collect(),
+            }
+        };
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
         let times = |v: &[f64]| -> Vec<f64> {
             let mut out: Vec<f64> = (0..k)
@@ -1148,13 +1187,14 @@ mod tests {
 
     #[test]
     fn blocked_cg_matches_the_row_by_row_solver() {
-        // 24 factors solve row by row; 128 in blocks whose dense part is one GEMM.
-        for k in [24, 128] {
-            blocked_cg_matches_at(k);
+        // 24 factors solve row by row; 128 in blocks whose dense part is one GEMM; each with
+        // the fixed side gathered in f32 and in half floats.
+        for (k, half_floats) in [(24, false), (24, true), (128, false), (128, true)] {
+            blocked_cg_matches_at(k, half_floats);
         }
     }
 
-    fn blocked_cg_matches_at(k: usize) {
+    fn blocked_cg_matches_at(k: usize, half_floats: bool) {
         // 100 rows (three full tasks and a partial one) of 0..40 entries, some disliked, with
         // frequency-scaled λ, warm-started from random vectors as in a later iteration.
         let (n_rows, n_cols) = (100, 200);
@@ -1184,11 +1224,13 @@ mod tests {
         .unwrap();
         let confidence = signed_confidences(&params, data.user_items());
         let gram = gram(&fixed, k, params.unobserved_weight);
+        let fixed_h = half_floats.then(|| crate::simd::to_f16(&fixed));
         let half = HalfStep {
             params: &params,
             matrix: data.user_items(),
             confidence: &confidence,
             fixed: &fixed,
+            fixed_h: fixed_h.as_deref(),
             gram: &gram,
             k,
         };
@@ -1203,7 +1245,7 @@ mod tests {
         for (i, (b, r)) in blocked.iter().zip(&reference).enumerate() {
             assert!(
                 (b - r).abs() <= 1e-4 * scale,
-                "row {} dim {}: blocked {b} vs row by row {r}",
+                "k {k} half {half_floats} row {} dim {}: blocked {b} vs row by row {r}",
                 i / k,
                 i % k
             );

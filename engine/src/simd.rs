@@ -20,18 +20,157 @@ pub trait Kernels: Copy + Send + Sync {
     fn prefetch(self, data: &[f32]) {
         prefetch_lines(data);
     }
+    /// [`Kernels::dot4`] over rows stored as IEEE half floats ([`to_f16`]).
+    fn dot4_h(self, a: [&[u16]; 4], b: &[f32]) -> [f32; 4];
+    /// [`Kernels::axpy4`] over rows stored as IEEE half floats.
+    fn axpy4_h(self, alpha: [f32; 4], x: [&[u16]; 4], y: &mut [f32]);
+    /// `a · b` for a row stored as IEEE half floats.
+    #[inline(always)]
+    fn dot_h(self, a: &[u16], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(&h, &v)| f16_to_f32(h) * v).sum()
+    }
+    /// `y += alpha · x` for a row stored as IEEE half floats.
+    #[inline(always)]
+    fn axpy_h(self, alpha: f32, x: &[u16], y: &mut [f32]) {
+        for (yi, &h) in y.iter_mut().zip(x) {
+            *yi += alpha * f16_to_f32(h);
+        }
+    }
+    /// `dst = src` rounded to IEEE half floats (to nearest, ties to even).
+    #[inline(always)]
+    fn to_f16(self, src: &[f32], dst: &mut [u16]) {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = f32_to_f16(v);
+        }
+    }
+}
+
+/// The element types factor rows are gathered as: `f32`, or IEEE half floats (`u16` bits, half
+/// the bytes) for the [`Kernels`] `_h` operations.
+pub trait Element: Copy + Send + Sync {
+    /// [`Kernels::dot4`] for rows of this type.
+    fn dot4<K: Kernels>(kern: K, a: [&[Self]; 4], b: &[f32]) -> [f32; 4];
+    /// [`Kernels::axpy4`] for rows of this type.
+    fn axpy4<K: Kernels>(kern: K, alpha: [f32; 4], x: [&[Self]; 4], y: &mut [f32]);
+    /// [`Kernels::dot`] for a row of this type.
+    fn dot<K: Kernels>(kern: K, a: &[Self], b: &[f32]) -> f32;
+    /// [`Kernels::axpy`] for a row of this type.
+    fn axpy<K: Kernels>(kern: K, alpha: f32, x: &[Self], y: &mut [f32]);
+}
+
+impl Element for f32 {
+    #[inline(always)]
+    fn dot4<K: Kernels>(kern: K, a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
+        kern.dot4(a, b)
+    }
+    #[inline(always)]
+    fn axpy4<K: Kernels>(kern: K, alpha: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+        kern.axpy4(alpha, x, y)
+    }
+    #[inline(always)]
+    fn dot<K: Kernels>(kern: K, a: &[f32], b: &[f32]) -> f32 {
+        kern.dot(a, b)
+    }
+    #[inline(always)]
+    fn axpy<K: Kernels>(kern: K, alpha: f32, x: &[f32], y: &mut [f32]) {
+        kern.axpy(alpha, x, y)
+    }
+}
+
+impl Element for u16 {
+    #[inline(always)]
+    fn dot4<K: Kernels>(kern: K, a: [&[u16]; 4], b: &[f32]) -> [f32; 4] {
+        kern.dot4_h(a, b)
+    }
+    #[inline(always)]
+    fn axpy4<K: Kernels>(kern: K, alpha: [f32; 4], x: [&[u16]; 4], y: &mut [f32]) {
+        kern.axpy4_h(alpha, x, y)
+    }
+    #[inline(always)]
+    fn dot<K: Kernels>(kern: K, a: &[u16], b: &[f32]) -> f32 {
+        kern.dot_h(a, b)
+    }
+    #[inline(always)]
+    fn axpy<K: Kernels>(kern: K, alpha: f32, x: &[u16], y: &mut [f32]) {
+        kern.axpy_h(alpha, x, y)
+    }
+}
+
+/// An `f32` rounded to the nearest IEEE 754 half float (ties to even), as its bits: overflow
+/// gives ±infinity, tiny values subnormals or ±0.
+pub fn f32_to_f16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let mant = bits & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if mant != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = mant | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let rounded = (m + (1 << (shift - 1)) - 1 + ((m >> shift) & 1)) >> shift;
+        return sign | rounded as u16;
+    }
+    let (half, rest) = (mant >> 13, mant & 0x1fff);
+    let mut out = ((e as u32) << 10) | half;
+    if rest > 0x1000 || (rest == 0x1000 && half & 1 == 1) {
+        out += 1; // a carry into the exponent is the correct rounding
+    }
+    sign | out as u16
+}
+
+/// The `f32` value of IEEE 754 half-float bits (exact).
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h & 0x8000) << 16;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let mant = u32::from(h & 0x3ff);
+    let bits = match exp {
+        0 if mant == 0 => sign,
+        0 => {
+            // A subnormal: normalise.
+            let (mut e, mut m) = (113u32, mant);
+            while m & 0x400 == 0 {
+                m <<= 1;
+                e -= 1;
+            }
+            sign | (e << 23) | ((m & 0x3ff) << 13)
+        }
+        0x1f => sign | 0x7f80_0000 | (mant << 13),
+        _ => sign | ((exp + 112) << 23) | (mant << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// `src` rounded to IEEE half floats, with the best kernel for this CPU, chunks in parallel.
+pub fn to_f16(src: &[f32]) -> Vec<u16> {
+    use rayon::prelude::*;
+    let mut dst = vec![0u16; src.len()];
+    dst.par_chunks_mut(1 << 16)
+        .zip(src.par_chunks(1 << 16))
+        .for_each(|(d, s)| crate::with_kernels!(|k| k.to_f16(s, d)));
+    dst
 }
 
 /// Issues a cache prefetch for every 64-byte line of `data` (no-op off x86-64).
 #[inline(always)]
-pub fn prefetch_lines(data: &[f32]) {
+pub fn prefetch_lines<T>(data: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        for line in data.chunks(16) {
-            // SAFETY: prefetch never faults and `line` points into a live slice; SSE is part of
-            // the x86-64 baseline.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        let start = data.as_ptr().cast::<i8>();
+        for offset in (0..std::mem::size_of_val(data)).step_by(64) {
+            // SAFETY: prefetch never faults and the address lies inside a live slice; SSE is
+            // part of the x86-64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -83,18 +222,33 @@ impl Kernels for Portable {
             y[j] += alpha[0] * x0[j] + alpha[1] * x1[j] + alpha[2] * x2[j] + alpha[3] * x3[j];
         }
     }
+
+    #[inline(always)]
+    fn dot4_h(self, a: [&[u16]; 4], b: &[f32]) -> [f32; 4] {
+        a.map(|row| self.dot_h(row, b))
+    }
+
+    #[inline(always)]
+    fn axpy4_h(self, alpha: [f32; 4], x: [&[u16]; 4], y: &mut [f32]) {
+        for (r, row) in x.iter().enumerate() {
+            self.axpy_h(alpha[r], row, y);
+        }
+    }
 }
 
-/// AVX2 + FMA kernels. A value of this type exists only on CPUs that have both features.
+/// AVX2 + FMA (+ F16C) kernels. A value of this type exists only on CPUs that have them.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, Debug)]
 pub struct Avx2Fma(());
 
 #[cfg(target_arch = "x86_64")]
 impl Avx2Fma {
-    /// `Some` when the running CPU supports AVX2 and FMA.
+    /// `Some` when the running CPU supports AVX2, FMA and F16C (every AVX2 CPU has F16C).
     pub fn detect() -> Option<Self> {
-        (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")).then_some(Self(()))
+        (std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c"))
+        .then_some(Self(()))
     }
 }
 
@@ -122,6 +276,24 @@ impl Kernels for Avx2Fma {
     fn axpy4(self, alpha: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
         // SAFETY: as above.
         unsafe { x86::axpy4(alpha, x, y) }
+    }
+
+    #[inline(always)]
+    fn dot4_h(self, a: [&[u16]; 4], b: &[f32]) -> [f32; 4] {
+        // SAFETY: as above.
+        unsafe { x86::dot4_h(a, b) }
+    }
+
+    #[inline(always)]
+    fn axpy4_h(self, alpha: [f32; 4], x: [&[u16]; 4], y: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { x86::axpy4_h(alpha, x, y) }
+    }
+
+    #[inline(always)]
+    fn to_f16(self, src: &[f32], dst: &mut [u16]) {
+        // SAFETY: as above.
+        unsafe { x86::to_f16(src, dst) }
     }
 }
 
@@ -252,6 +424,103 @@ mod x86 {
         }
     }
 
+    /// Eight half floats from `p`, widened.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load_h(p: *const u16) -> __m256 {
+        // SAFETY: the caller guarantees eight readable values at `p`.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn dot4_h(a: [&[u16]; 4], b: &[f32]) -> [f32; 4] {
+        let n = b.len().min(a[0].len()).min(a[1].len()).min(a[2].len()).min(a[3].len());
+        let pb = b.as_ptr();
+        let pa = [a[0].as_ptr(), a[1].as_ptr(), a[2].as_ptr(), a[3].as_ptr()];
+        let mut acc = [_mm256_setzero_ps(); 8];
+        let mut i = 0;
+        // SAFETY (all loads): indices stay below `n`, the length of every slice.
+        unsafe {
+            while i + 16 <= n {
+                let b0 = _mm256_loadu_ps(pb.add(i));
+                let b1 = _mm256_loadu_ps(pb.add(i + 8));
+                for r in 0..4 {
+                    acc[r] = _mm256_fmadd_ps(load_h(pa[r].add(i)), b0, acc[r]);
+                    acc[r + 4] = _mm256_fmadd_ps(load_h(pa[r].add(i + 8)), b1, acc[r + 4]);
+                }
+                i += 16;
+            }
+            while i + 8 <= n {
+                let b0 = _mm256_loadu_ps(pb.add(i));
+                for r in 0..4 {
+                    acc[r] = _mm256_fmadd_ps(load_h(pa[r].add(i)), b0, acc[r]);
+                }
+                i += 8;
+            }
+        }
+        let mut res = hsum4(
+            _mm256_add_ps(acc[0], acc[4]),
+            _mm256_add_ps(acc[1], acc[5]),
+            _mm256_add_ps(acc[2], acc[6]),
+            _mm256_add_ps(acc[3], acc[7]),
+        );
+        while i < n {
+            for r in 0..4 {
+                res[r] += super::f16_to_f32(a[r][i]) * b[i];
+            }
+            i += 1;
+        }
+        res
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn axpy4_h(alpha: [f32; 4], x: [&[u16]; 4], y: &mut [f32]) {
+        let n = y.len().min(x[0].len()).min(x[1].len()).min(x[2].len()).min(x[3].len());
+        let px = [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()];
+        let py = y.as_mut_ptr();
+        let va = alpha.map(|s| _mm256_set1_ps(s));
+        let mut i = 0;
+        // SAFETY: indices stay below `n`, the length of every slice.
+        unsafe {
+            while i + 8 <= n {
+                let mut acc = _mm256_loadu_ps(py.add(i));
+                acc = _mm256_fmadd_ps(va[0], load_h(px[0].add(i)), acc);
+                acc = _mm256_fmadd_ps(va[1], load_h(px[1].add(i)), acc);
+                acc = _mm256_fmadd_ps(va[2], load_h(px[2].add(i)), acc);
+                acc = _mm256_fmadd_ps(va[3], load_h(px[3].add(i)), acc);
+                _mm256_storeu_ps(py.add(i), acc);
+                i += 8;
+            }
+        }
+        while i < n {
+            let h = |r: usize| super::f16_to_f32(x[r][i]);
+            y[i] += alpha[0] * h(0) + alpha[1] * h(1) + alpha[2] * h(2) + alpha[3] * h(3);
+            i += 1;
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn to_f16(src: &[f32], dst: &mut [u16]) {
+        let n = src.len().min(dst.len());
+        let (ps, pd) = (src.as_ptr(), dst.as_mut_ptr());
+        let mut i = 0;
+        // SAFETY: indices stay below `n`, the length of both slices.
+        unsafe {
+            while i + 8 <= n {
+                let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_loadu_ps(ps.add(i)));
+                _mm_storeu_si128(pd.add(i).cast(), h);
+                i += 8;
+            }
+        }
+        while i < n {
+            dst[i] = super::f32_to_f16(src[i]);
+            i += 1;
+        }
+    }
+
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
@@ -284,11 +553,11 @@ macro_rules! with_kernels {
         #[cfg(target_arch = "x86_64")]
         {
             if let Some(kernels) = $crate::simd::Avx2Fma::detect() {
-                #[target_feature(enable = "avx2,fma")]
+                #[target_feature(enable = "avx2,fma,f16c")]
                 fn run_avx2<R>(f: impl FnOnce($crate::simd::Avx2Fma) -> R, k: $crate::simd::Avx2Fma) -> R {
                     f(k)
                 }
-                // SAFETY: `detect` returned Some, so the CPU has AVX2 and FMA.
+                // SAFETY: `detect` returned Some, so the CPU has AVX2, FMA and F16C.
                 unsafe {
                     run_avx2(
                         #[inline(always)]
@@ -417,6 +686,51 @@ mod tests {
             for (p, q) in y1.iter().zip(&y2) {
                 assert!((p - q).abs() < 1e-6);
             }
+        }
+    }
+
+    #[test]
+    fn half_floats_round_to_nearest_even_and_the_kernels_agree() {
+        // Exact values, ties, subnormals, overflow, the dispatched conversion bit for bit.
+        for (x, bits) in [(1.0f32, 0x3c00u16), (-2.0, 0xc000), (65504.0, 0x7bff), (1e6, 0x7c00), (0.0, 0)] {
+            assert_eq!(f32_to_f16(x), bits, "{x}");
+            assert_eq!(f16_to_f32(bits), if x > 65504.0 { f32::INFINITY } else { x });
+        }
+        assert_eq!(f32_to_f16(1.0 + 1.0 / 2048.0), 0x3c00, "a tie rounds to even");
+        assert_eq!(f32_to_f16(1.0 + 3.0 / 2048.0), 0x3c02, "a tie rounds to even");
+        assert_eq!(f16_to_f32(1), 2f32.powi(-24), "the smallest subnormal");
+        let mut rng = crate::rng::Rng::new(3);
+        let values: Vec<f32> = (0..4099)
+            .map(|i| (rng.next_f32() - 0.5) * 2f32.powi(i % 40 - 28))
+            .chain([f32::NAN, f32::NEG_INFINITY, 3e-8, -6.1e-5])
+            .collect();
+        let dispatched = to_f16(&values);
+        for (&v, &h) in values.iter().zip(&dispatched) {
+            let soft = f32_to_f16(v);
+            assert!(soft == h || (v.is_nan() && h & 0x7c00 == 0x7c00), "{v}: {soft:#x} vs {h:#x}");
+            let back = f16_to_f32(soft);
+            if v.abs() >= 6.2e-5 && v.abs() < 65504.0 {
+                assert!((back - v).abs() <= v.abs() / 2048.0, "{v} -> {back}");
+            }
+        }
+        // dot4_h and axpy4_h against the f32 kernels on the widened rows.
+        for n in [1usize, 7, 8, 17, 64, 257] {
+            let rows: Vec<Vec<u16>> =
+                (0..4).map(|_| to_f16(&(0..n).map(|_| rng.next_f32() - 0.5).collect::<Vec<_>>())).collect();
+            let wide: Vec<Vec<f32>> =
+                rows.iter().map(|r| r.iter().map(|&h| f16_to_f32(h)).collect()).collect();
+            let b: Vec<f32> = (0..n).map(|_| rng.next_f32() - 0.5).collect();
+            let h = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
+            let f = [&wide[0][..], &wide[1][..], &wide[2][..], &wide[3][..]];
+            let (got, want) = with_kernels!(|k| (k.dot4_h(h, &b), k.dot4(f, &b)));
+            for r in 0..4 {
+                assert!((got[r] - want[r]).abs() < 1e-5, "dot4_h n={n}");
+                assert!((Portable.dot4_h(h, &b)[r] - want[r]).abs() < 1e-5, "portable dot4_h n={n}");
+            }
+            let (mut y1, mut y2) = (b.clone(), b.clone());
+            with_kernels!(|k| k.axpy4_h([0.5, -1.0, 2.0, 0.25], h, &mut y1));
+            with_kernels!(|k| k.axpy4([0.5, -1.0, 2.0, 0.25], f, &mut y2));
+            assert!(y1.iter().zip(&y2).all(|(p, q)| (p - q).abs() < 1e-5), "axpy4_h n={n}");
         }
     }
 
