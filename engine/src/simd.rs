@@ -281,13 +281,13 @@ impl Kernels for Avx2Fma {
     #[inline(always)]
     fn dot4_h(self, a: [&[u16]; 4], b: &[f32]) -> [f32; 4] {
         // SAFETY: as above.
-        unsafe { x86::dot4_h(a, b) }
+        unsafe { x86::dot4(a, b) }
     }
 
     #[inline(always)]
     fn axpy4_h(self, alpha: [f32; 4], x: [&[u16]; 4], y: &mut [f32]) {
         // SAFETY: as above.
-        unsafe { x86::axpy4_h(alpha, x, y) }
+        unsafe { x86::axpy4(alpha, x, y) }
     }
 
     #[inline(always)]
@@ -356,9 +356,44 @@ mod x86 {
         res
     }
 
+    /// A row element the kernels read eight at a time as f32 lanes: `f32`, or half-float bits.
+    pub(super) trait Lanes: Copy {
+        /// Eight elements from `p`, as f32.
+        ///
+        /// # Safety
+        /// Eight elements must be readable at `p`, and the CPU must have AVX2 and F16C.
+        unsafe fn load8(p: *const Self) -> __m256;
+        /// One element as f32.
+        fn widen(self) -> f32;
+    }
+
+    impl Lanes for f32 {
+        #[inline(always)]
+        unsafe fn load8(p: *const f32) -> __m256 {
+            // SAFETY: the caller's contract.
+            unsafe { _mm256_loadu_ps(p) }
+        }
+        #[inline(always)]
+        fn widen(self) -> f32 {
+            self
+        }
+    }
+
+    impl Lanes for u16 {
+        #[inline(always)]
+        unsafe fn load8(p: *const u16) -> __m256 {
+            // SAFETY: the caller's contract.
+            unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+        }
+        #[inline(always)]
+        fn widen(self) -> f32 {
+            super::f16_to_f32(self)
+        }
+    }
+
     #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn dot4(a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn dot4<E: Lanes>(a: [&[E]; 4], b: &[f32]) -> [f32; 4] {
         let n = b.len().min(a[0].len()).min(a[1].len()).min(a[2].len()).min(a[3].len());
         let pb = b.as_ptr();
         let pa = [a[0].as_ptr(), a[1].as_ptr(), a[2].as_ptr(), a[3].as_ptr()];
@@ -370,15 +405,15 @@ mod x86 {
                 let b0 = _mm256_loadu_ps(pb.add(i));
                 let b1 = _mm256_loadu_ps(pb.add(i + 8));
                 for r in 0..4 {
-                    acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(pa[r].add(i)), b0, acc[r]);
-                    acc[r + 4] = _mm256_fmadd_ps(_mm256_loadu_ps(pa[r].add(i + 8)), b1, acc[r + 4]);
+                    acc[r] = _mm256_fmadd_ps(E::load8(pa[r].add(i)), b0, acc[r]);
+                    acc[r + 4] = _mm256_fmadd_ps(E::load8(pa[r].add(i + 8)), b1, acc[r + 4]);
                 }
                 i += 16;
             }
             while i + 8 <= n {
                 let b0 = _mm256_loadu_ps(pb.add(i));
                 for r in 0..4 {
-                    acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(pa[r].add(i)), b0, acc[r]);
+                    acc[r] = _mm256_fmadd_ps(E::load8(pa[r].add(i)), b0, acc[r]);
                 }
                 i += 8;
             }
@@ -391,7 +426,7 @@ mod x86 {
         );
         while i < n {
             for r in 0..4 {
-                res[r] += a[r][i] * b[i];
+                res[r] += a[r][i].widen() * b[i];
             }
             i += 1;
         }
@@ -399,8 +434,8 @@ mod x86 {
     }
 
     #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn axpy4(alpha: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn axpy4<E: Lanes>(alpha: [f32; 4], x: [&[E]; 4], y: &mut [f32]) {
         let n = y.len().min(x[0].len()).min(x[1].len()).min(x[2].len()).min(x[3].len());
         let px = [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()];
         let py = y.as_mut_ptr();
@@ -410,93 +445,17 @@ mod x86 {
         unsafe {
             while i + 8 <= n {
                 let mut acc = _mm256_loadu_ps(py.add(i));
-                acc = _mm256_fmadd_ps(va[0], _mm256_loadu_ps(px[0].add(i)), acc);
-                acc = _mm256_fmadd_ps(va[1], _mm256_loadu_ps(px[1].add(i)), acc);
-                acc = _mm256_fmadd_ps(va[2], _mm256_loadu_ps(px[2].add(i)), acc);
-                acc = _mm256_fmadd_ps(va[3], _mm256_loadu_ps(px[3].add(i)), acc);
+                acc = _mm256_fmadd_ps(va[0], E::load8(px[0].add(i)), acc);
+                acc = _mm256_fmadd_ps(va[1], E::load8(px[1].add(i)), acc);
+                acc = _mm256_fmadd_ps(va[2], E::load8(px[2].add(i)), acc);
+                acc = _mm256_fmadd_ps(va[3], E::load8(px[3].add(i)), acc);
                 _mm256_storeu_ps(py.add(i), acc);
                 i += 8;
             }
         }
         while i < n {
-            y[i] += alpha[0] * x[0][i] + alpha[1] * x[1][i] + alpha[2] * x[2][i] + alpha[3] * x[3][i];
-            i += 1;
-        }
-    }
-
-    /// Eight half floats from `p`, widened.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn load_h(p: *const u16) -> __m256 {
-        // SAFETY: the caller guarantees eight readable values at `p`.
-        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) fn dot4_h(a: [&[u16]; 4], b: &[f32]) -> [f32; 4] {
-        let n = b.len().min(a[0].len()).min(a[1].len()).min(a[2].len()).min(a[3].len());
-        let pb = b.as_ptr();
-        let pa = [a[0].as_ptr(), a[1].as_ptr(), a[2].as_ptr(), a[3].as_ptr()];
-        let mut acc = [_mm256_setzero_ps(); 8];
-        let mut i = 0;
-        // SAFETY (all loads): indices stay below `n`, the length of every slice.
-        unsafe {
-            while i + 16 <= n {
-                let b0 = _mm256_loadu_ps(pb.add(i));
-                let b1 = _mm256_loadu_ps(pb.add(i + 8));
-                for r in 0..4 {
-                    acc[r] = _mm256_fmadd_ps(load_h(pa[r].add(i)), b0, acc[r]);
-                    acc[r + 4] = _mm256_fmadd_ps(load_h(pa[r].add(i + 8)), b1, acc[r + 4]);
-                }
-                i += 16;
-            }
-            while i + 8 <= n {
-                let b0 = _mm256_loadu_ps(pb.add(i));
-                for r in 0..4 {
-                    acc[r] = _mm256_fmadd_ps(load_h(pa[r].add(i)), b0, acc[r]);
-                }
-                i += 8;
-            }
-        }
-        let mut res = hsum4(
-            _mm256_add_ps(acc[0], acc[4]),
-            _mm256_add_ps(acc[1], acc[5]),
-            _mm256_add_ps(acc[2], acc[6]),
-            _mm256_add_ps(acc[3], acc[7]),
-        );
-        while i < n {
-            for r in 0..4 {
-                res[r] += super::f16_to_f32(a[r][i]) * b[i];
-            }
-            i += 1;
-        }
-        res
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) fn axpy4_h(alpha: [f32; 4], x: [&[u16]; 4], y: &mut [f32]) {
-        let n = y.len().min(x[0].len()).min(x[1].len()).min(x[2].len()).min(x[3].len());
-        let px = [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()];
-        let py = y.as_mut_ptr();
-        let va = alpha.map(|s| _mm256_set1_ps(s));
-        let mut i = 0;
-        // SAFETY: indices stay below `n`, the length of every slice.
-        unsafe {
-            while i + 8 <= n {
-                let mut acc = _mm256_loadu_ps(py.add(i));
-                acc = _mm256_fmadd_ps(va[0], load_h(px[0].add(i)), acc);
-                acc = _mm256_fmadd_ps(va[1], load_h(px[1].add(i)), acc);
-                acc = _mm256_fmadd_ps(va[2], load_h(px[2].add(i)), acc);
-                acc = _mm256_fmadd_ps(va[3], load_h(px[3].add(i)), acc);
-                _mm256_storeu_ps(py.add(i), acc);
-                i += 8;
-            }
-        }
-        while i < n {
-            let h = |r: usize| super::f16_to_f32(x[r][i]);
-            y[i] += alpha[0] * h(0) + alpha[1] * h(1) + alpha[2] * h(2) + alpha[3] * h(3);
+            let w = |r: usize| x[r][i].widen();
+            y[i] += alpha[0] * w(0) + alpha[1] * w(1) + alpha[2] * w(2) + alpha[3] * w(3);
             i += 1;
         }
     }
