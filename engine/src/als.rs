@@ -781,10 +781,12 @@ struct ActiveRow {
     rs: f32,
 }
 
-/// The dense part of one conjugate-gradient step over every row of a side, exactly as the
-/// solver runs it: `out = G·V` block by block of [`ROWS_PER_TASK`] rows (`rows` holds the row
-/// vectors one after the other), the blocks spread over the current rayon pool. Exposed for
-/// `cinerec bench als`, which times it against a plain GEMM of the same shape.
+/// The dense part of one conjugate-gradient step over every row of a side in the solver's GEMM
+/// form: `out = G·V` block by block of [`ROWS_PER_TASK`] rows (`rows` holds the row vectors one
+/// after the other), the blocks spread over the current rayon pool. (The solver takes this form
+/// for blocks of short rows at 128 factors and more; longer rows and smaller `k` go through the
+/// matrix-vector kernel.) Exposed for `cinerec bench als`, which times it against a plain GEMM
+/// of the same shape.
 pub fn dense_step(gram: &[f32], k: usize, rows: &[f32], out: &mut [f32]) {
     out.par_chunks_mut(ROWS_PER_TASK * k)
         .zip(rows.par_chunks(ROWS_PER_TASK * k))

@@ -2,7 +2,7 @@
 //! progress callback, as a median over iterations of repeated fits after a warm-up
 //! (`cinerec bench als`, and the cinerec side of `cinerec peer compare`), with a roofline: the
 //! iteration's counted floating-point operations per second, the rate of its dense part alone
-//! (the blocked `k × k` products of the conjugate-gradient steps, run as the solver runs them)
+//! (the conjugate-gradient steps' `k × k` products in the solver's GEMM form, 32-row blocks)
 //! and the rate of a plain f32 GEMM of the same shape on the same threads, measured in the same
 //! run, so every figure says how far it is from what this machine does.
 
@@ -122,8 +122,8 @@ pub struct BenchRow {
     /// building, factoring and solving every row's system, though short rows take the cheaper
     /// Woodbury path).
     pub gflops: f64,
-    /// The CG steps' dense part alone (`w₀YᵀY` times every row, in blocks as the solver runs
-    /// it), GFLOP/s; CG only.
+    /// The CG steps' dense part alone (`w₀YᵀY` times every row in the solver's GEMM form,
+    /// 32-row blocks), GFLOP/s; CG only.
     pub dense_gflops: Option<f64>,
     /// A plain f32 GEMM of the same shape (`(users + items) × k` times `k × k`) on the same
     /// threads, GFLOP/s: this machine's reference.
