@@ -44,6 +44,15 @@ def secret_known(name):
     return name in secrets or name in documented
 
 
+def check_refs(what, verb, secret=None, configmap=None):
+    """Records a referenced Secret that is neither in the overlay nor documented, and a
+    referenced ConfigMap the overlay lacks."""
+    if secret and not secret_known(secret):
+        violations.append(f"{overlay}: {what} {verb} Secret {secret}, neither in the overlay nor in k8s/README.md")
+    if configmap and configmap not in configmaps:
+        violations.append(f"{overlay}: {what} {verb} ConfigMap {configmap}, which the overlay lacks")
+
+
 workloads = [
     (name, kind, pod_spec(kind, d))
     for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
@@ -54,12 +63,7 @@ third_party = set()
 with_workload = set()
 for name, kind, spec in sorted(workloads):
     for volume in spec.get("volumes", []):
-        sec = volume.get("secret", {}).get("secretName")
-        if sec and not secret_known(sec):
-            violations.append(f"{overlay}: {kind} {name} mounts Secret {sec}, neither in the overlay nor in k8s/README.md")
-        cm = volume.get("configMap", {}).get("name")
-        if cm and cm not in configmaps:
-            violations.append(f"{overlay}: {kind} {name} mounts ConfigMap {cm}, which the overlay lacks")
+        check_refs(f"{kind} {name}", "mounts", volume.get("secret", {}).get("secretName"), volume.get("configMap", {}).get("name"))
     containers = [(c, True) for c in spec.get("initContainers", [])] + [(c, False) for c in spec["containers"]]
     for c, init in containers:
         what = f"{kind} {name}{' init container' if init else ''} {c['name']}"
@@ -68,23 +72,12 @@ for name, kind, spec in sorted(workloads):
         env = {}
         for ref in c.get("envFrom", []):
             cm = ref.get("configMapRef", {}).get("name")
-            if cm:
-                if cm not in configmaps:
-                    violations.append(f"{overlay}: {what} reads ConfigMap {cm}, which the overlay lacks")
-                else:
-                    env.update(configmaps[cm].get("data", {}))
-            sec = ref.get("secretRef", {}).get("name")
-            if sec and not secret_known(sec):
-                violations.append(f"{overlay}: {what} reads Secret {sec}, neither in the overlay nor in k8s/README.md")
+            check_refs(what, "reads", ref.get("secretRef", {}).get("name"), cm)
+            env.update(configmaps.get(cm, {}).get("data", {}))
         for e in c.get("env", []):
             env[e["name"]] = e.get("value")
             value_from = e.get("valueFrom", {})
-            sec = value_from.get("secretKeyRef", {}).get("name")
-            if sec and not secret_known(sec):
-                violations.append(f"{overlay}: {what} reads Secret {sec}, neither in the overlay nor in k8s/README.md")
-            cm = value_from.get("configMapKeyRef", {}).get("name")
-            if cm and cm not in configmaps:
-                violations.append(f"{overlay}: {what} reads ConfigMap {cm}, which the overlay lacks")
+            check_refs(what, "reads", value_from.get("secretKeyRef", {}).get("name"), value_from.get("configMapKeyRef", {}).get("name"))
         if image not in images:
             tag = reference.rsplit("/", 1)[-1]
             pinned = "@sha256:" in reference or (":" in tag and not tag.endswith(":latest"))
@@ -129,8 +122,7 @@ for name, svc in sorted(by_kind.get("Service", {}).items()):
             violations.append(f"{overlay}: Service {name} targets port {p['targetPort']}, which its pods do not name")
 for name, ing in sorted(by_kind.get("Ingress", {}).items()):
     for tls in ing["spec"].get("tls", []):
-        if not secret_known(tls["secretName"]):
-            violations.append(f"{overlay}: Ingress {name} uses Secret {tls['secretName']}, undocumented")
+        check_refs(f"Ingress {name}", "uses", tls["secretName"])
 for v in violations:
     print(f"  VIOLATION: {v}", file=sys.stderr)
 print(f"   third-party images, each pinned to a version: {', '.join(sorted(third_party)) or 'none'}")

@@ -313,7 +313,7 @@ impl ImplicitAlsModel {
 
 /// `w · XᵀX` for a row-major `n × k` matrix, summed over fixed-size chunks in a fixed order so
 /// that the result does not depend on the thread count.
-fn gram(rows: &[f32], k: usize, w: f32) -> Vec<f32> {
+pub fn gram(rows: &[f32], k: usize, w: f32) -> Vec<f32> {
     const CHUNK_ROWS: usize = 4096;
     let partials: Vec<Vec<f32>> = rows
         .par_chunks(CHUNK_ROWS * k)
@@ -453,15 +453,7 @@ impl HalfStep<'_> {
             return gram_times_block(self.gram, k, v, out);
         }
         for (v, out) in v.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
-            let mut row = 0;
-            while row + 4 <= k {
-                let g = |r: usize| &self.gram[(row + r) * k..][..k];
-                out[row..row + 4].copy_from_slice(&kern.dot4([g(0), g(1), g(2), g(3)], v));
-                row += 4;
-            }
-            for (r, o) in out.iter_mut().enumerate().skip(row) {
-                *o = kern.dot(&self.gram[r * k..][..k], v);
-            }
+            symmetric_times(kern, self.gram, v, out);
         }
     }
 

@@ -169,20 +169,7 @@ fn dense_rates(model: &ImplicitAlsModel, pool: &ThreadPool, cg: bool) -> (Option
     let k = model.n_factors();
     let rows: Vec<f32> = [model.user_factors(), model.item_factors()].concat();
     let n = rows.len() / k;
-    let gram: Vec<f32> = {
-        let mut g = vec![0f32; k * k];
-        pool.install(|| {
-            als::gemm(
-                &transpose(model.item_factors(), k),
-                model.item_factors(),
-                &mut g,
-                k,
-                model.item_factors().len() / k,
-                k,
-            )
-        });
-        g
-    };
+    let gram = pool.install(|| als::gram(model.item_factors(), k, 1.0));
     let flops = 2.0 * (k * k * n) as f64;
     let mut out = vec![0f32; rows.len()];
     let gemm = flops / pool.install(|| time_median(5, || als::gemm(&rows, &gram, &mut out, n, k, k))) / 1e9;
@@ -190,18 +177,6 @@ fn dense_rates(model: &ImplicitAlsModel, pool: &ThreadPool, cg: bool) -> (Option
         flops / pool.install(|| time_median(5, || als::dense_step(&gram, k, &rows, &mut out))) / 1e9
     });
     (dense, gemm)
-}
-
-/// The transpose of a row-major `n × k` matrix.
-fn transpose(m: &[f32], k: usize) -> Vec<f32> {
-    let n = m.len() / k;
-    let mut t = vec![0f32; m.len()];
-    for (i, row) in m.chunks_exact(k).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            t[j * n + i] = v;
-        }
-    }
-    t
 }
 
 /// The result of `cinerec bench als`.

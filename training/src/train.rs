@@ -309,27 +309,22 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     drop(trained);
     report.size_bytes = bytes.len() as u64;
     report.memory.artifact_bytes = bytes.len() as u64;
-    let Some(margin) = args.quality_gate_margin else {
-        report.version = store.put(bytes)?.to_string();
-        report.write_seconds = start.elapsed().as_secs_f64();
-        report.wall_seconds = started.elapsed().as_secs_f64();
-        report.memory.peak_rss_bytes = output::peak_rss_bytes();
-        return Ok(report);
-    };
-    // The serving model is read now, not before training: LATEST may have moved meanwhile.
-    let metric = format!("ndcg@{}", args.k);
-    let new = report.metrics.get(&metric).copied().unwrap_or(f64::NAN);
-    match serving_metric(&store, &metric)? {
-        Ok((serving, old)) if new.is_nan() || new < old - margin => {
-            let version = store.put_unpublished(bytes)?.to_string();
-            return Err(Error::QualityGate { version, serving, metric, new, old, margin });
-        }
-        Ok((serving, old)) => {
-            report.quality_gate = Some(format!(
-                "passed: {metric} {new:.4} against the serving model {serving}'s {old:.4} (margin {margin:.4})"
-            ));
-        }
-        Err(why) => report.quality_gate = Some(format!("passed: {why}, nothing to compare")),
+    if let Some(margin) = args.quality_gate_margin {
+        // The serving model is read now, not before training: LATEST may have moved meanwhile.
+        let metric = format!("ndcg@{}", args.k);
+        let new = report.metrics.get(&metric).copied().unwrap_or(f64::NAN);
+        report.quality_gate = Some(match serving_metric(&store, &metric)? {
+            Ok((serving, old)) if new.is_nan() || new < old - margin => {
+                let version = store.put_unpublished(bytes)?.to_string();
+                return Err(Error::QualityGate { version, serving, metric, new, old, margin });
+            }
+            Ok((serving, old)) => {
+                format!(
+                    "passed: {metric} {new:.4} against the serving model {serving}'s {old:.4} (margin {margin:.4})"
+                )
+            }
+            Err(why) => format!("passed: {why}, nothing to compare"),
+        });
     }
     report.version = store.put(bytes)?.to_string();
     report.write_seconds = start.elapsed().as_secs_f64();
