@@ -775,7 +775,7 @@ pub fn read_artifact(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
         }
         ModelParams::ExplicitAls(params) => {
             let params = params.check().map_err(engine("explicit ALS params"))?;
-            let k = params.factors as u64;
+            let k = params.width() as u64;
             let scalars = s.f32s("explicit.scalars", Some(&[3]))?;
             let parts = ExplicitAlsParts {
                 n_users: nu,

@@ -42,6 +42,11 @@ impl ModelParams {
     }
 }
 
+/// The default of `thin` in artifacts written before it existed.
+fn one() -> usize {
+    1
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 enum ParamsRepr {
@@ -68,6 +73,15 @@ enum ParamsRepr {
         rating_max: Option<f32>,
         init_scale: f32,
         seed: u64,
+        /// Absent in artifacts written before the Gibbs sampler (they are ALS models).
+        #[serde(default)]
+        samples: usize,
+        /// See `samples`.
+        #[serde(default)]
+        burn_in: usize,
+        /// See `samples` (1 when absent).
+        #[serde(default = "one")]
+        thin: usize,
     },
     ItemKnn {
         similarity: SimilarityRepr,
@@ -160,6 +174,9 @@ impl From<ModelParams> for ParamsRepr {
                     rating_max,
                     init_scale,
                     seed,
+                    samples,
+                    burn_in,
+                    thin,
                 } = p;
                 Self::ExplicitAls {
                     factors,
@@ -170,6 +187,9 @@ impl From<ModelParams> for ParamsRepr {
                     rating_max,
                     init_scale,
                     seed,
+                    samples,
+                    burn_in,
+                    thin,
                 }
             }
             ModelParams::ItemKnn(p) => {
@@ -241,6 +261,9 @@ impl From<ParamsRepr> for ModelParams {
                 rating_max,
                 init_scale,
                 seed,
+                samples,
+                burn_in,
+                thin,
             } => Self::ExplicitAls(ExplicitAlsParams {
                 factors,
                 iterations,
@@ -250,6 +273,9 @@ impl From<ParamsRepr> for ModelParams {
                 rating_max,
                 init_scale,
                 seed,
+                samples,
+                burn_in,
+                thin,
             }),
             ParamsRepr::ItemKnn { similarity, neighbours, shrinkage } => Self::ItemKnn(ItemKnnParams {
                 similarity: match similarity {

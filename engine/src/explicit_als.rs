@@ -10,9 +10,23 @@
 //! weighted-λ regularization of ALS-WR (Zhou et al. 2008). `μ` is the training mean and stays
 //! fixed. Rows without ratings get zero factors and bias.
 //!
-//! Determinism: each row's solve reads only the fixed side, and losses are summed over
-//! fixed-size chunks in a fixed order, so the same seed gives bit-identical models whatever
-//! the thread count.
+//! With `samples > 0` the ALS solution is the starting point of a Gibbs sampler (Bayesian
+//! matrix factorisation: Salakhutdinov & Mnih 2008, with biases and per-dimension priors as in
+//! Rendle's libFM MCMC). Ratings are `N(prediction, 1/α)`; each side's factor dimensions and
+//! its biases have Gaussian priors `N(μ_j, 1/λ_j)` whose `μ_j, λ_j` (Normal–Gamma hyperprior)
+//! and `α` (Gamma) are drawn from their posteriors at every sweep, so no regularization is
+//! tuned. A sweep draws every user's `[p_u, b_u]` from its Gaussian posterior (the ALS system
+//! with the prior in place of ALS-WR's ridge, plus `L⁻ᵀz`), then every item's. The model
+//! predicts the mean of the `samples` draws after `burn_in`: since a mean of dot products is
+//! one dot product of the draws side by side, each stored factor row holds the draws'
+//! factors concatenated and scaled by `1/√samples` (width `k × samples`), and the biases are
+//! the draws' means. Fold-in solves each draw's block by ALS-WR against the stored item
+//! factors (λ scaled to the block) and averages, as the sampled users' predictions are.
+//!
+//! Determinism: each row's solve reads only the fixed side, each row's draws come from its
+//! own random stream, hyperparameters are drawn in order on one thread, and losses are summed
+//! over fixed-size chunks in a fixed order, so the same seed gives bit-identical models
+//! whatever the thread count.
 
 use std::time::Instant;
 
@@ -22,7 +36,7 @@ use crate::context::FitContext;
 use crate::error::{EngineError, Result};
 use crate::factors::{FactorMatrices, FactorNorms, FactorView};
 use crate::interactions::{Csr, Interactions, Row};
-use crate::linalg::cholesky_solve_lower;
+use crate::linalg::{cholesky_solve_lower, solve_lower_transposed};
 use crate::params::{Params, Valid, in_range};
 use crate::recommend::{Explanation, Recommender, check_history, check_item, check_scores_len, check_user};
 use crate::rng::Rng;
@@ -31,10 +45,16 @@ use crate::with_kernels;
 
 /// Explicit ALS hyperparameters.
 ///
-/// The defaults (64 factors, 15 iterations, λ = 0.13, λ_b = 0.05) were chosen by grid search
-/// (factors 10–128, λ 0.05–0.5, λ_b 0–0.1) on a validation split carved from ml-100k's
-/// `u1.base` (20 % of its ratings at random), never on the `u*.test` files. The validation RMSE
-/// is flat within ±0.001 for λ in 0.11–0.15 and factors ≥ 64; results settle after ~5 iterations.
+/// The defaults are the Gibbs sampler of the module docs: 4 factors, 15 ALS iterations as the
+/// starting point, 10 sweeps of burn-in, then one draw kept every 4 sweeps until 100 are
+/// averaged (stored rows of 400 values). They were chosen on a validation split carved from
+/// ml-100k's `u1.base` (20 % of its ratings at random), never on the `u*.test` files
+/// (`cargo run --release -p benches --example tune_explicit_als`): validation RMSE 0.9077,
+/// against 0.9224 for the best ALS point (64 factors, λ = 0.13, λ_b = 0.05, found by an
+/// earlier grid over factors 10–128, λ 0.05–0.5, λ_b 0–0.1, and still the ALS
+/// regularization, used for the starting point and by fold-in). More factors did not help
+/// the sampler (16: 0.9099, 32: 0.9117); more draws help a little (800 draws of 8 factors:
+/// 0.9073). `samples: 0` trains the ALS point estimate alone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExplicitAlsParams {
     /// Latent dimension k.
@@ -51,14 +71,30 @@ pub struct ExplicitAlsParams {
     pub rating_max: Option<f32>,
     /// Item factors start uniform in `[−init_scale, init_scale)` (users are solved first).
     pub init_scale: f32,
-    /// Seed of the initialisation.
+    /// Seed of the initialisation and of the Gibbs sampler's draws.
     pub seed: u64,
+    /// Gibbs sweeps after the ALS iterations whose draws the model averages; 0: the ALS
+    /// point estimate alone.
+    pub samples: usize,
+    /// Gibbs sweeps drawn and discarded before the averaged ones.
+    pub burn_in: usize,
+    /// One sweep in `thin` is averaged after the burn-in (consecutive draws are correlated,
+    /// so a thinned chain stores fewer draws for nearly the same mean); at least 1.
+    pub thin: usize,
+}
+
+impl ExplicitAlsParams {
+    /// Length of a stored factor row: `factors`, or `factors × samples` for a sampled model
+    /// (each draw's factors side by side).
+    pub fn width(&self) -> usize {
+        self.factors * self.samples.max(1)
+    }
 }
 
 impl Default for ExplicitAlsParams {
     fn default() -> Self {
         Self {
-            factors: 64,
+            factors: 4,
             iterations: 15,
             regularization: 0.13,
             bias_regularization: 0.05,
@@ -66,6 +102,9 @@ impl Default for ExplicitAlsParams {
             rating_max: None,
             init_scale: 0.1,
             seed: 42,
+            samples: 100,
+            burn_in: 10,
+            thin: 4,
         }
     }
 }
@@ -83,6 +122,16 @@ impl Params for ExplicitAlsParams {
         )?;
         in_range("bias_regularization", self.bias_regularization as f64, 0.0, 1e6, "a number in [0, 1e6]")?;
         in_range("init_scale", self.init_scale as f64, f64::MIN_POSITIVE, 10.0, "a number in (0, 10]")?;
+        in_range("samples", self.samples as f64, 0.0, 10_000.0, "an integer in 0..=10000")?;
+        in_range("burn_in", self.burn_in as f64, 0.0, 10_000.0, "an integer in 0..=10000")?;
+        in_range("thin", self.thin as f64, 1.0, 1_000.0, "an integer in 1..=1000")?;
+        in_range(
+            "samples",
+            self.width() as f64,
+            0.0,
+            65_536.0,
+            "at most 65536 / factors (the stored rows hold factors × samples values)",
+        )?;
         if let Some(min) = self.rating_min {
             in_range("rating_min", min as f64, f64::MIN, f64::MAX, "a finite number")?;
         }
@@ -116,13 +165,13 @@ pub struct ExplicitAlsParts {
     pub rating_min: f32,
     /// See `rating_min`.
     pub rating_max: f32,
-    /// User factors, row-major `n_users × k`.
+    /// User factors, row-major `n_users × width` (see [`ExplicitAlsParams::width`]).
     pub user_factors: Vec<f32>,
-    /// Item factors, row-major `n_items × k`.
+    /// Item factors, row-major `n_items × width`.
     pub item_factors: Vec<f32>,
-    /// One bias per user.
+    /// One bias per user (the draws' mean for a sampled model).
     pub user_biases: Vec<f32>,
-    /// One bias per item.
+    /// One bias per item (the draws' mean for a sampled model).
     pub item_biases: Vec<f32>,
 }
 
@@ -137,7 +186,7 @@ pub struct ExplicitAlsModel {
 impl ExplicitAlsModel {
     /// Rebuilds a model from its parts, checking their shapes and values.
     pub fn from_parts(params: &Valid<ExplicitAlsParams>, parts: ExplicitAlsParts) -> Result<Self> {
-        let k = params.factors;
+        let k = params.width();
         let (n_users, n_items) = (parts.n_users, parts.n_items);
         for (what, expected, data) in [
             ("user factors", n_users * k, &parts.user_factors),
@@ -178,9 +227,15 @@ impl ExplicitAlsModel {
         self.parts
     }
 
-    /// Latent dimension k.
+    /// Length of the stored factor rows: k, or k × samples for a sampled model (whose rows
+    /// hold every draw's factors, scaled so that one dot product is the draws' mean).
     pub fn n_factors(&self) -> usize {
-        self.params.factors
+        self.params.width()
+    }
+
+    /// The averaged draws (1 for an ALS model).
+    fn n_blocks(&self) -> usize {
+        self.params.samples.max(1)
     }
 
     /// μ, the mean training rating.
@@ -243,36 +298,55 @@ impl ExplicitAlsModel {
         Ok(self.clip(self.parts.global_mean + user + item))
     }
 
-    /// The system of a user with ratings `history` against the trained items (see
-    /// [`build_system`]); `a` is `(k+1)²`, `b` is `k+1`.
-    fn user_system<K: Kernels>(&self, kern: K, history: Row<'_>, a: &mut [f32], b: &mut [f32]) {
-        let system = System::new(
-            &self.params,
-            self.parts.global_mean,
-            &self.parts.item_factors,
-            &self.parts.item_biases,
-        );
-        system.build(kern, history.indices, history.values, a, &mut vec![0f32; 4 * (system.k + 1)], b);
+    /// The ALS-WR system of a user with ratings `history` against block `block` of the trained
+    /// item rows (draw `block` of a sampled model; 0 of an ALS one), λ divided by the number
+    /// of blocks because the stored blocks are scaled by `1/√blocks`; `a` is `(k+1)²`, `b` is
+    /// `k+1`. The solution divided by the number of blocks is the block's share of the
+    /// prediction.
+    fn user_system<K: Kernels>(&self, kern: K, history: Row<'_>, block: usize, a: &mut [f32], b: &mut [f32]) {
+        let k = self.params.factors;
+        let system = System {
+            k,
+            stride: self.n_factors(),
+            offset: block * k,
+            fixed: &self.parts.item_factors,
+            fixed_biases: &self.parts.item_biases,
+            global_mean: self.parts.global_mean,
+            ridge: Ridge::PerRating {
+                factors: self.params.regularization / self.n_blocks() as f32,
+                bias: self.params.bias_regularization,
+            },
+        };
+        system.build(kern, history.indices, history.values, a, &mut vec![0f32; 4 * (k + 1)], b);
     }
 
     /// The least-squares `(p, b_u)` of someone with ratings `history` against the trained items
-    /// (the same solve as a training half-step). Empty history: zeros.
+    /// (the same solve as a training half-step; for a sampled model one per draw, combined as
+    /// in the module docs). Empty history: zeros.
     pub fn fold_in(&self, history: Row<'_>) -> Result<(Vec<f32>, f32)> {
         check_history(history, self.parts.n_items)?;
-        let d = self.n_factors() + 1;
-        let mut x = vec![0f32; d];
+        let (k, blocks) = (self.params.factors, self.n_blocks() as f32);
+        let d = k + 1;
+        let mut p = vec![0f32; self.n_factors()];
+        let mut bias = 0f32;
         if !history.is_empty() {
             let mut a = vec![0f32; d * d];
-            with_kernels!(|kern| {
-                self.user_system(kern, history, &mut a, &mut x);
-                cholesky_solve_lower(kern, &mut a, d, &mut x)
-            })
-            .map_err(|pivot| {
-                EngineError::Numerical(format!("fold-in system not positive definite (pivot {pivot})"))
-            })?;
+            let mut x = vec![0f32; d];
+            for (block, p) in p.chunks_exact_mut(k).enumerate() {
+                with_kernels!(|kern| {
+                    self.user_system(kern, history, block, &mut a, &mut x);
+                    cholesky_solve_lower(kern, &mut a, d, &mut x)
+                })
+                .map_err(|pivot| {
+                    EngineError::Numerical(format!("fold-in system not positive definite (pivot {pivot})"))
+                })?;
+                for (p, x) in p.iter_mut().zip(&x) {
+                    *p = x / blocks;
+                }
+                bias += x[k] / blocks;
+            }
         }
-        let bias = x.pop().unwrap_or(0.0);
-        Ok((x, bias))
+        Ok((p, bias))
     }
 
     /// Unclipped `μ + b + b_i + p·q_i` for every item.
@@ -285,32 +359,35 @@ impl ExplicitAlsModel {
     }
 }
 
-/// One side's least-squares problem: rows are solved against the `fixed` side's factors
-/// (row-major, `k` columns) and biases.
+/// What a row's system adds to `Σ [q,1][q,1]ᵀ` and `Σ (r − μ − b_j)·[q,1]`.
+enum Ridge<'a> {
+    /// ALS-WR: `n·diag(λ, …, λ, λ_b)` for a row with `n` ratings.
+    PerRating { factors: f32, bias: f32 },
+    /// A Gaussian prior in units of the noise variance (the Gibbs sampler).
+    Prior(&'a Prior),
+}
+
+/// One side's least-squares problem: rows are solved against `k` columns starting at
+/// `offset` of the `fixed` side's rows (`stride` values each) and its biases.
 struct System<'a> {
     k: usize,
+    stride: usize,
+    offset: usize,
     fixed: &'a [f32],
     fixed_biases: &'a [f32],
     global_mean: f32,
-    regularization: f32,
-    bias_regularization: f32,
+    ridge: Ridge<'a>,
 }
 
 impl<'a> System<'a> {
-    fn new(params: &ExplicitAlsParams, global_mean: f32, fixed: &'a [f32], fixed_biases: &'a [f32]) -> Self {
-        Self {
-            k: params.factors,
-            fixed,
-            fixed_biases,
-            global_mean,
-            regularization: params.regularization,
-            bias_regularization: params.bias_regularization,
-        }
+    /// The training system against `fixed` (`k` per row), with `ridge`.
+    fn new(k: usize, global_mean: f32, fixed: &'a [f32], fixed_biases: &'a [f32], ridge: Ridge<'a>) -> Self {
+        Self { k, stride: k, offset: 0, fixed, fixed_biases, global_mean, ridge }
     }
 
     /// Fills the lower triangle of `A` (`(k+1)²`, row-major) and `b` (`k+1`) for a row with
     /// entries `cols`/`ratings` (non-empty):
-    /// `A = Σ [q,1][q,1]ᵀ + n·diag(λ,…,λ,λ_b)`, `b = Σ (r − μ − b_j)·[q,1]`.
+    /// `A = Σ [q,1][q,1]ᵀ + ridge`, `b = Σ (r − μ − b_j)·[q,1]` (plus a prior's mean term).
     #[inline(always)]
     fn build<K: Kernels>(
         &self,
@@ -325,7 +402,7 @@ impl<'a> System<'a> {
         let d = k + 1;
         a.fill(0.0);
         b.fill(0.0);
-        let q = |col: u32| &self.fixed[col as usize * k..][..k];
+        let q = |col: u32| &self.fixed[col as usize * self.stride + self.offset..][..k];
         let target = |col: u32, r: f32| r - self.global_mean - self.fixed_biases[col as usize];
         // Row i < k of the lower triangle is updated over a length rounded up to the SIMD width
         // (entries right of the diagonal are never read).
@@ -365,14 +442,32 @@ impl<'a> System<'a> {
             b_last[0] += t;
         }
         let n = cols.len() as f32;
-        for i in 0..k {
-            a[i * d + i] += self.regularization * n;
+        a[k * d + k] = n;
+        match self.ridge {
+            Ridge::PerRating { factors, bias } => {
+                for i in 0..k {
+                    a[i * d + i] += factors * n;
+                }
+                a[k * d + k] += bias * n;
+            }
+            Ridge::Prior(prior) => {
+                for i in 0..d {
+                    a[i * d + i] += prior.precision[i];
+                    b[i] += prior.mean_term[i];
+                }
+            }
         }
-        a[k * d + k] = n + self.bias_regularization * n;
     }
 
-    /// Solves every row of `matrix` into `factors` (`k` per row) and `biases`.
-    fn solve_all(&self, matrix: &Csr, factors: &mut [f32], biases: &mut [f32]) -> Result<()> {
+    /// Solves every row of `matrix` into `factors` (`k` per row) and `biases`; with `draw`,
+    /// each row gets a draw from its Gaussian posterior instead of its mean.
+    fn solve_all(
+        &self,
+        matrix: &Csr,
+        factors: &mut [f32],
+        biases: &mut [f32],
+        draw: Option<Draw>,
+    ) -> Result<()> {
         const ROWS_PER_TASK: usize = 32;
         let (k, d) = (self.k, self.k + 1);
         factors
@@ -380,10 +475,11 @@ impl<'a> System<'a> {
             .zip(biases.par_chunks_mut(ROWS_PER_TASK))
             .enumerate()
             .try_for_each_init(
-                || vec![0f32; d * d + 5 * d],
+                || vec![0f32; d * d + 6 * d],
                 |scratch, (task, (rows, row_biases))| {
                     let (a, rest) = scratch.split_at_mut(d * d);
-                    let (coefs, x) = rest.split_at_mut(4 * d);
+                    let (coefs, rest) = rest.split_at_mut(4 * d);
+                    let (x, z) = rest.split_at_mut(d);
                     with_kernels!(|kern| {
                         for (offset, (p, bias)) in
                             rows.chunks_exact_mut(k).zip(row_biases.iter_mut()).enumerate()
@@ -401,6 +497,14 @@ impl<'a> System<'a> {
                                     "row {row_idx}: system is not positive definite (pivot {pivot})"
                                 ))
                             })?;
+                            if let Some(draw) = draw {
+                                // a holds L with A = L Lᵀ, so L⁻ᵀz ~ N(0, A⁻¹): the posterior
+                                // covariance in units of the noise variance.
+                                let mut rng = Rng::for_stream(draw.seed, row_idx as u64);
+                                z.iter_mut().for_each(|v| *v = rng.normal() as f32);
+                                solve_lower_transposed(kern, a, d, z);
+                                kern.axpy(draw.noise_sd, z, x);
+                            }
                             p.copy_from_slice(&x[..k]);
                             *bias = x[k];
                         }
@@ -411,8 +515,60 @@ impl<'a> System<'a> {
     }
 }
 
-/// Training RMSE of clipped predictions, summed over fixed chunks of users in order.
+/// One Gibbs sweep's posterior draws: the rows' random streams and the noise's standard
+/// deviation `1/√α`.
+#[derive(Clone, Copy)]
+struct Draw {
+    seed: u64,
+    noise_sd: f32,
+}
+
+/// One side's prior, drawn at each sweep, in the systems' units (divided by the noise
+/// precision α): `precision[j] = λ_j/α` and `mean_term[j] = λ_j·μ_j/α` for the `k` factor
+/// dimensions and the bias (last).
+struct Prior {
+    precision: Vec<f32>,
+    mean_term: Vec<f32>,
+}
+
+impl Prior {
+    /// Draws `μ_j, λ_j` of every dimension of the rows `factors` (`k` each; rows without
+    /// ratings in `rated` left out) and of `biases` from their Normal–Gamma posterior
+    /// (hyperprior `μ₀ = 0`, `γ₀ = 1`, shape and rate 1), given the noise precision `alpha`.
+    fn draw(rng: &mut Rng, k: usize, (factors, biases): (&[f32], &[f32]), rated: &Csr, alpha: f64) -> Self {
+        let rows: Vec<usize> = (0..biases.len()).filter(|&r| !rated.row(r).is_empty()).collect();
+        let n = rows.len() as f64;
+        let mut prior = Self { precision: vec![0.0; k + 1], mean_term: vec![0.0; k + 1] };
+        for j in 0..=k {
+            let value = |r: usize| if j < k { factors[r * k + j] as f64 } else { biases[r] as f64 };
+            let mean = rows.iter().map(|&r| value(r)).sum::<f64>() / n.max(1.0);
+            let scatter = rows.iter().map(|&r| (value(r) - mean).powi(2)).sum::<f64>();
+            let gamma_n = 1.0 + n;
+            let rate = 1.0 + 0.5 * scatter + 0.5 * n * mean * mean / gamma_n;
+            let lambda = rng.gamma(1.0 + 0.5 * n, rate);
+            let mu = n * mean / gamma_n + rng.normal() / (gamma_n * lambda).sqrt();
+            prior.precision[j] = (lambda / alpha) as f32;
+            prior.mean_term[j] = (lambda * mu / alpha) as f32;
+        }
+        prior
+    }
+}
+
+/// Training RMSE of clipped predictions.
 fn training_rmse(
+    data: &Interactions,
+    k: usize,
+    mean: f32,
+    range: (f32, f32),
+    users: (&[f32], &[f32]),
+    items: (&[f32], &[f32]),
+) -> f64 {
+    (squared_error(data, k, mean, range, users, items) / data.nnz() as f64).sqrt()
+}
+
+/// The sum of squared errors of predictions clipped to `range`, over fixed chunks of users in
+/// order.
+fn squared_error(
     data: &Interactions,
     k: usize,
     mean: f32,
@@ -441,7 +597,7 @@ fn training_rmse(
             })
         })
         .collect();
-    (partials.iter().sum::<f64>() / data.nnz() as f64).sqrt()
+    partials.iter().sum::<f64>()
 }
 
 /// Trains explicit biased ALS on `data` (values are ratings). Progress reports the training
@@ -479,34 +635,33 @@ pub fn fit(
             let mut rng = Rng::for_stream(params.seed, item as u64);
             q.iter_mut().for_each(|v| *v = (2.0 * rng.next_f32() - 1.0) * params.init_scale);
         });
+        let ridge = || Ridge::PerRating { factors: params.regularization, bias: params.bias_regularization };
+        let sweeps = params.burn_in + params.samples * params.thin;
+        let total = params.iterations + if params.samples > 0 { sweeps } else { 0 };
+        let report = |done: usize, users: (&[f32], &[f32]), items: (&[f32], &[f32])| {
+            let range = (rating_min, rating_max);
+            let loss = ctx.wants_progress().then(|| training_rmse(data, k, global_mean, range, users, items));
+            ctx.report(started, done, total, loss);
+        };
         for iteration in 0..params.iterations {
             ctx.check_cancel(iteration)?;
-            System::new(params, global_mean, &item_factors, &item_biases).solve_all(
+            System::new(k, global_mean, &item_factors, &item_biases, ridge()).solve_all(
                 data.user_items(),
                 &mut user_factors,
                 &mut user_biases,
+                None,
             )?;
             ctx.check_cancel(iteration)?;
-            System::new(params, global_mean, &user_factors, &user_biases).solve_all(
+            System::new(k, global_mean, &user_factors, &user_biases, ridge()).solve_all(
                 data.item_users(),
                 &mut item_factors,
                 &mut item_biases,
+                None,
             )?;
-            let loss = ctx.wants_progress().then(|| {
-                training_rmse(
-                    data,
-                    k,
-                    global_mean,
-                    (rating_min, rating_max),
-                    (&user_factors, &user_biases),
-                    (&item_factors, &item_biases),
-                )
-            });
-            ctx.report(started, iteration + 1, params.iterations, loss);
+            report(iteration + 1, (&user_factors, &user_biases), (&item_factors, &item_biases));
         }
-        ExplicitAlsModel::from_parts(
-            params,
-            ExplicitAlsParts {
+        if params.samples == 0 {
+            let parts = ExplicitAlsParts {
                 n_users,
                 n_items,
                 global_mean,
@@ -516,8 +671,80 @@ pub fn fit(
                 item_factors,
                 user_biases,
                 item_biases,
-            },
-        )
+            };
+            return ExplicitAlsModel::from_parts(params, parts);
+        }
+        // Gibbs sampling from the ALS solution; the averaged draws are written side by side.
+        let width = params.width();
+        let mut mean_users = (vec![0f32; n_users * width], vec![0f64; n_users]);
+        let mut mean_items = (vec![0f32; n_items * width], vec![0f64; n_items]);
+        let scale = 1.0 / (params.samples as f32).sqrt();
+        let mut hyper_rng = Rng::for_stream(params.seed, u64::MAX);
+        let unclipped = (f32::NEG_INFINITY, f32::INFINITY);
+        for sweep in 0..sweeps {
+            let done = params.iterations + sweep;
+            ctx.check_cancel(done)?;
+            let error = squared_error(
+                data,
+                k,
+                global_mean,
+                unclipped,
+                (&user_factors, &user_biases),
+                (&item_factors, &item_biases),
+            );
+            let alpha = hyper_rng.gamma(1.0 + 0.5 * data.nnz() as f64, 1.0 + 0.5 * error);
+            let draw = |side: u64| Draw {
+                seed: Rng::for_stream(params.seed, 2 * sweep as u64 + side).next_u64(),
+                noise_sd: (1.0 / alpha.sqrt()) as f32,
+            };
+            let prior =
+                Prior::draw(&mut hyper_rng, k, (&user_factors, &user_biases), data.user_items(), alpha);
+            System::new(k, global_mean, &item_factors, &item_biases, Ridge::Prior(&prior)).solve_all(
+                data.user_items(),
+                &mut user_factors,
+                &mut user_biases,
+                Some(draw(0)),
+            )?;
+            ctx.check_cancel(done)?;
+            let prior =
+                Prior::draw(&mut hyper_rng, k, (&item_factors, &item_biases), data.item_users(), alpha);
+            System::new(k, global_mean, &user_factors, &user_biases, Ridge::Prior(&prior)).solve_all(
+                data.item_users(),
+                &mut item_factors,
+                &mut item_biases,
+                Some(draw(1)),
+            )?;
+            let kept = sweep.checked_sub(params.burn_in).filter(|after| (after + 1) % params.thin == 0);
+            if let Some(sample) = kept.map(|after| after / params.thin) {
+                for (mean, (factors, biases)) in [
+                    (&mut mean_users, (&user_factors, &user_biases)),
+                    (&mut mean_items, (&item_factors, &item_biases)),
+                ] {
+                    mean.0.par_chunks_mut(width).zip(factors.par_chunks(k)).for_each(|(row, draw)| {
+                        for (slot, v) in row[sample * k..][..k].iter_mut().zip(draw) {
+                            *slot = v * scale;
+                        }
+                    });
+                    for (sum, b) in mean.1.iter_mut().zip(biases.iter()) {
+                        *sum += *b as f64 / params.samples as f64;
+                    }
+                }
+            }
+            report(done + 1, (&user_factors, &user_biases), (&item_factors, &item_biases));
+        }
+        let to_f32 = |v: Vec<f64>| v.into_iter().map(|b| b as f32).collect();
+        let parts = ExplicitAlsParts {
+            n_users,
+            n_items,
+            global_mean,
+            rating_min,
+            rating_max,
+            user_factors: mean_users.0,
+            item_factors: mean_items.0,
+            user_biases: to_f32(mean_users.1),
+            item_biases: to_f32(mean_items.1),
+        };
+        ExplicitAlsModel::from_parts(params, parts)
     })
 }
 
@@ -570,26 +797,28 @@ impl Recommender for ExplicitAlsModel {
         if history.is_empty() {
             return Ok(Explanation { score: baseline, contributions: Vec::new() });
         }
-        let (k, d) = (self.n_factors(), self.n_factors() + 1);
+        let (k, width, blocks) = (self.params.factors, self.n_factors(), self.n_blocks());
+        let d = k + 1;
         let mut a = vec![0f32; d * d];
         let mut w = vec![0f32; d];
-        with_kernels!(|kern| {
-            self.user_system(kern, history, &mut a, &mut w);
-            w[..k].copy_from_slice(q_item);
-            w[k] = 1.0;
-            cholesky_solve_lower(kern, &mut a, d, &mut w)
-        })
-        .map_err(|pivot| {
-            EngineError::Numerical(format!("explain system not positive definite (pivot {pivot})"))
-        })?;
-        let mut contributions: Vec<(u32, f32)> = history
-            .iter()
-            .map(|(j, r)| {
-                let q_j = &self.parts.item_factors[j as usize * k..][..k];
-                let target = r - self.parts.global_mean - self.parts.item_biases[j as usize];
-                (j, target * (crate::simd::dot(&w[..k], q_j) + w[k]))
+        let mut contributions: Vec<(u32, f32)> = history.iter().map(|(j, _)| (j, 0.0)).collect();
+        for block in 0..blocks {
+            let offset = block * k;
+            with_kernels!(|kern| {
+                self.user_system(kern, history, block, &mut a, &mut w);
+                w[..k].copy_from_slice(&q_item[offset..][..k]);
+                w[k] = 1.0;
+                cholesky_solve_lower(kern, &mut a, d, &mut w)
             })
-            .collect();
+            .map_err(|pivot| {
+                EngineError::Numerical(format!("explain system not positive definite (pivot {pivot})"))
+            })?;
+            for ((j, r), (_, contribution)) in history.iter().zip(contributions.iter_mut()) {
+                let q_j = &self.parts.item_factors[j as usize * width + offset..][..k];
+                let target = r - self.parts.global_mean - self.parts.item_biases[j as usize];
+                *contribution += target * (crate::simd::dot(&w[..k], q_j) + w[k]) / blocks as f32;
+            }
+        }
         let score = baseline + contributions.iter().map(|c| c.1).sum::<f32>();
         contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(Explanation { score, contributions })
@@ -626,10 +855,32 @@ mod tests {
         Interactions::from_entries(21, 12, &entries, Duplicates::Reject).unwrap()
     }
 
+    /// The ALS point estimate alone.
     fn params() -> Valid<ExplicitAlsParams> {
-        ExplicitAlsParams { factors: 4, iterations: 20, regularization: 0.05, ..Default::default() }
-            .check()
-            .unwrap()
+        ExplicitAlsParams {
+            factors: 4,
+            iterations: 20,
+            regularization: 0.05,
+            samples: 0,
+            ..Default::default()
+        }
+        .check()
+        .unwrap()
+    }
+
+    /// The Gibbs sampler: 6 ALS iterations, 5 sweeps of burn-in, 12 draws one sweep in 2.
+    fn sampled() -> Valid<ExplicitAlsParams> {
+        ExplicitAlsParams {
+            factors: 4,
+            iterations: 6,
+            regularization: 0.05,
+            samples: 12,
+            burn_in: 5,
+            thin: 2,
+            ..Default::default()
+        }
+        .check()
+        .unwrap()
     }
 
     #[test]
@@ -757,6 +1008,97 @@ mod tests {
     }
 
     #[test]
+    fn the_gibbs_sampler_averages_its_draws_side_by_side_and_fits_the_groups() {
+        let data = groups();
+        let losses = std::sync::Mutex::new(Vec::new());
+        let callback = |p: &crate::context::Progress| losses.lock().unwrap().push(p.loss.unwrap());
+        let model = fit(&sampled(), &data, &FitContext::new().with_progress(&callback)).unwrap();
+        // 6 ALS iterations, then 5 + 12 × 2 sweeps, each reported.
+        assert_eq!(losses.into_inner().unwrap().len(), 6 + 5 + 24);
+        assert_eq!(model.n_factors(), 4 * 12);
+        assert_eq!(model.parts().user_factors.len(), 21 * 48);
+        // Twelve different draws were stored: no block of a user's row repeats another.
+        let row = model.user_vector(3).unwrap();
+        let blocks: Vec<&[f32]> = row.chunks_exact(4).collect();
+        assert!(blocks.iter().enumerate().all(|(i, b)| blocks[..i].iter().all(|o| o != b)), "{row:?}");
+        let mut squared = 0.0;
+        for u in 0..20u32 {
+            for (i, r) in data.user_items().row(u as usize).iter() {
+                squared += (model.predict(u, i).unwrap() - r).powi(2);
+            }
+            for i in (0..11u32).filter(|i| (i + u) % 3 == 0) {
+                let likes = (u < 10) == (i < 6);
+                let p = model.predict(u, i).unwrap();
+                assert!(if likes { p > 3.5 } else { p < 2.5 }, "user {u} item {i}: {p}");
+            }
+        }
+        let rmse = (squared / data.nnz() as f32).sqrt();
+        assert!(rmse < 0.3, "training RMSE {rmse}");
+        // User 20 and item 11 have no ratings: zero factors and biases, as with ALS.
+        assert!(model.user_vector(20).unwrap().iter().all(|&v| v == 0.0));
+        assert_eq!(model.item_bias(11).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn the_gibbs_sampler_is_bit_identical_across_thread_counts() {
+        let data = groups();
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let a = fit(&sampled(), &data, &FitContext::new().with_pool(&one)).unwrap();
+        let b = fit(&sampled(), &data, &FitContext::new().with_pool(&two)).unwrap();
+        assert_eq!(a, b);
+        let other = ExplicitAlsParams { seed: 7, ..(*sampled()).clone() }.check().unwrap();
+        assert_ne!(
+            a.parts().user_factors,
+            fit(&other, &data, &FitContext::new()).unwrap().parts().user_factors
+        );
+    }
+
+    #[test]
+    fn sampled_fold_in_averages_the_draws_and_explain_sums_to_its_score() {
+        let data = groups();
+        let model = fit(&sampled(), &data, &FitContext::new()).unwrap();
+        let history = data.user_items().row(4);
+        let (p, bias) = model.fold_in(history).unwrap();
+        assert_eq!(p.len(), model.n_factors());
+        // Each block's share solved on its own: the same as a one-draw model of that block.
+        let k = 4;
+        let mut by_history = vec![0f32; 12];
+        model.score_history(history, &mut by_history).unwrap();
+        for item in 0..12u32 {
+            let q = model.item_vector(item).unwrap();
+            let want = model.global_mean() + model.item_bias(item).unwrap() + bias + crate::simd::dot(&p, q);
+            assert!((by_history[item as usize] - want).abs() < 1e-4);
+            let why = explain(&model, data.user_items(), 4, item).unwrap();
+            assert!((why.score - by_history[item as usize]).abs() < 1e-3, "item {item}: {why:?}");
+            assert_eq!(why.contributions.len(), history.len());
+        }
+        // The fold-in's predictions track the sampled user's (same tastes, ALS-WR per draw).
+        for (i, _) in history.iter() {
+            let (folded, trained) = (by_history[i as usize], model.predict(4, i).unwrap());
+            assert!((folded - trained).abs() < 0.5, "item {i}: fold-in {folded} vs trained {trained}");
+        }
+        // Block 0 of the fold-in is draw 0's own ALS-WR solve: a one-draw model of that draw
+        // (stored unscaled, q = √12·q′) solves the same problem, so its p is √12 times block 0.
+        let scale = 12f32.sqrt();
+        let first_draw = |rows: &[f32]| -> Vec<f32> {
+            rows.chunks_exact(48).flat_map(|r| r[..k].iter().map(|v| v * scale)).collect()
+        };
+        let one_draw = ExplicitAlsParams { samples: 1, ..(*sampled()).clone() }.check().unwrap();
+        let parts = ExplicitAlsParts {
+            user_factors: first_draw(&model.parts().user_factors),
+            item_factors: first_draw(&model.parts().item_factors),
+            ..model.parts().clone()
+        };
+        let first = ExplicitAlsModel::from_parts(&one_draw, parts).unwrap();
+        assert_eq!(first.n_factors(), k);
+        let (p_first, _) = first.fold_in(history).unwrap();
+        for (a, b) in p[..k].iter().zip(&p_first) {
+            assert!((a * scale - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+
+    #[test]
     fn invalid_params_parts_and_queries_are_named() {
         let err = ExplicitAlsParams { regularization: 0.0, ..Default::default() }.check().unwrap_err();
         assert_eq!(err.to_string(), "invalid parameter `regularization` = 0: expected a number in (0, 1e6]");
@@ -768,6 +1110,10 @@ mod tests {
         assert!(
             err.to_string().contains("`rating_max` = 1: expected a finite number greater than rating_min")
         );
+        let err = ExplicitAlsParams { thin: 0, ..Default::default() }.check().unwrap_err();
+        assert!(err.to_string().contains("`thin` = 0"), "{err}");
+        let err = ExplicitAlsParams { factors: 64, samples: 2000, ..Default::default() }.check().unwrap_err();
+        assert!(err.to_string().contains("at most 65536 / factors"), "{err}");
         let err = ExplicitAlsParams { bias_regularization: -1.0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`bias_regularization` = -1"), "{err}");
         let p = ExplicitAlsParams { rating_min: Some(6.0), ..(*params()).clone() }.check().unwrap();

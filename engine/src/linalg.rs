@@ -124,14 +124,21 @@ pub fn cholesky_solve_lower<K: Kernels>(
         let row = &a[i * n..][..=i];
         b[i] = (b[i] - kern.dot(&row[..i], &b[..i])) / row[i];
     }
-    // Lᵀ x = y, column-oriented so that each step is one contiguous axpy.
+    solve_lower_transposed(kern, a, n, b);
+    Ok(())
+}
+
+/// Solves `Lᵀ x = y` in place (`y` in `b`) for the lower-triangular factor `l` that
+/// [`cholesky_solve_lower`] leaves in its matrix, column-oriented so that each step is one
+/// contiguous axpy. With `y` standard normal, `x` is a draw from `N(0, A⁻¹)`.
+#[inline(always)]
+pub fn solve_lower_transposed<K: Kernels>(kern: K, l: &[f32], n: usize, b: &mut [f32]) {
     for i in (0..n).rev() {
-        let row = &a[i * n..][..=i];
+        let row = &l[i * n..][..=i];
         b[i] /= row[i];
         let xi = b[i];
         kern.axpy(-xi, &row[..i], &mut b[..i]);
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -161,6 +168,20 @@ mod lower_tests {
             crate::with_kernels!(|k| cholesky_solve_lower(k, &mut a3, n, &mut x3)).unwrap();
             for i in 0..n {
                 assert!((x1[i] - x2[i]).abs() < 1e-3 && (x1[i] - x3[i]).abs() < 1e-3, "n={n} i={i}");
+            }
+            // a2 now holds L (lower triangle): L Lᵀ = A, and Lᵀ (solve_lower_transposed(y)) = y.
+            let l = |i: usize, j: usize| if j <= i { a2[i * n + j] } else { 0.0 };
+            for i in 0..n {
+                for j in 0..=i {
+                    let llt: f32 = (0..n).map(|r| l(i, r) * l(j, r)).sum();
+                    assert!((llt - a[i * n + j]).abs() < 1e-3 * a[i * n + i], "n={n} ({i},{j})");
+                }
+            }
+            let mut x = b.clone();
+            solve_lower_transposed(Portable, &a2, n, &mut x);
+            for (i, y) in b.iter().enumerate() {
+                let ltx: f32 = (i..n).map(|r| l(r, i) * x[r]).sum();
+                assert!((ltx - y).abs() < 1e-3, "n={n} i={i}: {ltx} vs {y}");
             }
         }
         let mut not_spd = vec![1.0, 0.0, 2.0, 1.0];

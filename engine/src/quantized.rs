@@ -5,9 +5,10 @@
 //! `4 · n_items × k` the exact scan reads. A query
 //!
 //! 1. quantizes the user vector to 7-bit codes (`−63..=63`, one f32 scale),
-//! 2. computes integer dot products with every item (AVX2 `vpmaddubsw` on the user code shifted
-//!    to `1..=127`, corrected by each item's precomputed code sum; a portable loop elsewhere;
-//!    both give the same integers, so the same approximate scores bit for bit),
+//! 2. computes integer dot products with every item (AVX-512 VNNI `vpdpbusd` where the CPU has
+//!    it, chosen at run time, else AVX2 `vpmaddubsw` + `vpmaddwd`, on the user code shifted to
+//!    `1..=127`, corrected by each item's precomputed code sum; a portable loop elsewhere; all
+//!    give the same integers, so the same approximate scores bit for bit),
 //! 3. keeps the best [`QuantizedIndex::candidate_count`] items by approximate score; seen and
 //!    denied items are set to −∞ first, so they never take a candidate slot,
 //! 4. scores those candidates exactly, as the model's `score_user`/`score_history` would (same
@@ -72,16 +73,38 @@ pub(crate) enum Kernel {
     /// Holds the proof that the CPU has AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     Avx2(crate::simd::Avx2Fma),
+    /// Holds the proof that the CPU also has AVX-512 VNNI on 256-bit vectors (AVX-512 VL).
+    #[cfg(target_arch = "x86_64")]
+    Vnni(x86::Vnni),
 }
 
 impl Kernel {
+    /// The kernel's name in [`QuantizedIndex::kernels`].
+    fn name(self) -> &'static str {
+        match self {
+            Self::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2(_) => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Self::Vnni(_) => "avx512-vnni",
+        }
+    }
+
     /// The fastest kernel the running CPU supports.
     pub(crate) fn detect() -> Self {
+        Self::available().pop().unwrap_or(Self::Portable)
+    }
+
+    /// Every kernel the running CPU supports, slowest (portable) first.
+    pub(crate) fn available() -> Vec<Self> {
+        #[allow(unused_mut)] // Only the portable kernel off x86-64.
+        let mut res = vec![Self::Portable];
         #[cfg(target_arch = "x86_64")]
-        if let Some(proof) = crate::simd::Avx2Fma::detect() {
-            return Self::Avx2(proof);
+        if let Some(avx2) = crate::simd::Avx2Fma::detect() {
+            res.push(Self::Avx2(avx2));
+            res.extend(x86::Vnni::detect(avx2).map(Self::Vnni));
         }
-        Self::Portable
+        res
     }
 }
 
@@ -104,6 +127,8 @@ pub struct QuantizedIndex {
     /// Per padded row: the item bias (0 for models without biases and for padding).
     biases: Vec<f32>,
     fingerprint: u64,
+    /// The integer kernel of the approximate scores (the fastest the CPU has, unless chosen).
+    kernel: Kernel,
 }
 
 /// A user's side of a query: the factor vector and, for biased models, `μ + b_u`.
@@ -113,7 +138,8 @@ struct UserQuery<'u> {
     base: Option<f32>,
 }
 
-/// Per-query buffers, reused across the users of a batch.
+/// Per-query buffers, reused across the users of a batch and, per thread, across queries.
+#[derive(Default)]
 struct Scratch {
     user_codes: Vec<u8>,
     approx: Vec<f32>,
@@ -164,7 +190,32 @@ impl QuantizedIndex {
             scales,
             biases,
             fingerprint: view.fingerprint(),
+            kernel: Kernel::detect(),
         }
+    }
+
+    /// The integer kernels the running CPU supports, slowest first: `portable`, then on x86-64
+    /// `avx2` and `avx512-vnni` where present. The index uses the last unless told otherwise.
+    pub fn kernels() -> Vec<&'static str> {
+        Kernel::available().into_iter().map(Kernel::name).collect()
+    }
+
+    /// The name of the kernel this index scores with.
+    pub fn kernel(&self) -> &'static str {
+        self.kernel.name()
+    }
+
+    /// The index scoring with the kernel `name` (one of [`Self::kernels`]), e.g. to compare
+    /// kernels in one run; every kernel gives the same scores bit for bit.
+    pub fn with_kernel(mut self, name: &str) -> Result<Self> {
+        self.kernel = Kernel::available().into_iter().find(|k| k.name() == name).ok_or_else(|| {
+            EngineError::InvalidParam {
+                name: "kernel",
+                value: name.to_string(),
+                allowed: "one of QuantizedIndex::kernels() on this CPU",
+            }
+        })?;
+        Ok(self)
     }
 
     /// Items in the index.
@@ -201,7 +252,7 @@ impl QuantizedIndex {
         check_user(user_idx, model.n_users())?;
         check_options(options, self.n_items)?;
         let (_, seen) = users.checked(user_idx)?;
-        Ok(self.query_user(Kernel::detect(), view, user_idx, seen, options, &mut self.scratch()))
+        Ok(self.with_scratch(|scratch| self.query_user(view, user_idx, seen, options, scratch)))
     }
 
     /// Top-N for many training users in parallel, like [`crate::recommend::recommend_batch`];
@@ -219,14 +270,11 @@ impl QuantizedIndex {
             check_user(user, model.n_users())?;
             training.checked(user)?;
         }
-        let kernel = Kernel::detect();
         Ok(users
             .par_iter()
             .map_init(
                 || self.scratch(),
-                |scratch, &user| {
-                    self.query_user(kernel, view, user, training.unchecked(user).1, options, scratch)
-                },
+                |scratch, &user| self.query_user(view, user, training.unchecked(user).1, options, scratch),
             )
             .collect())
     }
@@ -247,7 +295,7 @@ impl QuantizedIndex {
         let (user, bias) = view.fold_in(history)?;
         let user = UserQuery { vector: &user, base: view.biases().map(|b| b.global_mean + bias) };
         let seen = Seen { history: history.indices, also: also_seen };
-        Ok(self.query(Kernel::detect(), view, user, seen, options, &mut self.scratch()))
+        Ok(self.with_scratch(|scratch| self.query(view, user, seen, options, scratch)))
     }
 
     /// The model's factors, checked against the ones the index was built from.
@@ -272,60 +320,67 @@ impl QuantizedIndex {
     }
 
     fn scratch(&self) -> Scratch {
-        Scratch {
-            user_codes: vec![0; self.stride],
-            approx: vec![0.0; self.scales.len()],
-            shortlist: Vec::new(),
-            candidates: Vec::new(),
-            exact: Vec::new(),
+        let mut scratch = Scratch::default();
+        self.fit(&mut scratch);
+        scratch
+    }
+
+    /// Sizes `scratch` for this index (every buffer is overwritten before it is read).
+    fn fit(&self, scratch: &mut Scratch) {
+        scratch.user_codes.resize(self.stride, 0);
+        scratch.approx.resize(self.scales.len(), 0.0);
+    }
+
+    /// Runs `f` with this thread's reused buffers (a query allocates nothing once warm), or
+    /// fresh ones if they are in use further up the stack.
+    fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                self.fit(&mut scratch);
+                f(&mut scratch)
+            }
+            Err(_) => f(&mut self.scratch()),
+        })
+    }
+
+    /// A checked training user's side of a query.
+    fn user_query<'v>(&self, view: FactorView<'v>, user_idx: u32) -> UserQuery<'v> {
+        let k = self.n_factors;
+        let vector = &view.user_factors()[user_idx as usize * k..][..k];
+        let base = view.biases().map(|b| b.global_mean + b.user[user_idx as usize]);
+        UserQuery { vector, base }
     }
 
     /// A checked training user's query.
     fn query_user(
         &self,
-        kernel: Kernel,
         view: FactorView<'_>,
         user_idx: u32,
         seen: Seen<'_>,
         options: &RecommendOptions<'_>,
         scratch: &mut Scratch,
     ) -> Vec<ScoredItem> {
-        let k = self.n_factors;
-        let user = &view.user_factors()[user_idx as usize * k..][..k];
-        let base = view.biases().map(|b| b.global_mean + b.user[user_idx as usize]);
-        self.query(kernel, view, UserQuery { vector: user, base }, seen, options, scratch)
+        self.query(view, self.user_query(view, user_idx), seen, options, scratch)
     }
 
     /// Shortlists by approximate score, then re-ranks exactly; `seen` is what `exclude_seen`
     /// excludes.
     fn query(
         &self,
-        kernel: Kernel,
         view: FactorView<'_>,
         user: UserQuery<'_>,
         seen: Seen<'_>,
         options: &RecommendOptions<'_>,
         scratch: &mut Scratch,
     ) -> Vec<ScoredItem> {
-        let denied =
-            |item: u32| options.deny.contains(&item) || (options.exclude_seen && seen.contains(item));
-        let exact_at = |items: &[u32], out: &mut Vec<f32>| {
-            out.clear();
-            out.resize(items.len(), 0.0);
-            matvec_rows_at(view.item_factors(), user.vector, items, out);
-            if let (Some(base), Some(b)) = (user.base, view.biases()) {
-                // The same additions as `ExplicitAlsModel::score_all`.
-                for (s, &item) in out.iter_mut().zip(items) {
-                    *s += base + b.item[item as usize];
-                }
-            }
-        };
         if let Some(allow) = options.allow {
             // As the exact path's `select`: the allowed items, scored exactly.
             scratch.candidates.clear();
-            scratch.candidates.extend(allow.iter().copied().filter(|&item| !denied(item)));
-            exact_at(&scratch.candidates, &mut scratch.exact);
+            scratch.candidates.extend(allow.iter().copied().filter(|&item| !denied(options, seen, item)));
+            exact_at(view, user, &scratch.candidates, &mut scratch.exact);
             let mut top = TopK::new(options.n);
             for (&item, &score) in scratch.candidates.iter().zip(&scratch.exact) {
                 top.push(item, score);
@@ -338,7 +393,20 @@ impl QuantizedIndex {
             return Vec::new();
         }
         let user_scale = quantize_user(user.vector, &mut scratch.user_codes);
-        self.approx_scores(kernel, &scratch.user_codes, user_scale, &mut scratch.approx);
+        self.approx_scores(self.kernel, &scratch.user_codes, user_scale, &mut scratch.approx);
+        self.finish(view, user, seen, options, scratch)
+    }
+
+    /// The rest of a query once `scratch.approx` holds the approximate scores: shortlist, then
+    /// exact re-ranking.
+    fn finish(
+        &self,
+        view: FactorView<'_>,
+        user: UserQuery<'_>,
+        seen: Seen<'_>,
+        options: &RecommendOptions<'_>,
+        scratch: &mut Scratch,
+    ) -> Vec<ScoredItem> {
         // Excluded items sink to −∞ so that they never take a slot from an allowed item; the
         // few that still come through (when fewer than C items remain) are dropped below.
         let approx = &mut scratch.approx[..self.n_items];
@@ -350,8 +418,10 @@ impl QuantizedIndex {
         }
         shortlist(approx, Self::candidate_count(options.n), &mut scratch.shortlist);
         scratch.candidates.clear();
-        scratch.candidates.extend(scratch.shortlist.iter().map(|s| s.item_idx).filter(|&item| !denied(item)));
-        exact_at(&scratch.candidates, &mut scratch.exact);
+        scratch.candidates.extend(
+            scratch.shortlist.iter().map(|s| s.item_idx).filter(|&item| !denied(options, seen, item)),
+        );
+        exact_at(view, user, &scratch.candidates, &mut scratch.exact);
         let mut top = TopK::new(options.n);
         for (&item, &score) in scratch.candidates.iter().zip(&scratch.exact) {
             top.push(item, score);
@@ -371,13 +441,42 @@ impl QuantizedIndex {
             user_codes,
             user_scale,
         };
+        kernel.run(&args, out);
+    }
+}
+
+/// Whether a query's filters leave `item` out.
+fn denied(options: &RecommendOptions<'_>, seen: Seen<'_>, item: u32) -> bool {
+    options.deny.contains(&item) || (options.exclude_seen && seen.contains(item))
+}
+
+/// Exact scores of `items` for `user`, as the model's `score_user`/`score_history` computes them.
+fn exact_at(view: FactorView<'_>, user: UserQuery<'_>, items: &[u32], out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(items.len(), 0.0);
+    matvec_rows_at(view.item_factors(), user.vector, items, out);
+    if let (Some(base), Some(b)) = (user.base, view.biases()) {
+        // The same additions as `ExplicitAlsModel::score_all`.
+        for (s, &item) in out.iter_mut().zip(items) {
+            *s += base + b.item[item as usize];
+        }
+    }
+}
+
+impl Kernel {
+    /// Approximate scores of `args` into `out`, after checking every length.
+    fn run(self, args: &KernelArgs<'_>, out: &mut [f32]) {
         args.check(out);
-        match kernel {
-            Kernel::Portable => approx_portable(&args, out),
+        match self {
+            Self::Portable => approx_portable(args, out),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an `Avx2Fma` value exists only on CPUs with AVX2 and FMA, and `check`
             // validated every length the kernel relies on.
-            Kernel::Avx2(_) => unsafe { x86::approx_avx2(&args, out) },
+            Self::Avx2(_) => unsafe { x86::approx_avx2(args, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a `Vnni` value exists only on CPUs with AVX2, FMA, AVX-512 VNNI and VL;
+            // lengths as above.
+            Self::Vnni(_) => unsafe { x86::approx_vnni(args, out) },
         }
     }
 }
@@ -502,14 +601,51 @@ mod x86 {
         _mm256_add_epi32(lo, hi)
     }
 
+    /// Proof that the CPU has AVX2, FMA, AVX-512 VNNI and AVX-512 VL (`vpdpbusd` on 256-bit
+    /// vectors).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Vnni(());
+
+    impl Vnni {
+        /// `Some` on CPUs with AVX-512 VNNI and VL (AVX2 and FMA proven by `_avx2`).
+        pub(crate) fn detect(_avx2: crate::simd::Avx2Fma) -> Option<Self> {
+            (std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512vl"))
+                .then_some(Self(()))
+        }
+    }
+
+    /// As [`approx_avx2`], with one `vpdpbusd` (four `u8 × i8` products summed into each
+    /// `i32` lane, no intermediate `i16`) in place of `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
+    ///
+    /// Callers must have run `args.check(out)` and detected the features of [`Vnni`].
+    #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
+    pub(super) fn approx_vnni(args: &KernelArgs<'_>, out: &mut [f32]) {
+        approx_blocks(args, out, |acc, u, v| _mm256_dpbusd_epi32(acc, u, v));
+    }
+
     /// Eight items per block: for each 32-code column step, one user load and eight
     /// `vpmaddubsw` + `vpmaddwd` into per-item `i32x8` accumulators.
     ///
     /// Callers must have run `args.check(out)` (lengths) and detected AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn approx_avx2(args: &KernelArgs<'_>, out: &mut [f32]) {
-        let stride = args.stride;
         let ones = _mm256_set1_epi16(1);
+        // |pair sums| ≤ 2·127·127 < 32767: no saturation.
+        approx_blocks(args, out, |acc, u, v| {
+            _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones))
+        });
+    }
+
+    /// The blocked scan both kernels share: `step(acc, user, items)` adds the `u8 × i8`
+    /// products of 32 codes into eight `i32` lanes.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn approx_blocks(
+        args: &KernelArgs<'_>,
+        out: &mut [f32],
+        step: impl Fn(__m256i, __m256i, __m256i) -> __m256i,
+    ) {
+        let stride = args.stride;
         let user_scale = _mm256_set1_ps(args.user_scale);
         let codes = args.codes.as_ptr();
         let user = args.user_codes.as_ptr();
@@ -524,8 +660,7 @@ mod x86 {
                     let u = _mm256_loadu_si256(user.add(col).cast());
                     for (r, a) in acc.iter_mut().enumerate() {
                         let v = _mm256_loadu_si256(codes.add((first + r) * stride + col).cast());
-                        // |pair sums| ≤ 2·127·127 < 32767: no saturation.
-                        *a = _mm256_add_epi32(*a, _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones));
+                        *a = step(*a, u, v);
                     }
                 }
                 let offsets = _mm256_loadu_si256(args.offsets.as_ptr().add(first).cast());
@@ -565,7 +700,7 @@ mod tests {
 
     fn explicit_model(n_users: usize, n_items: usize, k: usize, seed: u64) -> ExplicitAlsModel {
         let mut rng = Rng::new(seed);
-        let params = ExplicitAlsParams { factors: k, ..Default::default() }.check().unwrap();
+        let params = ExplicitAlsParams { factors: k, samples: 0, ..Default::default() }.check().unwrap();
         let parts = ExplicitAlsParts {
             n_users,
             n_items,
@@ -600,12 +735,7 @@ mod tests {
     }
 
     fn kernels() -> Vec<Kernel> {
-        let mut res = vec![Kernel::Portable];
-        #[cfg(target_arch = "x86_64")]
-        if let avx2 @ Kernel::Avx2(_) = Kernel::detect() {
-            res.push(avx2);
-        }
-        res
+        Kernel::available()
     }
 
     /// Asserts the quantized result is the exact one: same items, same order, same score bits.
@@ -749,13 +879,20 @@ mod tests {
         assert!(recall >= 0.99, "recall@10 {recall:.4}");
         assert!(same_top1 as f64 >= 0.99 * n_users as f64, "same top-1 for {same_top1}/{n_users}");
         assert!(identical as f64 >= 0.95 * n_users as f64, "identical lists for {identical}/{n_users}");
-        // The single-user query is the batch query.
-        for user in [0u32, 17, 599] {
-            let single = index
-                .recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, &options)
-                .unwrap();
-            assert_same(&single, &quantized[user as usize], "single vs batch");
+        // The single-user query is the batch query, whichever kernel scores it.
+        assert_eq!(index.kernel(), *QuantizedIndex::kernels().last().unwrap());
+        for kernel in QuantizedIndex::kernels() {
+            let index = index.clone().with_kernel(kernel).unwrap();
+            assert_eq!(index.kernel(), kernel);
+            for user in [0u32, 17, 599] {
+                let single = index
+                    .recommend(&model, TrainingUsers::learned_only(seen.user_items()), user, &options)
+                    .unwrap();
+                assert_same(&single, &quantized[user as usize], &format!("{kernel}: single vs batch"));
+            }
         }
+        let err = index.clone().with_kernel("avx9000").unwrap_err();
+        assert!(err.to_string().contains("`kernel` = avx9000"), "{err}");
     }
 
     #[test]

@@ -58,6 +58,36 @@ impl Rng {
         ((self.next_u64() as u128 * bound as u128) >> 64) as u64
     }
 
+    /// A standard normal draw (Box–Muller; one of the pair is discarded, which keeps the
+    /// generator stateless beyond its four words).
+    pub fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.next_f64(); // (0, 1], so the logarithm is finite.
+        let v = self.next_f64();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// A Gamma(`shape`, `rate`) draw (mean `shape / rate`) by Marsaglia and Tsang's method,
+    /// boosted by `U^(1/shape)` for shapes below 1. Both arguments must be positive.
+    pub fn gamma(&mut self, shape: f64, rate: f64) -> f64 {
+        if shape < 1.0 {
+            let boost = (1.0 - self.next_f64()).powf(1.0 / shape);
+            return self.gamma(shape + 1.0, rate) * boost;
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.next_f64();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v / rate;
+            }
+        }
+    }
+
     /// Fisher–Yates shuffle.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -85,6 +115,26 @@ mod tests {
             let f = a.next_f32();
             assert!((0.0..1.0).contains(&f));
             assert!(a.below(7) < 7);
+        }
+    }
+
+    #[test]
+    fn normal_and_gamma_draws_have_their_moments() {
+        let mut rng = Rng::new(9);
+        let n = 200_000;
+        let moments = |draws: Vec<f64>| {
+            let mean = draws.iter().sum::<f64>() / n as f64;
+            let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            (mean, var)
+        };
+        let (mean, var) = moments((0..n).map(|_| rng.normal()).collect());
+        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.02, "normal: {mean} {var}");
+        // Gamma(a, b): mean a/b, variance a/b², for a shape above and below 1.
+        for (shape, rate) in [(3.5, 2.0), (0.5, 0.25), (5000.0, 10.0)] {
+            let (mean, var) = moments((0..n).map(|_| rng.gamma(shape, rate)).collect());
+            let (want_mean, want_var) = (shape / rate, shape / (rate * rate));
+            assert!((mean / want_mean - 1.0).abs() < 0.02, "gamma({shape}, {rate}) mean {mean}");
+            assert!((var / want_var - 1.0).abs() < 0.05, "gamma({shape}, {rate}) variance {var}");
         }
     }
 

@@ -369,6 +369,16 @@ pub struct ModelArgs {
         ("item-knn", ItemKnnParams::default().shrinkage.to_string()),
     ]))]
     pub shrinkage: Option<f32>,
+    /// Gibbs draws averaged after the ALS iterations (explicit-als; 0: the ALS estimate).
+    #[arg(long, env = "CINEREC_SAMPLES", help = defaults_help("Gibbs draws averaged after the ALS iterations, 0 for the ALS estimate alone", &[
+        ("explicit-als", ExplicitAlsParams::default().samples.to_string()),
+    ]))]
+    pub samples: Option<usize>,
+    /// Gibbs sweeps discarded before the averaged draws (explicit-als).
+    #[arg(long, env = "CINEREC_BURN_IN", help = defaults_help("Gibbs sweeps discarded before the averaged draws", &[
+        ("explicit-als", ExplicitAlsParams::default().burn_in.to_string()),
+    ]))]
+    pub burn_in: Option<usize>,
 }
 
 /// Help text listing the models a flag applies to with their current defaults, read from the

@@ -82,6 +82,8 @@ fn reject_flags(kind: ModelKind, args: &ModelArgs, allowed: &[&str]) -> Result<(
         ("--neighbours", args.neighbours.is_some()),
         ("--similarity", args.similarity.is_some()),
         ("--shrinkage", args.shrinkage.is_some()),
+        ("--samples", args.samples.is_some()),
+        ("--burn-in", args.burn_in.is_some()),
     ];
     match given.iter().find(|(flag, set)| *set && !allowed.contains(flag)) {
         Some((flag, _)) => Err(Error::Usage(format!("{flag} does not apply to --model {}", kind.name()))),
@@ -132,12 +134,18 @@ pub fn model_spec(kind: ModelKind, args: &ModelArgs, seed: u64) -> Result<ModelS
             Ok(ModelSpec::Ease(params.check()?))
         }
         ModelKind::ExplicitAls => {
-            reject_flags(kind, args, &["--factors", "--iterations", "--regularization"])?;
+            reject_flags(
+                kind,
+                args,
+                &["--factors", "--iterations", "--regularization", "--samples", "--burn-in"],
+            )?;
             let d = ExplicitAlsParams::default();
             let params = ExplicitAlsParams {
                 factors: args.factors.unwrap_or(d.factors),
                 iterations: args.iterations.unwrap_or(d.iterations),
                 regularization: args.regularization.unwrap_or(d.regularization),
+                samples: args.samples.unwrap_or(d.samples),
+                burn_in: args.burn_in.unwrap_or(d.burn_in),
                 seed,
                 ..d
             };

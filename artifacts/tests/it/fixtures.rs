@@ -104,8 +104,16 @@ pub fn model(kind: ModelKind, data: &Interactions) -> TrainedModel {
             TrainedModel::ImplicitAls(engine::als::fit(&params, data, &ctx).unwrap())
         }
         ModelKind::ExplicitAls => {
-            let params =
-                ExplicitAlsParams { factors: 6, iterations: 3, ..Default::default() }.check().unwrap();
+            let params = ExplicitAlsParams {
+                factors: 6,
+                iterations: 3,
+                samples: 5,
+                burn_in: 1,
+                thin: 1,
+                ..Default::default()
+            }
+            .check()
+            .unwrap();
             TrainedModel::ExplicitAls(engine::explicit_als::fit(&params, data, &ctx).unwrap())
         }
         ModelKind::ItemKnn => {

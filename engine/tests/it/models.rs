@@ -71,12 +71,12 @@ fn fold(i: usize, keep: impl Fn(f32) -> bool, value: impl Fn(f32) -> f32) -> Fol
     Fold { users, items, train, test }
 }
 
-#[test]
-fn explicit_als_rmse_on_ml100k_fold_1() {
-    let fold = fold(1, |_| true, |r| r);
+/// RMSE of `params` trained on `u{i}.base` over `u{i}.test` (users or movies absent from the
+/// base fold get the baseline of what is known), and how many test ratings were cold.
+fn fold_rmse(i: usize, params: &ExplicitAlsParams) -> (f64, usize) {
+    let fold = fold(i, |_| true, |r| r);
     assert_eq!((fold.train.nnz(), fold.test.len()), (80_000, 20_000));
-    let params = ExplicitAlsParams::default().check().unwrap();
-    let model = explicit_als::fit(&params, &fold.train, &FitContext::new()).unwrap();
+    let model = explicit_als::fit(&params.clone().check().unwrap(), &fold.train, &FitContext::new()).unwrap();
     let mut squared = 0f64;
     let mut cold = 0;
     for &(user, item, rating) in &fold.test {
@@ -89,10 +89,28 @@ fn explicit_als_rmse_on_ml100k_fold_1() {
         };
         squared += ((predicted - rating) as f64).powi(2);
     }
-    let rmse = (squared / fold.test.len() as f64).sqrt();
-    // Measured 0.9233 with the defaults (mean over u1..u5: 0.9133; Surprise SVD: 0.934).
-    assert!(rmse < 0.926, "fold-1 RMSE {rmse:.4}");
-    assert!(cold > 0, "u1.test has items that u1.base lacks");
+    ((squared / fold.test.len() as f64).sqrt(), cold)
+}
+
+#[test]
+fn explicit_als_rmse_on_the_ml100k_folds() {
+    let sampled = ExplicitAlsParams::default();
+    let als = ExplicitAlsParams { factors: 64, samples: 0, ..Default::default() };
+    let (mut sampled_sum, mut als_sum) = (0.0, 0.0);
+    for i in 1..=5 {
+        let ((rmse, cold), (als_rmse, _)) = (fold_rmse(i, &sampled), fold_rmse(i, &als));
+        // Measured with the defaults (Gibbs sampler): u1..u5 0.9081 0.9015 0.8968 0.8973 0.8968
+        // (mean 0.9001), ALS 0.9233 0.9150 0.9091 0.9085 0.9106 (mean 0.9133).
+        assert!(rmse < als_rmse, "u{i}: sampled {rmse:.4} not below ALS {als_rmse:.4}");
+        assert!(i != 1 || cold > 0, "u1.test has items that u1.base lacks");
+        eprintln!("u{i}: sampled {rmse:.4} ALS {als_rmse:.4}");
+        sampled_sum += rmse;
+        als_sum += als_rmse;
+    }
+    let (mean, als_mean) = (sampled_sum / 5.0, als_sum / 5.0);
+    // The goal: ≤ 0.905 (ALS 0.9133; Surprise SVD 0.934, SVD++ 0.919).
+    eprintln!("mean: sampled {mean:.4} ALS {als_mean:.4}");
+    assert!(mean <= 0.905, "mean RMSE {mean:.4} (ALS {als_mean:.4})");
 }
 
 /// Mean precision@10 over the test users with positives, seen items excluded.
@@ -177,7 +195,9 @@ fn no_engine_path_returns_a_movie_the_user_rated() {
         (
             Box::new(
                 explicit_als::fit(
-                    &ExplicitAlsParams { iterations: 4, ..Default::default() }.check().unwrap(),
+                    &ExplicitAlsParams { iterations: 4, samples: 10, thin: 1, ..Default::default() }
+                        .check()
+                        .unwrap(),
                     &ratings,
                     &ctx,
                 )
