@@ -394,19 +394,6 @@ impl QuantizedIndex {
         }
         let user_scale = quantize_user(user.vector, &mut scratch.user_codes);
         self.approx_scores(self.kernel, &scratch.user_codes, user_scale, &mut scratch.approx);
-        self.finish(view, user, seen, options, scratch)
-    }
-
-    /// The rest of a query once `scratch.approx` holds the approximate scores: shortlist, then
-    /// exact re-ranking.
-    fn finish(
-        &self,
-        view: FactorView<'_>,
-        user: UserQuery<'_>,
-        seen: Seen<'_>,
-        options: &RecommendOptions<'_>,
-        scratch: &mut Scratch,
-    ) -> Vec<ScoredItem> {
         // Excluded items sink to −∞ so that they never take a slot from an allowed item; the
         // few that still come through (when fewer than C items remain) are dropped below.
         let approx = &mut scratch.approx[..self.n_items];
