@@ -195,6 +195,12 @@ async fn the_journey_in_a_real_browser() {
         .for_element(Locator::Css("#popular-section"))
         .await
         .unwrap();
+    // #popular-section is on the signed-in page too: wait until the signed-out page replaced it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while client.find(Locator::Css("#for-you-section")).await.is_ok() && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(client.find(Locator::Css("#for-you-section")).await.is_err(), "signed out: no 'for you'");
     assert_eq!(ids_in(&client, "popular-section").await.len(), 12);
 
