@@ -36,6 +36,14 @@ pub struct StageLabels {
     pub stage: &'static str,
 }
 
+/// Labels of the engine query counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// `inline` (a known user's top-N through the int8 index, run on the request's task) or
+    /// `blocking` (everything else, on the blocking pool).
+    pub pool: &'static str,
+}
+
 /// Labels of the model info gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ModelLabels {
@@ -74,6 +82,8 @@ pub struct Metrics {
     pub overlay_users: Gauge,
     /// Users evicted from the overlays to stay within the cap.
     pub overlay_evictions: Counter,
+    /// Engine queries by where they ran.
+    pub engine_queries: Family<PoolLabels, Counter>,
     clock: std::sync::Arc<ModelClock>,
 }
 
@@ -94,6 +104,7 @@ impl Metrics {
             event_consumer_up: Gauge::default(),
             overlay_users: Gauge::default(),
             overlay_evictions: Counter::default(),
+            engine_queries: Family::default(),
             clock: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("cinerec_serving");
@@ -122,6 +133,11 @@ impl Metrics {
             res.cache_writes_skipped.clone(),
         );
         r.register("events", "Consumed Kafka events by kind and outcome", res.events.clone());
+        r.register(
+            "engine_queries",
+            "Engine queries by where they ran (inline on the request task, or the blocking pool)",
+            res.engine_queries.clone(),
+        );
         r.register("event_errors", "Event consumer failures by stage", res.event_errors.clone());
         r.register(
             "event_consumer_up",

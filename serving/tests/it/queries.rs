@@ -77,6 +77,11 @@ async fn answers_equal_the_engine_for_the_same_model() {
             assert_eq!(response.model_version, version.as_str());
         }
     }
+    // The plain and deny-filtered queries scanned the int8 index inline; the allow-list ones
+    // went to the blocking pool.
+    let page = app.metrics().await;
+    assert_eq!(metric(&page, r#"cinerec_serving_engine_queries_total{pool="inline"}"#), 8.0, "{page}");
+    assert_eq!(metric(&page, r#"cinerec_serving_engine_queries_total{pool="blocking"}"#), 4.0, "{page}");
 
     // A batch answers each entry as Recommend does.
     let requests: Vec<RecommendRequest> = [5u64, 6, 7, 99_999]
@@ -109,6 +114,11 @@ async fn answers_equal_the_engine_for_the_same_model() {
         rec::recommend_for_history(model, Row::new(&recent, &ones), &[], &RecommendOptions::default())
             .unwrap();
     assert_eq!((response.source(), response.movies), (Source::FoldIn, expected(artifact, &engine)));
+    // The batch (one blocking task) and the unknown users (popularity, fold-in) did not run
+    // inline; the three known users answered one by one after the batch did.
+    let page = app.metrics().await;
+    assert_eq!(metric(&page, r#"cinerec_serving_engine_queries_total{pool="inline"}"#), 11.0, "{page}");
+    assert_eq!(metric(&page, r#"cinerec_serving_engine_queries_total{pool="blocking"}"#), 7.0, "{page}");
 
     let user_idx = artifact.users.dense(1).unwrap();
     let mut union: Vec<u32> = seen.row(user_idx as usize).indices.to_vec();
