@@ -23,6 +23,7 @@ use std::path::Path;
 
 use engine::rng::Rng;
 use engine::{IdMap, Interaction, InteractionLog};
+use rayon::prelude::*;
 
 use crate::error::{DatasetError, Result};
 use crate::parse::RATINGS_CSV_HEADER;
@@ -146,24 +147,48 @@ pub fn generate(shape: &SynthShape) -> Vec<Rating> {
 }
 
 /// All ratings as an engine log, identical to `ratings_to_log(&generate(shape))` but without the
-/// intermediate vector or hashing per rating.
+/// intermediate vector or hashing per rating, generated on the current rayon pool: every user's
+/// ratings go straight to their place in the one entry vector (the counts are known up front),
+/// then movies get dense indices in order of first appearance, as a sequential pass gives them.
 pub fn generate_log(shape: &SynthShape) -> Result<InteractionLog> {
-    let mut entries = Vec::with_capacity(usize::try_from(shape.n_ratings).unwrap_or(0));
+    /// Users per parallel task.
+    const CHUNK_USERS: usize = 2048;
+    let plan = Plan::new(shape);
+    let blank = Interaction { user_idx: 0, item_idx: 0, value: 0.0, timestamp: 0 };
+    let total: usize = plan.counts.iter().map(|&c| c as usize).sum();
+    let mut entries = vec![blank; total];
+    let mut chunks = Vec::with_capacity(shape.n_users.div_ceil(CHUNK_USERS));
+    let mut rest = entries.as_mut_slice();
+    for first in (0..shape.n_users).step_by(CHUNK_USERS) {
+        let users = first..(first + CHUNK_USERS).min(shape.n_users);
+        let len: usize = plan.counts[users.clone()].iter().map(|&c| c as usize).sum();
+        let (chunk, after) = rest.split_at_mut(len);
+        chunks.push((users, chunk));
+        rest = after;
+    }
+    chunks.into_par_iter().for_each_init(
+        || UserScratch::new(shape.n_items),
+        |scratch, (users, chunk)| {
+            let mut slots = chunk.iter_mut();
+            for user_idx in users {
+                plan.user_ratings(user_idx, scratch);
+                assert_eq!(scratch.out.len(), plan.counts[user_idx] as usize, "user {user_idx}'s count");
+                for (&(item_idx, value, timestamp), slot) in scratch.out.iter().zip(&mut slots) {
+                    *slot = Interaction { user_idx: user_idx as u32, item_idx, value, timestamp };
+                }
+            }
+        },
+    );
     let mut item_idx_of = vec![u32::MAX; shape.n_items];
     let mut items = Vec::with_capacity(shape.n_items);
-    for_each_rating(shape, |r| {
-        let slot = &mut item_idx_of[(r.movie_id - 1) as usize];
+    for entry in &mut entries {
+        let slot = &mut item_idx_of[entry.item_idx as usize];
         if *slot == u32::MAX {
             *slot = items.len() as u32;
-            items.push(r.movie_id);
+            items.push(u64::from(entry.item_idx) + 1);
         }
-        entries.push(Interaction {
-            user_idx: (r.user_id - 1) as u32,
-            item_idx: *slot,
-            value: r.rating,
-            timestamp: r.timestamp,
-        });
-    });
+        entry.item_idx = *slot;
+    }
     let users = IdMap::from_external((1..=shape.n_users as u64).collect())?;
     Ok(InteractionLog { users, items: IdMap::from_external(items)?, entries })
 }

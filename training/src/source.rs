@@ -15,7 +15,7 @@ pub mod redis;
 pub mod warehouse;
 
 /// A source of ratings keyed by external ids, with the movie catalogue when it has one.
-pub trait RatingsSource {
+pub trait RatingsSource: Send + Sync {
     /// Short name for reports and artifact metadata (`ml-latest-small`, `ratings.csv`,
     /// `synth-1`).
     fn name(&self) -> String;

@@ -67,6 +67,8 @@ pub struct Trained {
     pub evaluation: Option<Evaluation>,
     /// Ratings the source gave.
     pub n_ratings: usize,
+    /// Seconds building the training matrices (and the split) from the ratings.
+    pub prepare_seconds: f64,
     /// Seconds spent fitting.
     pub fit_seconds: f64,
     /// What the largest structures took.
@@ -127,6 +129,7 @@ pub fn train_model(
     let (n_users, n_items, n_ratings) = (log.n_users(), log.n_items(), log.entries.len());
     let ratings_bytes = std::mem::size_of_val(log.entries.as_slice()) as u64;
     let explicit = options.spec.is_explicit();
+    let start = Instant::now();
     // Implicit models learn from the positives; every rated movie is seen.
     let (train, also_seen, test) = match options.evaluate {
         EvaluateWith::None => (
@@ -140,6 +143,7 @@ pub fn train_model(
         }
     };
     let InteractionLog { users, items, .. } = log;
+    let prepare_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let model = fit::fit(&options.spec, &train, pool, bar)?;
     let fit_seconds = start.elapsed().as_secs_f64();
@@ -187,7 +191,7 @@ pub fn train_model(
         .map(|m| MovieInfo { movie_id: m.movie_id, title: m.title, year: m.year, genres: m.genres })
         .collect();
     let artifact = Artifact { model, users, items, seen, also_seen, movies, meta, upgraded_from: None };
-    Ok(Trained { artifact, evaluation, n_ratings, fit_seconds, memory })
+    Ok(Trained { artifact, evaluation, n_ratings, prepare_seconds, fit_seconds, memory })
 }
 
 /// The result of `cinerec train`.
@@ -221,6 +225,8 @@ pub struct TrainReport {
     pub threads: usize,
     /// Seconds reading the ratings.
     pub load_seconds: f64,
+    /// Seconds building the training matrices from the ratings.
+    pub prepare_seconds: f64,
     /// Seconds fitting.
     pub fit_seconds: f64,
     /// Seconds evaluating.
@@ -274,7 +280,7 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
     };
     let pool = thread_pool(args.threads)?;
     let start = Instant::now();
-    let loaded = source.load()?;
+    let loaded = pool.install(|| source.load())?;
     let load_seconds = start.elapsed().as_secs_f64();
     let bar =
         output::bar(progress, options.spec.iterations() as u64, format!("training {}", args.model.name()));
@@ -297,6 +303,7 @@ pub fn train(args: &TrainArgs, data_dir: &Path, progress: bool) -> Result<TrainR
         size_bytes: 0,
         threads: pool.current_num_threads(),
         load_seconds,
+        prepare_seconds: trained.prepare_seconds,
         fit_seconds: trained.fit_seconds,
         evaluate_seconds: trained.evaluation.as_ref().map_or(0.0, |e| e.seconds),
         write_seconds: 0.0,
@@ -366,9 +373,10 @@ pub fn print_train(out: &mut dyn Write, format: Format, r: &TrainReport) -> Resu
             (
                 "time",
                 format!(
-                    "{} s wall: load {} s, fit {} s, evaluate {} s, write {} s ({} threads)",
+                    "{} s wall: load {} s, matrices {} s, fit {} s, evaluate {} s, write {} s ({} threads)",
                     num(Some(r.wall_seconds), 2),
                     num(Some(r.load_seconds), 2),
+                    num(Some(r.prepare_seconds), 2),
                     num(Some(r.fit_seconds), 2),
                     num(Some(r.evaluate_seconds), 2),
                     num(Some(r.write_seconds), 2),
