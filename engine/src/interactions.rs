@@ -1,5 +1,7 @@
 //! User × item interaction matrices: a CSR and its transpose, built from triplets.
 
+use rayon::prelude::*;
+
 use crate::error::{EngineError, Result};
 use crate::ids::IdMap;
 
@@ -227,9 +229,9 @@ pub struct Interactions {
     item_users: Csr,
 }
 
-impl Interactions {
-    /// Builds the matrix from dense triplets. Indices must be below `n_users` / `n_items` and
-    /// values finite; repeated (user, item) pairs are combined by `duplicates`.
+impl Csr {
+    /// The `n_users × n_items` matrix of dense triplets, users as rows, as
+    /// [`Interactions::from_entries`] builds it but without the transpose.
     pub fn from_entries(
         n_users: usize,
         n_items: usize,
@@ -270,9 +272,19 @@ impl Interactions {
         out_indptr.push(0);
         let mut indices = Vec::with_capacity(entries.len());
         let mut values = Vec::with_capacity(entries.len());
+        // Rows sort independently: on the current rayon pool.
+        let mut rows = Vec::with_capacity(n_users);
+        let mut rest = order.as_mut_slice();
         for u in 0..n_users {
-            let row = &mut order[indptr[u]..indptr[u + 1]];
-            row.sort_by_key(|&pos| entries[pos as usize].item_idx);
+            let (row, after) = rest.split_at_mut(indptr[u + 1] - indptr[u]);
+            rows.push(row);
+            rest = after;
+        }
+        rows.into_par_iter()
+            .with_min_len(256)
+            .for_each(|row| row.sort_by_key(|&pos| entries[pos as usize].item_idx));
+        for u in 0..n_users {
+            let row = &order[indptr[u]..indptr[u + 1]];
             let mut k = 0;
             while k < row.len() {
                 let first = &entries[row[k] as usize];
@@ -300,8 +312,20 @@ impl Interactions {
             }
             out_indptr.push(indices.len());
         }
-        let user_items = Csr { n_cols: n_items, indptr: out_indptr, indices, values };
-        Ok(Self::from_csr(user_items))
+        Ok(Csr { n_cols: n_items, indptr: out_indptr, indices, values })
+    }
+}
+
+impl Interactions {
+    /// Builds the matrix from dense triplets. Indices must be below `n_users` / `n_items` and
+    /// values finite; repeated (user, item) pairs are combined by `duplicates`.
+    pub fn from_entries(
+        n_users: usize,
+        n_items: usize,
+        entries: &[Interaction],
+        duplicates: Duplicates,
+    ) -> Result<Self> {
+        Ok(Self::from_csr(Csr::from_entries(n_users, n_items, entries, duplicates)?))
     }
 
     /// Wraps a user × item CSR, computing its transpose.

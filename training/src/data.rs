@@ -131,7 +131,7 @@ pub fn also_seen(n_users: usize, n_items: usize, ratings: &[Interaction], explic
     if explicit {
         return Ok(Csr::empty(n_users, n_items));
     }
-    Ok(matrix(n_users, n_items, &not_positive(ratings))?.into_user_items())
+    Ok(Csr::from_entries(n_users, n_items, &not_positive(ratings), Duplicates::KeepLatest)?)
 }
 
 /// The ratings below [`POSITIVE_THRESHOLD`], values kept.

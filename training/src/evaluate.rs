@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use artifacts::TrainedModel;
 use engine::eval::{self, RankingReport, RatingReport};
-use engine::{Csr, Interaction, Interactions, TrainingUsers};
+use engine::{Csr, Duplicates, Interaction, Interactions, TrainingUsers};
 use serde::Serialize;
 
 use datasets::DatasetName;
@@ -275,7 +275,7 @@ pub fn ranking_split(
         train: data::learned(n_users, n_items, &rated, explicit)?,
         fold_in: None,
         also_seen: data::also_seen(n_users, n_items, &rated, explicit)?,
-        test: data::matrix(n_users, n_items, &split.test)?.into_user_items(),
+        test: Csr::from_entries(n_users, n_items, &split.test, Duplicates::KeepLatest)?,
         label: protocol.name().into(),
     })
 }

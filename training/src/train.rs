@@ -131,17 +131,17 @@ pub fn train_model(
     let explicit = options.spec.is_explicit();
     let start = Instant::now();
     // Implicit models learn from the positives; every rated movie is seen.
-    let (train, also_seen, test) = match options.evaluate {
-        EvaluateWith::None => (
+    let (train, also_seen, test) = pool.install(|| match options.evaluate {
+        EvaluateWith::None => Ok((
             data::learned(n_users, n_items, &log.entries, explicit)?,
             data::also_seen(n_users, n_items, &log.entries, explicit)?,
             None,
-        ),
+        )),
         EvaluateWith::Holdout => {
             let split = ranking_split(Protocol::Holdout, &log, explicit, options.seed, None)?;
-            (split.train, split.also_seen, Some(split.test))
+            Ok::<_, Error>((split.train, split.also_seen, Some(split.test)))
         }
-    };
+    })?;
     let InteractionLog { users, items, .. } = log;
     let prepare_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();

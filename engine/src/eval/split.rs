@@ -14,7 +14,7 @@
 //! split. Deduplicate first when that matters.
 
 use crate::error::{EngineError, Result};
-use crate::interactions::{Csr, Duplicates, Interaction, Interactions};
+use crate::interactions::{Csr, Duplicates, Interaction};
 use crate::rng::Rng;
 
 /// A train/test partition of interaction entries, each side in input order.
@@ -60,9 +60,7 @@ impl StrongSplit {
                 }
             })
             .collect::<Result<Vec<_>>>()?;
-        let matrix =
-            Interactions::from_entries(self.heldout_users.len(), n_items, &remapped, Duplicates::KeepLatest)?;
-        Ok(matrix.into_user_items())
+        Csr::from_entries(self.heldout_users.len(), n_items, &remapped, Duplicates::KeepLatest)
     }
 }
 
