@@ -346,14 +346,6 @@ impl QuantizedIndex {
         })
     }
 
-    /// A checked training user's side of a query.
-    fn user_query<'v>(&self, view: FactorView<'v>, user_idx: u32) -> UserQuery<'v> {
-        let k = self.n_factors;
-        let vector = &view.user_factors()[user_idx as usize * k..][..k];
-        let base = view.biases().map(|b| b.global_mean + b.user[user_idx as usize]);
-        UserQuery { vector, base }
-    }
-
     /// A checked training user's query.
     fn query_user(
         &self,
@@ -363,7 +355,10 @@ impl QuantizedIndex {
         options: &RecommendOptions<'_>,
         scratch: &mut Scratch,
     ) -> Vec<ScoredItem> {
-        self.query(view, self.user_query(view, user_idx), seen, options, scratch)
+        let k = self.n_factors;
+        let vector = &view.user_factors()[user_idx as usize * k..][..k];
+        let base = view.biases().map(|b| b.global_mean + b.user[user_idx as usize]);
+        self.query(view, UserQuery { vector, base }, seen, options, scratch)
     }
 
     /// Shortlists by approximate score, then re-ranks exactly; `seen` is what `exclude_seen`
@@ -721,10 +716,6 @@ mod tests {
         Interactions::from_entries(n_users, n_items, &entries, Duplicates::Sum).unwrap()
     }
 
-    fn kernels() -> Vec<Kernel> {
-        Kernel::available()
-    }
-
     /// Asserts the quantized result is the exact one: same items, same order, same score bits.
     fn assert_same(quantized: &[ScoredItem], exact: &[ScoredItem], what: &str) {
         let bits = |r: &[ScoredItem]| r.iter().map(|s| (s.item_idx, s.score.to_bits())).collect::<Vec<_>>();
@@ -765,7 +756,7 @@ mod tests {
                     let mut codes = vec![0u8; index.stride];
                     let user_scale = quantize_user(user, &mut codes);
                     let mut outs = Vec::new();
-                    for kernel in kernels() {
+                    for kernel in Kernel::available() {
                         let mut out = vec![f32::NAN; index.scales.len()];
                         index.approx_scores(kernel, &codes, user_scale, &mut out);
                         outs.push(out);
@@ -775,7 +766,7 @@ mod tests {
                         let dot: i64 =
                             row.iter().zip(&codes).map(|(&c, &u)| i64::from(c) * (i64::from(u) - 64)).sum();
                         let want = ((dot as f32) * index.scales[item]) * user_scale + index.biases[item];
-                        for (out, kernel) in outs.iter().zip(kernels()) {
+                        for (out, kernel) in outs.iter().zip(Kernel::available()) {
                             assert_eq!(
                                 out[item].to_bits(),
                                 want.to_bits(),
