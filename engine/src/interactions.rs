@@ -238,7 +238,19 @@ impl Csr {
         entries: &[Interaction],
         duplicates: Duplicates,
     ) -> Result<Self> {
-        for e in entries {
+        Self::from_entries_where(n_users, n_items, entries, duplicates, |_| true)
+    }
+
+    /// [`Csr::from_entries`] of only the entries `keep` accepts, read in place: no filtered
+    /// copy of `entries` is made (a training set's raw ratings are the largest buffer of a run).
+    pub fn from_entries_where(
+        n_users: usize,
+        n_items: usize,
+        entries: &[Interaction],
+        duplicates: Duplicates,
+        keep: impl Fn(&Interaction) -> bool,
+    ) -> Result<Self> {
+        for e in entries.iter().filter(|e| keep(e)) {
             if e.user_idx as usize >= n_users {
                 return Err(EngineError::UnknownUser { user_idx: e.user_idx, n_users });
             }
@@ -256,22 +268,23 @@ impl Csr {
         // Counting sort by user keeps input order inside a row; a stable sort by item then
         // puts duplicates next to each other, still in input order.
         let mut indptr = vec![0usize; n_users + 1];
-        for e in entries {
+        for e in entries.iter().filter(|e| keep(e)) {
             indptr[e.user_idx as usize + 1] += 1;
         }
         for u in 0..n_users {
             indptr[u + 1] += indptr[u];
         }
+        let kept = indptr[n_users];
         let mut next = indptr.clone();
-        let mut order = vec![0u32; entries.len()];
-        for (pos, e) in entries.iter().enumerate() {
+        let mut order = vec![0u32; kept];
+        for (pos, e) in entries.iter().enumerate().filter(|(_, e)| keep(e)) {
             order[next[e.user_idx as usize]] = pos as u32;
             next[e.user_idx as usize] += 1;
         }
         let mut out_indptr = Vec::with_capacity(n_users + 1);
         out_indptr.push(0);
-        let mut indices = Vec::with_capacity(entries.len());
-        let mut values = Vec::with_capacity(entries.len());
+        let mut indices = Vec::with_capacity(kept);
+        let mut values = Vec::with_capacity(kept);
         // Rows sort independently: on the current rayon pool.
         let mut rows = Vec::with_capacity(n_users);
         let mut rest = order.as_mut_slice();
@@ -463,6 +476,31 @@ mod tests {
         assert_eq!(err.to_string(), "unknown item index 5: the model has 2 items");
         let err = Interactions::from_entries(2, 2, &[e(0, 1, f32::NAN, 0)], Duplicates::Sum).unwrap_err();
         assert!(matches!(err, EngineError::NonFinite { user_idx: 0, item_idx: 1, .. }));
+    }
+
+    #[test]
+    fn from_entries_where_equals_building_from_a_filtered_copy() {
+        // Re-ratings on both sides of the filter, users without a kept entry, and an entry the
+        // filter drops that would be an error if it were read.
+        let entries = [
+            e(0, 1, 5.0, 10),
+            e(2, 0, 2.0, 3),
+            e(0, 1, 4.0, 12),
+            e(1, 2, 1.0, 1),
+            e(0, 0, 3.0, 4),
+            e(2, 2, 4.5, 7),
+            e(0, 0, 4.0, 2),
+            e(1, 9, 1.0, 1),
+        ];
+        let positive = |e: &Interaction| e.value >= 4.0;
+        let copy: Vec<Interaction> = entries.iter().copied().filter(positive).collect();
+        let want = Csr::from_entries(3, 3, &copy, Duplicates::KeepLatest).unwrap();
+        let got = Csr::from_entries_where(3, 3, &entries, Duplicates::KeepLatest, positive).unwrap();
+        assert_eq!(got, want);
+        assert_eq!((got.nnz(), got.row_len(1)), (3, 0));
+        assert_eq!(got.values(), &[4.0, 4.0, 4.5], "the latest kept rating of each pair");
+        let err = Csr::from_entries_where(3, 3, &entries, Duplicates::KeepLatest, |e| e.value < 4.0);
+        assert_eq!(err.unwrap_err(), EngineError::UnknownItem { item_idx: 9, n_items: 3 });
     }
 
     #[test]

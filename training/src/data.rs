@@ -117,10 +117,9 @@ pub fn learned(
     ratings: &[Interaction],
     explicit: bool,
 ) -> Result<Interactions> {
-    match explicit {
-        true => matrix(n_users, n_items, ratings),
-        false => matrix(n_users, n_items, &binary_positives(ratings)),
-    }
+    let positive = |e: &Interaction| explicit || e.value >= POSITIVE_THRESHOLD;
+    let learned = Csr::from_entries_where(n_users, n_items, ratings, Duplicates::KeepLatest, positive)?;
+    Ok(Interactions::from_csr(if explicit { learned } else { learned.map_values(|_| 1.0) }))
 }
 
 /// The movies users rated that a model of this kind does not learn from, as an `n_users ×
@@ -131,7 +130,8 @@ pub fn also_seen(n_users: usize, n_items: usize, ratings: &[Interaction], explic
     if explicit {
         return Ok(Csr::empty(n_users, n_items));
     }
-    Ok(Csr::from_entries(n_users, n_items, &not_positive(ratings), Duplicates::KeepLatest)?)
+    let not_positive = |e: &Interaction| e.value < POSITIVE_THRESHOLD;
+    Ok(Csr::from_entries_where(n_users, n_items, ratings, Duplicates::KeepLatest, not_positive)?)
 }
 
 /// The ratings below [`POSITIVE_THRESHOLD`], values kept.

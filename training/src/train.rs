@@ -125,24 +125,30 @@ pub fn train_model(
     if options.k == 0 {
         return Err(Error::Usage("--k must be at least 1".into()));
     }
-    let Loaded { name, log, movies } = loaded;
+    let Loaded { name, mut log, movies } = loaded;
     let (n_users, n_items, n_ratings) = (log.n_users(), log.n_items(), log.entries.len());
     let ratings_bytes = std::mem::size_of_val(log.entries.as_slice()) as u64;
     let explicit = options.spec.is_explicit();
     let start = Instant::now();
-    // Implicit models learn from the positives; every rated movie is seen.
+    // Implicit models learn from the positives; every rated movie is seen. The raw ratings are
+    // the run's largest buffer: both matrices read them in place, the rest are compacted in
+    // place before the training matrix is built, and they are freed before the fit.
     let (train, also_seen, test) = pool.install(|| match options.evaluate {
-        EvaluateWith::None => Ok((
-            data::learned(n_users, n_items, &log.entries, explicit)?,
-            data::also_seen(n_users, n_items, &log.entries, explicit)?,
-            None,
-        )),
+        EvaluateWith::None => {
+            let also_seen = data::also_seen(n_users, n_items, &log.entries, explicit)?;
+            if !explicit {
+                log.entries.retain(|e| e.value >= data::POSITIVE_THRESHOLD);
+                log.entries.shrink_to_fit();
+            }
+            Ok((data::learned(n_users, n_items, &log.entries, explicit)?, also_seen, None))
+        }
         EvaluateWith::Holdout => {
             let split = ranking_split(Protocol::Holdout, &log, explicit, options.seed, None)?;
             Ok::<_, Error>((split.train, split.also_seen, Some(split.test)))
         }
     })?;
-    let InteractionLog { users, items, .. } = log;
+    let InteractionLog { users, items, entries } = log;
+    drop(entries);
     let prepare_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let model = fit::fit(&options.spec, &train, pool, bar)?;
