@@ -392,20 +392,35 @@ impl HalfStep<'_> {
         match self.params.solver {
             Solver::ConjugateGradient => {
                 solve.par_chunks_mut(ROWS_PER_TASK * k).enumerate().for_each_init(
-                    CgBlock::default,
-                    |block, (task, rows)| {
+                    || (CgBlock::default(), Vec::new(), Vec::new()),
+                    |(block, ids, xs), (task, rows)| {
                         with_kernels!(|kern| {
                             let first = task * ROWS_PER_TASK;
-                            let mut rest = rows;
-                            let mut row = first;
-                            while !rest.is_empty() {
-                                let nb = self.cg_block_rows(row, rest.len() / k);
-                                let (this, after) = rest.split_at_mut(nb * k);
-                                match self.fixed_h {
-                                    Some(fixed) => self.solve_block_cg(kern, fixed, row, this, block),
-                                    None => self.solve_block_cg(kern, self.fixed, row, this, block),
+                            // A row without a positive entry has b = 0 and so the exact
+                            // solution x = 0: it is set, not iterated towards (as in
+                            // `implicit`); the others are solved in blocks, gathered.
+                            ids.clear();
+                            for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
+                                match self.has_target(first + offset) {
+                                    true => ids.push(first + offset),
+                                    false => x.fill(0.0),
                                 }
-                                (rest, row) = (after, row + nb);
+                            }
+                            let mut at = 0;
+                            while at < ids.len() {
+                                let block_ids = &ids[at..at + self.cg_block_rows(&ids[at..])];
+                                xs.clear();
+                                for &row in block_ids {
+                                    xs.extend_from_slice(&rows[(row - first) * k..][..k]);
+                                }
+                                match self.fixed_h {
+                                    Some(fixed) => self.solve_block_cg(kern, fixed, block_ids, xs, block),
+                                    None => self.solve_block_cg(kern, self.fixed, block_ids, xs, block),
+                                }
+                                for (&row, x) in block_ids.iter().zip(xs.chunks_exact(k)) {
+                                    rows[(row - first) * k..][..k].copy_from_slice(x);
+                                }
+                                at += block_ids.len();
                             }
                         })
                     },
@@ -424,6 +439,10 @@ impl HalfStep<'_> {
                         with_kernels!(|kern| {
                             for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
                                 let row = task * ROWS_PER_TASK + offset;
+                                if !self.has_target(row) {
+                                    x.fill(0.0);
+                                    continue;
+                                }
                                 let done = match &inverse {
                                     Some(m) => self.solve_row_woodbury(kern, row, x, m, woodbury),
                                     None => false,
@@ -497,26 +516,34 @@ impl HalfStep<'_> {
         }
     }
 
-    /// How many rows from `first` (at most `available`) one conjugate-gradient block takes: one
+    /// Whether `row` has an entry with a positive preference: without one, its right-hand side
+    /// `b = Σᵢ cᵢpᵢ·yᵢ` is zero and so is its exact solution.
+    fn has_target(&self, row: usize) -> bool {
+        let range = self.matrix.indptr()[row]..self.matrix.indptr()[row + 1];
+        self.confidence[range].iter().any(|&signed| signed > 0.0)
+    }
+
+    /// How many of the rows `ids` (from the first) one conjugate-gradient block takes: one
     /// below [`MIN_GEMM_FACTORS`], else as many as keep the fixed-side rows their entries gather
-    /// within [`CG_BLOCK_BYTES`], at least one. Every CG step reads each row's gathered vectors again, and they must still be in the
-    /// core's cache when it does; rows with many entries therefore go in small blocks.
-    fn cg_block_rows(&self, first: usize, available: usize) -> usize {
+    /// within [`CG_BLOCK_BYTES`], at least one. Every CG step reads each row's gathered vectors
+    /// again, and they must still be in the core's cache when it does; rows with many entries
+    /// therefore go in small blocks.
+    fn cg_block_rows(&self, ids: &[usize]) -> usize {
         if self.k < MIN_GEMM_FACTORS {
             return 1;
         }
         let row_bytes = |row: usize| self.matrix.row_len(row) * self.k * std::mem::size_of::<f32>();
-        let mut bytes = row_bytes(first);
+        let mut bytes = row_bytes(ids[0]);
         let mut nb = 1;
-        while nb < available && bytes + row_bytes(first + nb) <= CG_BLOCK_BYTES {
-            bytes += row_bytes(first + nb);
+        while nb < ids.len() && bytes + row_bytes(ids[nb]) <= CG_BLOCK_BYTES {
+            bytes += row_bytes(ids[nb]);
             nb += 1;
         }
         nb
     }
 
-    /// Conjugate-gradient steps for the rows `first..first + nb` of this side (`xs` holds their
-    /// vectors, warm-started from the previous iteration, one after the other). Each step's
+    /// Conjugate-gradient steps for the rows `ids` of this side (`xs` holds their vectors,
+    /// warm-started from the previous iteration, one after the other). Each step's
     /// dense part `w₀YᵀY·P` is one matrix-matrix product over the block's search directions;
     /// the sparse part, the row's own entries, is added row by row; a row whose residual
     /// vanished stops where it is while the others go on. Blocks are fixed by row index, so the
@@ -526,7 +553,7 @@ impl HalfStep<'_> {
         &self,
         kern: K,
         fixed: &[E],
-        first: usize,
+        ids: &[usize],
         xs: &mut [f32],
         block: &mut CgBlock,
     ) {
@@ -540,8 +567,7 @@ impl HalfStep<'_> {
         rows.clear();
         // r = b − A·x, p = r.
         self.gram_times_block(kern, xs, r);
-        for j in 0..nb {
-            let row = first + j;
+        for (j, &row) in ids.iter().enumerate() {
             let start = self.matrix.indptr()[row];
             let entries = self.matrix.row(row);
             let confidence = &self.confidence[start..start + entries.len()];
@@ -567,7 +593,7 @@ impl HalfStep<'_> {
             self.gram_times_block(kern, p, ap);
             rows.retain_mut(|row| {
                 let j = row.j;
-                let entries = self.matrix.row(first + j);
+                let entries = self.matrix.row(ids[j]);
                 let confidence = &self.confidence[row.start..row.start + entries.len()];
                 let (p, ap) = (&mut p[j * k..][..k], &mut ap[j * k..][..k]);
                 ap.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += row.reg * p);
@@ -803,10 +829,10 @@ pub fn gemm(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize)
 fn gram_times_block(gram: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
     let nb = v.len() / k;
     faer::linalg::matmul::matmul(
-        MatMut::from_column_major_slice_mut(out, k, nb),
+        MatMut::from_row_major_slice_mut(out, nb, k),
         Accum::Replace,
+        MatRef::from_row_major_slice(v, nb, k),
         MatRef::from_row_major_slice(gram, k, k),
-        MatRef::from_column_major_slice(v, k, nb),
         1.0,
         Par::Seq,
     );
@@ -1134,6 +1160,11 @@ mod tests {
         let start = half.matrix.indptr()[row];
         let confidence = &half.confidence[start..start + entries.len()];
         let reg = half.params.row_regularization(entries.len(), half.matrix.n_cols()) as f64;
+        if !confidence.iter().any(|&c| c > 0.0) {
+            // b = 0: the exact solution, which the solver sets instead of iterating.
+            x.fill(0.0);
+            return;
+        }
         // The sparse part reads what the solver gathers: the f32 rows or their half floats.
         let y = |col: u32| -> Vec<f64> {
             let row = col as usize * k..(col as usize + 1) * k;
@@ -1231,9 +1262,15 @@ mod tests {
         let start: Vec<f32> = (0..n_rows * k).map(|_| (rng.next_f32() - 0.5) * 0.1).collect();
         let mut blocked = start.clone();
         half.solve_all(&mut blocked).unwrap();
-        let mut reference = start;
+        let mut reference = start.clone();
         for (row, x) in reference.chunks_exact_mut(k).enumerate() {
             unblocked_cg(&half, row, x);
+        }
+        // Rows 0, 41 and 82 have no entries: set to zero, from a non-zero start.
+        for row in [0, 41, 82] {
+            assert_eq!(data.user_items().row_len(row), 0);
+            assert!(start[row * k..][..k].iter().any(|&v| v != 0.0));
+            assert!(blocked[row * k..][..k].iter().all(|&v| v == 0.0), "row {row}");
         }
         let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (i, (b, r)) in blocked.iter().zip(&reference).enumerate() {
