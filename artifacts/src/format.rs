@@ -53,6 +53,7 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use engine::als::ImplicitAlsModel;
+use engine::blend::BlendModel;
 use engine::ease::EaseModel;
 use engine::explicit_als::{ExplicitAlsModel, ExplicitAlsParts};
 use engine::knn::ItemKnnModel;
@@ -301,6 +302,12 @@ fn sections(artifact: &Artifact, version: u32) -> Vec<Out<'_>> {
         }
         TrainedModel::Popularity { model, .. } => {
             res.push(out("popularity.scores", Dtype::F32, &[n_items], model.scores()));
+        }
+        TrainedModel::Blend(m) => {
+            res.push(out("ease.weights", Dtype::F32, &[n_items, n_items], m.ease().weights()));
+            let k = m.als().n_factors();
+            res.push(out("als.user_factors", Dtype::F32, &[n_users, k], m.als().user_factors()));
+            res.push(out("als.item_factors", Dtype::F32, &[n_items, k], m.als().item_factors()));
         }
     }
     res
@@ -810,6 +817,18 @@ pub fn read_artifact(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
             let params = params.check().map_err(engine("popularity params"))?.into_inner();
             let scores = s.f32s("popularity.scores", Some(&[n_items]))?;
             TrainedModel::Popularity { model: PopularityModel::from_parts(nu, scores), params }
+        }
+        ModelParams::Blend(params) => {
+            let params = params.check().map_err(engine("blend params"))?;
+            let weights = s.f32s("ease.weights", Some(&[n_items, n_items]))?;
+            let ease = EaseModel::from_parts(nu, ni, weights).map_err(engine("EASE weights"))?;
+            let als_params = params.als.clone().check().map_err(engine("implicit ALS params"))?;
+            let k = als_params.factors as u64;
+            let user_factors = s.f32s("als.user_factors", Some(&[n_users, k]))?;
+            let item_factors = s.f32s("als.item_factors", Some(&[n_items, k]))?;
+            let als = ImplicitAlsModel::from_factors(&als_params, nu, ni, user_factors, item_factors)
+                .map_err(engine("implicit ALS factors"))?;
+            TrainedModel::Blend(BlendModel::from_parts(&params, ease, als).map_err(engine("blend"))?)
         }
     };
     let meta = Metadata {

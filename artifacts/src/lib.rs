@@ -25,7 +25,7 @@ pub use format::{
     read_info, to_bytes, to_bytes_in_version, write_artifact,
 };
 pub use model::{Artifact, Metadata, ModelKind, MovieInfo, TrainedModel, code_version};
-pub use params::ModelParams;
+pub use params::{ModelParams, POSITIVE_THRESHOLD};
 pub use store::{LocalStore, ModelStore, S3Connection, StoreUri, VersionId, VersionInfo, open_store};
 #[cfg(feature = "s3")]
 pub use store::{S3Settings, S3Store};

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use engine::als::ImplicitAlsModel;
+use engine::blend::BlendModel;
 use engine::ease::{EaseModel, EaseParams};
 use engine::explicit_als::ExplicitAlsModel;
 use engine::knn::ItemKnnModel;
@@ -31,14 +32,17 @@ pub enum ModelKind {
     Ease,
     /// Popularity (`popularity`).
     Popularity,
+    /// EASE + implicit ALS blend (`blend`).
+    Blend,
 }
 
 impl ModelKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ModelKind; 5] =
-        [Self::ImplicitAls, Self::ExplicitAls, Self::ItemKnn, Self::Ease, Self::Popularity];
+    pub const ALL: [ModelKind; 6] =
+        [Self::ImplicitAls, Self::ExplicitAls, Self::ItemKnn, Self::Ease, Self::Popularity, Self::Blend];
 
-    /// The kind's name (`implicit-als`, `explicit-als`, `item-knn`, `ease`, `popularity`).
+    /// The kind's name (`implicit-als`, `explicit-als`, `item-knn`, `ease`, `popularity`,
+    /// `blend`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ImplicitAls => "implicit-als",
@@ -46,6 +50,7 @@ impl ModelKind {
             Self::ItemKnn => "item-knn",
             Self::Ease => "ease",
             Self::Popularity => "popularity",
+            Self::Blend => "blend",
         }
     }
 }
@@ -92,6 +97,8 @@ pub enum TrainedModel {
         /// The params it was fitted with.
         params: PopularityParams,
     },
+    /// EASE weights and implicit ALS factors, blended.
+    Blend(BlendModel),
 }
 
 impl TrainedModel {
@@ -103,6 +110,7 @@ impl TrainedModel {
             Self::ItemKnn(m) => m,
             Self::Ease { model, .. } => model,
             Self::Popularity { model, .. } => model,
+            Self::Blend(m) => m,
         }
     }
 
@@ -114,6 +122,7 @@ impl TrainedModel {
             Self::ItemKnn(_) => ModelKind::ItemKnn,
             Self::Ease { .. } => ModelKind::Ease,
             Self::Popularity { .. } => ModelKind::Popularity,
+            Self::Blend(_) => ModelKind::Blend,
         }
     }
 
@@ -125,6 +134,7 @@ impl TrainedModel {
             Self::ItemKnn(m) => ModelParams::ItemKnn(m.params().clone()),
             Self::Ease { params, .. } => ModelParams::Ease(params.clone()),
             Self::Popularity { params, .. } => ModelParams::Popularity(params.clone()),
+            Self::Blend(m) => ModelParams::Blend(m.params().clone()),
         }
     }
 }

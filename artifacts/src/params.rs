@@ -5,6 +5,7 @@
 //! the engine fails to compile here until the header learns it.
 
 use engine::als::{Confidence, ImplicitAlsParams, Solver};
+use engine::blend::BlendParams;
 use engine::ease::EaseParams;
 use engine::explicit_als::ExplicitAlsParams;
 use engine::knn::{ItemKnnParams, Similarity};
@@ -15,7 +16,7 @@ use crate::model::ModelKind;
 
 /// The hyperparameters of a trained model, one variant per model kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(into = "ParamsRepr", from = "ParamsRepr")]
+#[serde(into = "ParamsRepr", try_from = "ParamsRepr")]
 pub enum ModelParams {
     /// Implicit ALS.
     ImplicitAls(ImplicitAlsParams),
@@ -27,9 +28,32 @@ pub enum ModelParams {
     Ease(EaseParams),
     /// Popularity.
     Popularity(PopularityParams),
+    /// EASE + implicit ALS blend.
+    Blend(BlendParams),
 }
 
+/// Ratings at or above this are positives (PROTOCOLS: ≥ 4): what the implicit models learn as
+/// 1.0.
+pub const POSITIVE_THRESHOLD: f32 = 4.0;
+
 impl ModelParams {
+    /// The interaction value a rating becomes in what a model of these params learns from and
+    /// folds in: the rating itself for explicit ALS; else 1.0 for a positive, and for a lower
+    /// rating the blend's `low_rating_weight` when above 0, or nothing (the movie is only seen).
+    pub fn interaction_value(&self, rating: f32) -> Option<f32> {
+        match self {
+            Self::ExplicitAls(_) => Some(rating),
+            _ if rating >= POSITIVE_THRESHOLD => Some(1.0),
+            Self::Blend(p) if p.low_rating_weight > 0.0 => Some(p.low_rating_weight),
+            _ => None,
+        }
+    }
+
+    /// Whether [`ModelParams::interaction_value`] keeps ratings below the positive threshold.
+    pub fn learns_low_ratings(&self) -> bool {
+        self.interaction_value(0.0).is_some()
+    }
+
     /// The model kind these params belong to.
     pub fn kind(&self) -> ModelKind {
         match self {
@@ -38,6 +62,7 @@ impl ModelParams {
             Self::ItemKnn(_) => ModelKind::ItemKnn,
             Self::Ease(_) => ModelKind::Ease,
             Self::Popularity(_) => ModelKind::Popularity,
+            Self::Blend(_) => ModelKind::Blend,
         }
     }
 }
@@ -94,6 +119,12 @@ enum ParamsRepr {
     },
     Popularity {
         weighting: WeightingRepr,
+    },
+    Blend {
+        ease_weight: f32,
+        low_rating_weight: f32,
+        ease: Box<ParamsRepr>,
+        als: Box<ParamsRepr>,
     },
 }
 
@@ -212,13 +243,23 @@ impl From<ModelParams> for ParamsRepr {
                 };
                 Self::Popularity { weighting }
             }
+            ModelParams::Blend(p) => {
+                let BlendParams { ease, als, ease_weight, low_rating_weight } = p;
+                Self::Blend {
+                    ease_weight,
+                    low_rating_weight,
+                    ease: Box::new(ModelParams::Ease(ease).into()),
+                    als: Box::new(ModelParams::ImplicitAls(als).into()),
+                }
+            }
         }
     }
 }
 
-impl From<ParamsRepr> for ModelParams {
-    fn from(repr: ParamsRepr) -> Self {
-        match repr {
+impl TryFrom<ParamsRepr> for ModelParams {
+    type Error = String;
+    fn try_from(repr: ParamsRepr) -> Result<Self, String> {
+        Ok(match repr {
             ParamsRepr::ImplicitAls {
                 factors,
                 iterations,
@@ -294,6 +335,20 @@ impl From<ParamsRepr> for ModelParams {
                     WeightingRepr::SumOfValues => PopularityWeighting::SumOfValues,
                 },
             }),
-        }
+            ParamsRepr::Blend { ease_weight, low_rating_weight, ease, als } => {
+                match (Self::try_from(*ease)?, Self::try_from(*als)?) {
+                    (Self::Ease(ease), Self::ImplicitAls(als)) => {
+                        Self::Blend(BlendParams { ease, als, ease_weight, low_rating_weight })
+                    }
+                    (ease, als) => {
+                        return Err(format!(
+                            "blend params: `ease` must be of kind ease and `als` of kind implicit-als, got {} and {}",
+                            ease.kind(),
+                            als.kind()
+                        ));
+                    }
+                }
+            }
+        })
     }
 }

@@ -4,6 +4,7 @@
 //! a [`FitContext`] (thread pool, cancel flag, progress callback).
 
 pub mod als;
+pub mod blend;
 pub mod context;
 pub mod ease;
 pub mod error;

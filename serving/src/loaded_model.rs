@@ -11,7 +11,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use artifacts::{Artifact, ModelKind, VersionId};
+use artifacts::{Artifact, ModelKind, ModelParams, VersionId};
 use engine::{
     EngineError, Explanation, QuantizedIndex, RecommendOptions, Recommender, Row, ScoredItem, TopK,
 };
@@ -21,10 +21,9 @@ use thiserror::Error;
 pub const MAX_N: usize = 1000;
 
 /// Ratings at or above this are positive interactions (value 1.0) for every model but explicit
-/// ALS, which learns from the ratings themselves: the rule `cinerec train` uses
-/// (`training::data::POSITIVE_THRESHOLD`), applied to the overlay so that a folded-in user is
-/// comparable to the trained ones.
-pub const POSITIVE_THRESHOLD: f32 = 4.0;
+/// ALS, which learns from the ratings themselves: the rule `cinerec train` uses, applied to the
+/// overlay so that a folded-in user is comparable to the trained ones.
+pub use artifacts::POSITIVE_THRESHOLD;
 
 /// How top-N lists of factor models are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -161,6 +160,8 @@ pub struct ModelState {
     popular: Vec<u32>,
     /// The value a recent interaction gets in a fold-in history.
     recent_value: f32,
+    /// The hyperparameters: how a rating becomes an interaction.
+    params: ModelParams,
     /// The candidate index (factor models, unless scoring is exact).
     index: Option<QuantizedIndex>,
 }
@@ -190,6 +191,7 @@ impl ModelState {
         let mut popular: Vec<u32> = (0..n_items as u32).collect();
         popular.sort_by(|&a, &b| popularity[b as usize].total_cmp(&popularity[a as usize]).then(a.cmp(&b)));
         let recent_value = recent_value(artifact.model.kind());
+        let params = artifact.model.params();
         let index = match scoring {
             Scoring::Quantized => QuantizedIndex::build(artifact.recommender()),
             Scoring::Exact => None,
@@ -203,6 +205,7 @@ impl ModelState {
             popularity,
             popular,
             recent_value,
+            params,
             index,
         };
         res.trial_queries()?;
@@ -314,13 +317,11 @@ impl ModelState {
         self.recent_value
     }
 
-    /// The interaction a rating becomes, by the rule the model was trained with: the rating
-    /// itself for explicit ALS, else 1.0 at or above [`POSITIVE_THRESHOLD`] and nothing below.
+    /// The interaction a rating becomes, by the rule the model was trained with
+    /// ([`ModelParams::interaction_value`]): the rating itself for explicit ALS, else 1.0 at or
+    /// above [`POSITIVE_THRESHOLD`], and below it the blend's low-rating value or nothing.
     pub fn interaction_value(&self, rating: f32) -> Option<f32> {
-        match self.kind() {
-            ModelKind::ExplicitAls => Some(rating),
-            _ => (rating >= POSITIVE_THRESHOLD).then_some(1.0),
-        }
+        self.params.interaction_value(rating)
     }
 
     /// When the model was trained, milliseconds since the Unix epoch: rating changes made

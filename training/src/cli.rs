@@ -244,6 +244,8 @@ pub enum ModelKind {
     Ease,
     /// Most popular items: the baseline.
     Popularity,
+    /// EASE and implicit ALS blended; learns low ratings as weak positives (best ranking).
+    Blend,
 }
 
 impl ModelKind {
@@ -255,6 +257,7 @@ impl ModelKind {
             ModelKind::ItemKnn => "item-knn",
             ModelKind::Ease => "ease",
             ModelKind::Popularity => "popularity",
+            ModelKind::Blend => "blend",
         }
     }
 }

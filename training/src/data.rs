@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use artifacts::ModelParams;
 use datasets::synth::SynthShape;
 use datasets::{DatasetName, Movie, Rating, SynthParams};
 use engine::{Csr, Duplicates, Interaction, InteractionLog, Interactions};
@@ -12,8 +13,7 @@ use crate::cli::DataArgs;
 use crate::error::{Error, Result};
 use crate::source::{MovieLensDataset, RatingsFile, RatingsSource, Synthetic};
 
-/// Ratings at or above this value are positive interactions (PROTOCOLS: ≥ 4).
-pub const POSITIVE_THRESHOLD: f32 = 4.0;
+pub use artifacts::POSITIVE_THRESHOLD;
 
 /// Ratings loaded from somewhere, keyed by external ids.
 #[derive(Clone, Debug)]
@@ -109,34 +109,46 @@ pub fn binary_positives(entries: &[Interaction]) -> Vec<Interaction> {
         .collect()
 }
 
-/// What a model of this kind learns from `ratings`: every rating for explicit ALS, else the
-/// positives (rating ≥ [`POSITIVE_THRESHOLD`]) as 1.0; an `n_users × n_items` matrix.
+/// What a model of these params learns from `ratings`, by [`ModelParams::interaction_value`]
+/// (every rating for explicit ALS; positives as 1.0, and for the blend lower ratings as its
+/// `low_rating_weight`); an `n_users × n_items` matrix. A re-rating keeps the latest rating.
 pub fn learned(
     n_users: usize,
     n_items: usize,
     ratings: &[Interaction],
-    explicit: bool,
+    model: &ModelParams,
 ) -> Result<Interactions> {
-    let positive = |e: &Interaction| explicit || e.value >= POSITIVE_THRESHOLD;
-    let learned = Csr::from_entries_where(n_users, n_items, ratings, Duplicates::KeepLatest, positive)?;
-    Ok(Interactions::from_csr(if explicit { learned } else { learned.map_values(|_| 1.0) }))
+    let learns = |e: &Interaction| model.interaction_value(e.value).is_some();
+    let learned = Csr::from_entries_where(n_users, n_items, ratings, Duplicates::KeepLatest, learns)?;
+    Ok(Interactions::from_csr(learned.map_values(|v| model.interaction_value(v).unwrap_or(0.0))))
 }
 
-/// The movies users rated that a model of this kind does not learn from, as an `n_users ×
-/// n_items` matrix whose values are the ratings: nothing for explicit ALS (it learns from every
-/// rating), else the ratings below [`POSITIVE_THRESHOLD`]. With the training matrix it is every
-/// movie a user rated, which recommendations leave out ("seen" means rated).
-pub fn also_seen(n_users: usize, n_items: usize, ratings: &[Interaction], explicit: bool) -> Result<Csr> {
-    if explicit {
-        return Ok(Csr::empty(n_users, n_items));
-    }
-    let not_positive = |e: &Interaction| e.value < POSITIVE_THRESHOLD;
-    Ok(Csr::from_entries_where(n_users, n_items, ratings, Duplicates::KeepLatest, not_positive)?)
+/// The movies users rated that a model of these params does not learn from, as an `n_users ×
+/// n_items` matrix whose values are the ratings (the ratings below [`POSITIVE_THRESHOLD`] for
+/// implicit ALS, kNN, EASE and popularity; nothing for explicit ALS and the blend, which learn
+/// from every rating). With the training matrix it is every movie a user rated, which
+/// recommendations leave out ("seen" means rated).
+pub fn also_seen(
+    n_users: usize,
+    n_items: usize,
+    ratings: &[Interaction],
+    model: &ModelParams,
+) -> Result<Csr> {
+    let not_learned = |e: &Interaction| model.interaction_value(e.value).is_none();
+    Ok(Csr::from_entries_where(n_users, n_items, ratings, Duplicates::KeepLatest, not_learned)?)
 }
 
-/// The ratings below [`POSITIVE_THRESHOLD`], values kept.
-pub fn not_positive(ratings: &[Interaction]) -> Vec<Interaction> {
-    ratings.iter().filter(|e| e.value < POSITIVE_THRESHOLD).copied().collect()
+/// The ratings a model of these params does not learn from, values kept.
+pub fn not_learned(ratings: &[Interaction], model: &ModelParams) -> Vec<Interaction> {
+    ratings.iter().filter(|e| model.interaction_value(e.value).is_none()).copied().collect()
+}
+
+/// The ratings a model of these params learns from, as its interaction values.
+pub fn learned_entries(ratings: &[Interaction], model: &ModelParams) -> Vec<Interaction> {
+    ratings
+        .iter()
+        .filter_map(|e| model.interaction_value(e.value).map(|value| Interaction { value, ..*e }))
+        .collect()
 }
 
 /// The `n_users × n_items` matrix of `entries` (re-ratings keep the latest).

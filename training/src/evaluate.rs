@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use artifacts::TrainedModel;
+use artifacts::{ModelParams, TrainedModel};
 use engine::eval::{self, RankingReport, RatingReport};
 use engine::{Csr, Duplicates, Interaction, Interactions, TrainingUsers};
 use serde::Serialize;
@@ -233,7 +233,7 @@ impl RankingSplit {
 pub fn ranking_split(
     protocol: Protocol,
     log: &engine::InteractionLog,
-    explicit: bool,
+    model: &ModelParams,
     seed: u64,
     heldout_users: Option<usize>,
 ) -> Result<RankingSplit> {
@@ -249,18 +249,18 @@ pub fn ranking_split(
             let heldout = heldout_users.unwrap_or(((n_with as f64) * 0.2).round() as usize).max(1);
             let mut split = eval::strong_generalization(&positives, n_users, heldout, 0.8, seed)?;
             let is_heldout = |u: u32| split.heldout_users.binary_search(&u).is_ok();
-            // The held-out users' ratings but the test positives: folded in (explicit ALS) or
-            // seen (the implicit models fold in their 80 % of positives).
+            // The held-out users' ratings but the test positives: what the model learns from
+            // is folded in (every rating for explicit ALS and the blend; the 80 % of positives
+            // for the others), the rest is seen.
             let heldout_rated = ratings_without(&log.entries, &split.test, is_heldout);
-            let not_learned = if explicit { Vec::new() } else { data::not_positive(&heldout_rated) };
-            let also_seen = split.heldout_rows(&not_learned, n_items)?;
+            let also_seen = split.heldout_rows(&data::not_learned(&heldout_rated, model), n_items)?;
             let train_rated = ratings_without(&log.entries, &[], |u| !is_heldout(u));
-            if explicit {
-                split.fold_in = heldout_rated;
+            if model.learns_low_ratings() {
+                split.fold_in = data::learned_entries(&heldout_rated, model);
             }
             let (fold_in, test) = split.heldout_matrices(n_items)?;
             return Ok(RankingSplit {
-                train: data::learned(n_users, n_items, &train_rated, explicit)?,
+                train: data::learned(n_users, n_items, &train_rated, model)?,
                 fold_in: Some(fold_in),
                 also_seen,
                 test,
@@ -272,9 +272,9 @@ pub fn ranking_split(
     // Every rating but the held-out positives stays in training.
     let rated = ratings_without(&log.entries, &split.test, |_| true);
     Ok(RankingSplit {
-        train: data::learned(n_users, n_items, &rated, explicit)?,
+        train: data::learned(n_users, n_items, &rated, model)?,
         fold_in: None,
-        also_seen: data::also_seen(n_users, n_items, &rated, explicit)?,
+        also_seen: data::also_seen(n_users, n_items, &rated, model)?,
         test: Csr::from_entries(n_users, n_items, &split.test, Duplicates::KeepLatest)?,
         label: protocol.name().into(),
     })
@@ -297,6 +297,7 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
     let log = &loaded.log;
     let (n_users, n_items) = (log.n_users(), log.n_items());
     let explicit = spec.is_explicit();
+    let params = spec.params();
     let pool = thread_pool(args.threads)?;
     let mut parts = Vec::new();
     let fit = |name: &str, train: &Interactions| -> Result<(TrainedModel, f64)> {
@@ -313,8 +314,8 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
     match args.protocol {
         Protocol::Folds => {
             for part in fold_parts(&source, data_dir, log, args.seed)? {
-                let train = data::learned(n_users, n_items, &part.train, explicit)?;
-                let also_seen = data::also_seen(n_users, n_items, &part.train, explicit)?;
+                let train = data::learned(n_users, n_items, &part.train, &params)?;
+                let also_seen = data::also_seen(n_users, n_items, &part.train, &params)?;
                 let test = data::matrix(n_users, n_items, &data::binary_positives(&part.test))?;
                 let (model, fit_seconds) = fit(&part.name, &train)?;
                 let report = rank(&model, train.user_items(), &also_seen, test.user_items())?;
@@ -335,7 +336,7 @@ pub fn evaluate(args: &EvaluateArgs, data_dir: &Path, progress: bool) -> Result<
             }
         }
         Protocol::Holdout | Protocol::Temporal | Protocol::Strong => {
-            let split = ranking_split(args.protocol, log, explicit, args.seed, args.heldout_users)?;
+            let split = ranking_split(args.protocol, log, &params, args.seed, args.heldout_users)?;
             let (model, fit_seconds) = fit(args.protocol.name(), &split.train)?;
             let report = pool.install(|| split.evaluate(model.as_recommender(), args.k))?;
             parts.push(PartReport {

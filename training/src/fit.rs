@@ -3,6 +3,7 @@
 
 use artifacts::TrainedModel;
 use engine::als::{self, ImplicitAlsParams};
+use engine::blend::{self, BlendParams};
 use engine::ease::{self, EaseParams};
 use engine::explicit_als::{self, ExplicitAlsParams};
 use engine::knn::{self, ItemKnnParams};
@@ -27,6 +28,8 @@ pub enum ModelSpec {
     Ease(Valid<EaseParams>),
     /// Popularity.
     Popularity(Valid<PopularityParams>),
+    /// EASE + implicit ALS blend.
+    Blend(Valid<BlendParams>),
 }
 
 impl ModelSpec {
@@ -39,16 +42,18 @@ impl ModelSpec {
             ModelSpec::ItemKnn(p) => ModelParams::ItemKnn((**p).clone()),
             ModelSpec::Ease(p) => ModelParams::Ease((**p).clone()),
             ModelSpec::Popularity(p) => ModelParams::Popularity((**p).clone()),
+            ModelSpec::Blend(p) => ModelParams::Blend((**p).clone()),
         }
     }
 
     /// Progress steps of a fit: iterations (EASE reports its four phases, Gram, Cholesky,
-    /// inverse, weights; kNN and popularity one step).
+    /// inverse, weights; kNN and popularity one step; the blend EASE's, then ALS's).
     pub fn iterations(&self) -> usize {
         match self {
             ModelSpec::ImplicitAls(p) => p.iterations,
             ModelSpec::ExplicitAls(p) => p.iterations,
             ModelSpec::Ease(_) => 4,
+            ModelSpec::Blend(p) => p.als.iterations,
             ModelSpec::ItemKnn(_) | ModelSpec::Popularity(_) => 1,
         }
     }
@@ -67,6 +72,7 @@ impl ModelSpec {
             ModelSpec::ItemKnn(_) => ModelKind::ItemKnn,
             ModelSpec::Ease(_) => ModelKind::Ease,
             ModelSpec::Popularity(_) => ModelKind::Popularity,
+            ModelSpec::Blend(_) => ModelKind::Blend,
         }
     }
 }
@@ -133,6 +139,20 @@ pub fn model_spec(kind: ModelKind, args: &ModelArgs, seed: u64) -> Result<ModelS
             let params = EaseParams { regularization: args.regularization.unwrap_or(d.regularization), ..d };
             Ok(ModelSpec::Ease(params.check()?))
         }
+        ModelKind::Blend => {
+            // The ALS part's size; EASE's λ, the weight and the low-rating value are the
+            // defaults chosen on validation (README, "Quality of every model").
+            reject_flags(kind, args, &["--factors", "--iterations", "--solver"])?;
+            let d = BlendParams::default();
+            let als = ImplicitAlsParams {
+                factors: args.factors.unwrap_or(d.als.factors),
+                iterations: args.iterations.unwrap_or(d.als.iterations),
+                solver: args.solver.map_or(d.als.solver, |s| s.solver()),
+                seed,
+                ..d.als
+            };
+            Ok(ModelSpec::Blend(BlendParams { als, ..d }.check()?))
+        }
         ModelKind::ExplicitAls => {
             reject_flags(
                 kind,
@@ -168,6 +188,7 @@ pub fn fit(
         ModelSpec::ExplicitAls(p) => TrainedModel::ExplicitAls(explicit_als::fit(p, train, &ctx)?),
         ModelSpec::ItemKnn(p) => TrainedModel::ItemKnn(knn::fit(p, train, &ctx)?),
         ModelSpec::Ease(p) => TrainedModel::Ease { model: ease::fit(p, train, &ctx)?, params: (**p).clone() },
+        ModelSpec::Blend(p) => TrainedModel::Blend(blend::fit(p, train, &ctx)?),
         ModelSpec::Popularity(p) => TrainedModel::Popularity {
             model: pool.install(|| popularity::fit(p, train))?,
             params: (**p).clone(),

@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use artifacts::ModelParams;
 use datasets::DatasetName;
 use engine::als::{ImplicitAlsModel, ImplicitAlsParams};
 use engine::eval::{evaluate_ranking, evaluate_ranking_fold_in};
@@ -53,7 +54,9 @@ pub fn prepare(args: &PeerPrepareArgs, data_dir: &Path) -> Result<ExchangeMeta> 
     };
     let loaded = data::load(&source, data_dir)?;
     let (n_users, n_items) = (loaded.log.n_users(), loaded.log.n_items());
-    let split = ranking_split(args.protocol, &loaded.log, false, args.seed, None)?;
+    // The split the implicit models train on: positives learned, lower ratings seen.
+    let implicit = ModelParams::ImplicitAls(ImplicitAlsParams::default());
+    let split = ranking_split(args.protocol, &loaded.log, &implicit, args.seed, None)?;
     drop(loaded.log);
     let dir = ExchangeDir::new(&args.out);
     let description = split_description(args.protocol);

@@ -209,16 +209,18 @@ pub fn for_history(
         TrainedModel::ExplicitAls(m) => m.rating_range().1,
         _ => 1.0,
     };
-    let explicit = matches!(artifact.model, TrainedModel::ExplicitAls(_));
-    // (item, value, positive): implicit models fold in 1.0 for a movie liked (no rating, or one
-    // at or above the positive threshold); a lower rating only makes the movie seen.
+    let params = artifact.model.params();
+    // (item, value, learned): a movie without a rating is liked (the top rating for explicit
+    // ALS, 1.0 for the others); a rating becomes what the model learns it as, and a rating it
+    // does not learn from (below the positive threshold) only makes the movie seen.
     let mut row: Vec<(u32, f32, bool)> = history
         .iter()
         .map(|h| {
             let item_idx = artifact.items.dense(h.movie_id).expect("checked above");
-            match explicit {
-                true => (item_idx, h.rating.unwrap_or(default_value), true),
-                false => (item_idx, 1.0, h.rating.is_none_or(|r| r >= crate::data::POSITIVE_THRESHOLD)),
+            match h.rating.map(|r| params.interaction_value(r)) {
+                None => (item_idx, default_value, true),
+                Some(Some(value)) => (item_idx, value, true),
+                Some(None) => (item_idx, 0.0, false),
             }
         })
         .collect();

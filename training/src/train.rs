@@ -129,21 +129,20 @@ pub fn train_model(
     let (n_users, n_items, n_ratings) = (log.n_users(), log.n_items(), log.entries.len());
     let ratings_bytes = std::mem::size_of_val(log.entries.as_slice()) as u64;
     let explicit = options.spec.is_explicit();
+    let params = options.spec.params();
     let start = Instant::now();
     // Implicit models learn from the positives; every rated movie is seen. The raw ratings are
     // the run's largest buffer: both matrices read them in place, the rest are compacted in
     // place before the training matrix is built, and they are freed before the fit.
     let (train, also_seen, test) = pool.install(|| match options.evaluate {
         EvaluateWith::None => {
-            let also_seen = data::also_seen(n_users, n_items, &log.entries, explicit)?;
-            if !explicit {
-                log.entries.retain(|e| e.value >= data::POSITIVE_THRESHOLD);
-                log.entries.shrink_to_fit();
-            }
-            Ok((data::learned(n_users, n_items, &log.entries, explicit)?, also_seen, None))
+            let also_seen = data::also_seen(n_users, n_items, &log.entries, &params)?;
+            log.entries.retain(|e| params.interaction_value(e.value).is_some());
+            log.entries.shrink_to_fit();
+            Ok((data::learned(n_users, n_items, &log.entries, &params)?, also_seen, None))
         }
         EvaluateWith::Holdout => {
-            let split = ranking_split(Protocol::Holdout, &log, explicit, options.seed, None)?;
+            let split = ranking_split(Protocol::Holdout, &log, &params, options.seed, None)?;
             Ok::<_, Error>((split.train, split.also_seen, Some(split.test)))
         }
     })?;
@@ -179,7 +178,13 @@ pub fn train_model(
         ..MemoryReport::default()
     };
     drop(train);
-    let what = if explicit { "all ratings" } else { "positives (ratings >= 4)" };
+    let what = match &params {
+        _ if explicit => "all ratings".to_owned(),
+        artifacts::ModelParams::Blend(p) if p.low_rating_weight > 0.0 => {
+            format!("positives (ratings >= 4) as 1, lower ratings as {}", p.low_rating_weight)
+        }
+        _ => "positives (ratings >= 4)".to_owned(),
+    };
     let mut dataset = format!("{name}, {what}");
     if evaluation.is_some() {
         dataset.push_str(&format!(

@@ -5,6 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use artifacts::{Artifact, Metadata, ModelKind, MovieInfo, TrainedModel, code_version};
 use engine::als::{ImplicitAlsModel, ImplicitAlsParams};
+use engine::blend::BlendParams;
 use engine::ease::EaseParams;
 use engine::explicit_als::ExplicitAlsParams;
 use engine::knn::ItemKnnParams;
@@ -129,6 +130,17 @@ pub fn model(kind: ModelKind, data: &Interactions) -> TrainedModel {
             let params = PopularityParams::default().check().unwrap();
             let model = engine::popularity::fit(&params, data).unwrap();
             TrainedModel::Popularity { model, params: params.into_inner() }
+        }
+        ModelKind::Blend => {
+            let params = BlendParams {
+                ease: EaseParams { regularization: 50.0, ..Default::default() },
+                als: ImplicitAlsParams { factors: 8, iterations: 3, ..Default::default() },
+                ease_weight: 0.4,
+                low_rating_weight: 0.25,
+            }
+            .check()
+            .unwrap();
+            TrainedModel::Blend(engine::blend::fit(&params, data, &ctx).unwrap())
         }
     }
 }

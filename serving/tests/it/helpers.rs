@@ -101,6 +101,33 @@ pub fn train_kind(kind: artifacts::ModelKind) -> Artifact {
             let model = engine::popularity::fit(&params, &data).unwrap();
             TrainedModel::Popularity { model, params: params.into_inner() }
         }
+        ModelKind::Blend => {
+            // The blend learns the lower ratings too (as its low-rating value): nothing is
+            // left as also seen.
+            let params = engine::blend::BlendParams::default().check().unwrap();
+            let mut entries = Vec::new();
+            for (matrix, value) in [(&res.seen, None), (&res.also_seen, Some(params.low_rating_weight))] {
+                for user_idx in 0..matrix.n_rows() {
+                    let row = matrix.row(user_idx);
+                    for (&item_idx, &v) in row.indices.iter().zip(row.values) {
+                        let value = value.unwrap_or(v);
+                        entries.push(engine::Interaction {
+                            user_idx: user_idx as u32,
+                            item_idx,
+                            value,
+                            timestamp: 0,
+                        });
+                    }
+                }
+            }
+            let (n_users, n_items) = (res.seen.n_rows(), res.seen.n_cols());
+            let learned =
+                engine::Interactions::from_entries(n_users, n_items, &entries, engine::Duplicates::Reject)
+                    .unwrap();
+            res.also_seen = engine::Csr::empty(n_users, n_items);
+            res.seen = learned.user_items().clone();
+            TrainedModel::Blend(engine::blend::fit(&params, &learned, &ctx).unwrap())
+        }
     };
     res
 }
