@@ -352,3 +352,38 @@ impl TryFrom<ParamsRepr> for ModelParams {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_become_what_each_kind_learns() {
+        let blend = ModelParams::Blend(BlendParams::default());
+        let implicit = ModelParams::ImplicitAls(ImplicitAlsParams::default());
+        let explicit = ModelParams::ExplicitAls(ExplicitAlsParams::default());
+        let none = ModelParams::Blend(BlendParams { low_rating_weight: 0.0, ..BlendParams::default() });
+        for (params, low, high, learns_low) in [
+            (&blend, Some(0.25), Some(1.0), true),
+            (&implicit, None, Some(1.0), false),
+            (&explicit, Some(2.0), Some(4.5), true),
+            (&none, None, Some(1.0), false),
+        ] {
+            assert_eq!(params.interaction_value(2.0), low, "{:?}", params.kind());
+            assert_eq!(params.interaction_value(4.5), high, "{:?}", params.kind());
+            assert_eq!(params.learns_low_ratings(), learns_low, "{:?}", params.kind());
+        }
+    }
+
+    #[test]
+    fn blend_params_round_trip_and_parts_of_the_wrong_kind_are_refused() {
+        let params = ModelParams::Blend(BlendParams { ease_weight: 0.3, ..BlendParams::default() });
+        let json = serde_json::to_string(&params).unwrap();
+        assert_eq!(serde_json::from_str::<ModelParams>(&json).unwrap(), params);
+        let swapped =
+            json.replacen("\"kind\":\"ease\"", "\"kind\":\"popularity\",\"weighting\":\"users\"", 1);
+        let swapped = swapped.replacen(",\"regularization\":200.0,\"max_memory_bytes\":8589934592", "", 1);
+        let err = serde_json::from_str::<ModelParams>(&swapped).unwrap_err().to_string();
+        assert!(err.contains("`ease` must be of kind ease"), "{err}\n{swapped}");
+    }
+}

@@ -155,3 +155,36 @@ pub fn learned_entries(ratings: &[Interaction], model: &ModelParams) -> Vec<Inte
 pub fn matrix(n_users: usize, n_items: usize, entries: &[Interaction]) -> Result<Interactions> {
     Ok(Interactions::from_entries(n_users, n_items, entries, Duplicates::KeepLatest)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::blend::BlendParams;
+    use engine::explicit_als::ExplicitAlsParams;
+
+    #[test]
+    fn each_kind_learns_its_ratings_and_sees_the_rest() {
+        let e = |user_idx, item_idx, value, timestamp| Interaction { user_idx, item_idx, value, timestamp };
+        // A re-rating (item 0: 5 then 2), a low rating, a positive.
+        let ratings = [e(0, 0, 5.0, 1), e(0, 1, 2.0, 2), e(0, 0, 2.0, 3), e(1, 2, 4.0, 4)];
+        let blend = ModelParams::Blend(BlendParams::default());
+        let implicit = ModelParams::ImplicitAls(Default::default());
+        let explicit = ModelParams::ExplicitAls(ExplicitAlsParams::default());
+        for (params, learned_values, seen_nnz) in [
+            (&blend, vec![0.25, 0.25, 1.0], 0),
+            (&implicit, vec![1.0, 1.0], 2),
+            (&explicit, vec![2.0, 2.0, 4.0], 0),
+        ] {
+            let m = learned(2, 3, &ratings, params).unwrap();
+            assert_eq!(m.user_items().values(), learned_values.as_slice(), "{:?}", params.kind());
+            assert_eq!(also_seen(2, 3, &ratings, params).unwrap().nnz(), seen_nnz, "{:?}", params.kind());
+        }
+        // Implicit ALS keeps the 5 among the positives and sees the later 2 (as before).
+        assert_eq!(learned(2, 3, &ratings, &implicit).unwrap().user_items().row(0).indices, &[0]);
+        assert_eq!(not_learned(&ratings, &implicit).len(), 2);
+        assert_eq!(
+            learned_entries(&ratings, &blend).iter().map(|e| e.value).collect::<Vec<_>>(),
+            [1.0, 0.25, 0.25, 1.0]
+        );
+    }
+}

@@ -82,3 +82,17 @@ fn explicit_als_on_the_official_folds_predicts_ratings() {
 fn ease_under_strong_generalization() {
     check(&["--model", "ease", "--protocol", "strong"], 1, 0.25..0.5);
 }
+
+#[test]
+fn the_blend_ranks_above_ease_on_both_protocols_it_was_built_for() {
+    // Same seed, so the same split for both models.
+    for protocol in ["holdout", "strong"] {
+        let blend = check(&["--model", "blend", "--protocol", protocol], 1, 0.3..0.6);
+        let ease = check(&["--model", "ease", "--protocol", protocol], 1, 0.3..0.6);
+        let (blend, ease) = (f(&blend["mean"]["ndcg"]), f(&ease["mean"]["ndcg"]));
+        assert!(blend > ease, "{protocol}: blend {blend} vs EASE {ease}");
+        if protocol == "holdout" {
+            assert!(blend >= 1.05 * ease, "holdout: blend {blend} vs EASE {ease}");
+        }
+    }
+}
