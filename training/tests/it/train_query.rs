@@ -149,3 +149,36 @@ fn explicit_als_trains_on_every_rating_and_folds_in_ratings() {
     let err = cinerec(&["recommend", "--store", store, "--history", "50:five"]).unwrap_err();
     assert!(err.contains("`50:five`: the rating after ':' must be a number"), "{err}");
 }
+
+#[test]
+fn the_blend_learns_low_ratings_and_folds_them_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().to_str().unwrap();
+    let report =
+        json(&["train", "--dataset", "ml-100k", "--model", "blend", "--iterations", "3", "--store", store]);
+    assert_eq!(f(&report["n_train"]), 100_000.0, "every rating is learned: {report:#}");
+    assert!(report["dataset"].as_str().unwrap().contains("lower ratings as 0.25"), "{report:#}");
+    let inspected = json(&["models", "inspect", "--store", store]);
+    assert_eq!(inspected["kind"], "blend");
+    assert_eq!(f(&inspected["also_seen_nnz"]), 0.0, "nothing is only seen");
+    let known = json(&["recommend", "--store", store, "--user", "1", "-n", "10"]);
+    assert_eq!(ids(&known).len(), 10);
+    // A low rating is learned, not only seen: it moves the other movies' scores (a movie that
+    // is only seen would be left out of the list and change nothing else).
+    let scores = |history: &str| -> Vec<(u64, f64)> {
+        let got = json(&["recommend", "--store", store, "--history", history, "-n", "20"]);
+        got["movies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["movie_id"].as_u64().unwrap(), f(&m["score"])))
+            .collect()
+    };
+    let (liked, with_low) = (scores("50:5,172:5"), scores("50:5,172:5,1:1"));
+    assert!(with_low.iter().all(|&(m, _)| m != 1), "a rated movie is never recommended: {with_low:?}");
+    let moved = liked
+        .iter()
+        .filter_map(|&(m, s)| with_low.iter().find(|&&(w, _)| w == m).map(|&(_, t)| (s - t).abs()))
+        .collect::<Vec<f64>>();
+    assert!(!moved.is_empty() && moved.iter().all(|&d| d > 1e-4), "{liked:?}\n{with_low:?}");
+}
