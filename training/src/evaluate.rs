@@ -197,8 +197,9 @@ pub(crate) fn ratings_without(
 /// user rated there is seen.
 #[derive(Clone, Debug)]
 pub struct RankingSplit {
-    /// What the model trains on (`n_users × n_items`): the positives as 1.0, or every rating
-    /// for explicit ALS.
+    /// What the model trains on (`n_users × n_items`), by `ModelParams::interaction_value`: the
+    /// positives as 1.0 (the blend: lower ratings as its low-rating value), or every rating for
+    /// explicit ALS.
     pub train: Interactions,
     /// `strong` only: the held-out users' histories to fold in (row `r` is held-out user `r`).
     pub fold_in: Option<Csr>,
@@ -282,7 +283,8 @@ pub fn ranking_split(
 
 /// Runs `cinerec evaluate`.
 ///
-/// Implicit models train on positives (value 1.0). `explicit-als` trains on the ratings
+/// Implicit models train on positives (value 1.0; the blend also on lower ratings, as its
+/// low-rating value). `explicit-als` trains on the ratings
 /// themselves: in `folds` on every rating of the base fold (RMSE/MAE on the test fold, plus
 /// ranking against the test fold's positives); in `holdout` and `strong` on every rating except
 /// the held-out positives (and, in `strong`, except the held-out users, whose other ratings are
