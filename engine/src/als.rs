@@ -394,7 +394,7 @@ impl HalfStep<'_> {
         let k = self.k;
         match self.params.solver {
             Solver::ConjugateGradient => {
-                self.tasks(solve).into_par_iter().with_max_len(1).for_each_init(
+                self.tasks(solve).for_each_init(
                     || (CgBlock::default(), Vec::new(), Vec::new()),
                     |(block, ids, xs), (first, rows)| {
                         with_kernels!(|kern| {
@@ -435,7 +435,7 @@ impl HalfStep<'_> {
                 let inverse = (self.params.regularization_exponent == 0.0)
                     .then(|| shifted_inverse(self.gram, self.params.regularization, k))
                     .transpose()?;
-                self.tasks(solve).into_par_iter().with_max_len(1).try_for_each_init(
+                self.tasks(solve).try_for_each_init(
                     || (vec![0f32; k * k + 4 * k], WoodburyScratch::default()),
                     |(scratch, woodbury), (first, rows)| {
                         with_kernels!(|kern| {
@@ -520,13 +520,13 @@ impl HalfStep<'_> {
 
     /// The parallel tasks of a half-step: consecutive rows, at most [`ROWS_PER_TASK`] of them
     /// and at most [`TASK_ENTRIES`] entries (a longer row alone), as `(first row, their
-    /// vectors)`. Bounding the entries keeps one task from holding the most popular items
-    /// together, and the callers make every task a job of its own (`with_max_len(1)`): rayon's
-    /// adaptive splitting otherwise left the first quarter of the rows (the most popular items,
-    /// numbered first) unsplit on one thread while the other core idled through ~40 % of the
-    /// item half on the synthetic set. Tasks depend only on the matrix, so the result does not
-    /// depend on the thread count.
-    fn tasks<'s>(&self, solve: &'s mut [f32]) -> Vec<(usize, &'s mut [f32])> {
+    /// vectors)`, each a rayon job of its own (`with_max_len(1)`). Bounding the entries keeps
+    /// one task from holding the most popular items together; one job per task keeps rayon's
+    /// adaptive splitting from leaving the first quarter of the rows (the most popular items,
+    /// numbered first) unsplit on one thread, as it did while the other core idled through
+    /// ~40 % of the item half on the synthetic set. Tasks depend only on the matrix, so the
+    /// result does not depend on the thread count.
+    fn tasks<'s>(&self, solve: &'s mut [f32]) -> impl IndexedParallelIterator<Item = (usize, &'s mut [f32])> {
         let (k, indptr) = (self.k, self.matrix.indptr());
         let mut tasks = Vec::with_capacity(solve.len() / k / ROWS_PER_TASK + 1);
         let (mut rest, mut first) = (solve, 0);
@@ -543,7 +543,7 @@ impl HalfStep<'_> {
             tasks.push((first, task));
             (rest, first) = (after, end);
         }
-        tasks
+        tasks.into_par_iter().with_max_len(1)
     }
 
     /// Whether `row` has an entry with a positive preference: without one, its right-hand side
@@ -1384,8 +1384,7 @@ mod tests {
             k: 2,
         };
         let mut solve = vec![0f32; lens.len() * 2];
-        let tasks: Vec<(usize, usize)> =
-            half.tasks(&mut solve).into_iter().map(|(f, v)| (f, v.len() / 2)).collect();
+        let tasks: Vec<(usize, usize)> = half.tasks(&mut solve).map(|(f, v)| (f, v.len() / 2)).collect();
         assert_eq!(tasks, [(0, 1), (1, 1), (2, 32), (34, 32), (66, 6)]);
     }
 

@@ -158,8 +158,6 @@ pub struct ModelState {
     popularity: Vec<f32>,
     /// Every item, most popular first (ties: lower index first).
     popular: Vec<u32>,
-    /// The value a recent interaction gets in a fold-in history.
-    recent_value: f32,
     /// The hyperparameters: how a rating becomes an interaction.
     params: ModelParams,
     /// The candidate index (factor models, unless scoring is exact).
@@ -190,7 +188,6 @@ impl ModelState {
         }
         let mut popular: Vec<u32> = (0..n_items as u32).collect();
         popular.sort_by(|&a, &b| popularity[b as usize].total_cmp(&popularity[a as usize]).then(a.cmp(&b)));
-        let recent_value = recent_value(artifact.model.kind());
         let params = artifact.model.params();
         let index = match scoring {
             Scoring::Quantized => QuantizedIndex::build(artifact.recommender()),
@@ -204,7 +201,6 @@ impl ModelState {
             titles,
             popularity,
             popular,
-            recent_value,
             params,
             index,
         };
@@ -243,7 +239,7 @@ impl ModelState {
         if self.n_users() > 0 {
             trial("top-10 of user index 0", Some(0), Vec::new())?;
         }
-        trial("fold-in of the most popular item", None, vec![(self.popular[0], self.recent_value)])
+        trial("fold-in of the most popular item", None, vec![(self.popular[0], self.recent_value())])
     }
 
     /// The store version.
@@ -311,10 +307,11 @@ impl ModelState {
         self.titles.get(item_idx as usize).map_or("", String::as_str)
     }
 
-    /// The value a recent movie gets in a fold-in history: 1.0 for models trained on
-    /// positive interactions, 4.0 (a positive rating) for explicit ALS.
+    /// The value a recent movie gets in a fold-in history: what a positive rating
+    /// ([`POSITIVE_THRESHOLD`]) becomes, 1.0 for models trained on interactions, 4.0 for
+    /// explicit ALS.
     pub fn recent_value(&self) -> f32 {
-        self.recent_value
+        self.interaction_value(POSITIVE_THRESHOLD).unwrap_or(1.0)
     }
 
     /// The interaction a rating becomes, by the rule the model was trained with
@@ -477,14 +474,6 @@ fn merge_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
     res.sort_unstable();
     res.dedup();
     res
-}
-
-/// See [`ModelState::recent_value`].
-fn recent_value(kind: ModelKind) -> f32 {
-    match kind {
-        ModelKind::ExplicitAls => 4.0,
-        _ => 1.0,
-    }
 }
 
 #[cfg(test)]
