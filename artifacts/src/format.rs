@@ -822,7 +822,7 @@ pub fn read_artifact(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
             let params = params.check().map_err(engine("blend params"))?;
             let weights = s.f32s("ease.weights", Some(&[n_items, n_items]))?;
             let ease = EaseModel::from_parts(nu, ni, weights).map_err(engine("EASE weights"))?;
-            let als_params = params.als.clone().check().map_err(engine("implicit ALS params"))?;
+            let als_params = params.checked_als();
             let k = als_params.factors as u64;
             let user_factors = s.f32s("als.user_factors", Some(&[n_users, k]))?;
             let item_factors = s.f32s("als.item_factors", Some(&[n_items, k]))?;

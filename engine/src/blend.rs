@@ -54,6 +54,18 @@ impl Params for BlendParams {
     }
 }
 
+impl Valid<BlendParams> {
+    /// EASE's params, checked with the whole.
+    pub fn checked_ease(&self) -> Valid<EaseParams> {
+        Valid::new_unchecked(self.ease.clone())
+    }
+
+    /// Implicit ALS's params, checked with the whole.
+    pub fn checked_als(&self) -> Valid<ImplicitAlsParams> {
+        Valid::new_unchecked(self.als.clone())
+    }
+}
+
 /// A fitted blend: the two models and the weight.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BlendModel {
@@ -110,8 +122,8 @@ fn standardise(scores: &mut [f32]) {
 
 /// Fits EASE, then implicit ALS, on `data`.
 pub fn fit(params: &Valid<BlendParams>, data: &Interactions, ctx: &FitContext<'_>) -> Result<BlendModel> {
-    let ease = ease::fit(&params.ease.clone().check()?, data, ctx)?;
-    let als = als::fit(&params.als.clone().check()?, data, ctx)?;
+    let ease = ease::fit(&params.checked_ease(), data, ctx)?;
+    let als = als::fit(&params.checked_als(), data, ctx)?;
     BlendModel::from_parts(params, ease, als)
 }
 
