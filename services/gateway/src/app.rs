@@ -29,6 +29,8 @@ use crate::{accounts, auth, movies, openapi, rate_limit, ratings, recommendation
 const READINESS_INTERVAL: Duration = Duration::from_secs(2);
 /// Key prefix of the shared rate limiter in Redis.
 const RATE_LIMIT_PREFIX: &str = "cinerec:ratelimit:";
+/// How long startup waits for the shared rate limiter's first connection.
+const RATE_LIMIT_CONNECT_WAIT: Duration = Duration::from_secs(2);
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -209,11 +211,15 @@ impl Application {
             .ready_when(READINESS_INTERVAL, Arc::new(upstreams.clone()));
         let shared = match config.rate_limit_redis.is_empty() {
             true => None,
-            false => Some(RedisLimiter::new(
-                config.rate_limit_redis.expose(),
-                RATE_LIMIT_PREFIX,
-                config.rate_limit_redis_timeout,
-            )?),
+            false => Some(
+                RedisLimiter::connect(
+                    config.rate_limit_redis.expose(),
+                    RATE_LIMIT_PREFIX,
+                    config.rate_limit_redis_timeout,
+                    RATE_LIMIT_CONNECT_WAIT,
+                )
+                .await?,
+            ),
         };
         let limits = Limits {
             anonymous: config.rate_limit_anonymous,

@@ -256,9 +256,16 @@ impl std::fmt::Debug for RedisLimiter {
 pub struct RedisLimiterError(#[source] fred::error::Error);
 
 impl RedisLimiter {
-    /// A client for `url` that connects (and reconnects) in the background; each decision waits
-    /// at most `timeout` for Redis.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, RedisLimiterError> {
+    /// A client for `url` that reconnects in the background; each decision waits at most
+    /// `timeout` for Redis. Waits up to `connect_wait` for the first connection and loads the
+    /// script then, so the first requests are decided on Redis rather than locally; a Redis that
+    /// is down at startup is logged and the local limiter decides until it answers.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        connect_wait: Duration,
+    ) -> Result<Self, RedisLimiterError> {
         let config = FredConfig::from_url(url).map_err(RedisLimiterError)?;
         let client = Builder::from_config(config)
             .with_connection_config(|c| {
@@ -272,7 +279,27 @@ impl RedisLimiter {
         let _connection = client.connect();
         let options =
             Options { timeout: Some(timeout), fail_fast: true, max_attempts: Some(1), ..Options::default() };
-        Ok(Self { client, options, sha: fred::util::sha1_hash(GCRA_LUA), prefix: prefix.to_owned() })
+        let limiter =
+            Self { client, options, sha: fred::util::sha1_hash(GCRA_LUA), prefix: prefix.to_owned() };
+        let ready = async {
+            limiter.client.wait_for_connect().await?;
+            limiter.load_script().await
+        };
+        match tokio::time::timeout(connect_wait, ready).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "shared rate limiter unavailable at startup: limiting locally until Redis answers")
+            }
+            Err(_) => tracing::warn!(
+                waited_ms = connect_wait.as_millis() as u64,
+                "shared rate limiter unreachable at startup: limiting locally until Redis answers"
+            ),
+        }
+        Ok(limiter)
+    }
+
+    async fn load_script(&self) -> Result<(), fred::error::Error> {
+        self.raw("SCRIPT", vec!["LOAD".into(), GCRA_LUA.into()]).await.map(drop)
     }
 
     async fn raw(&self, command: &'static str, args: Vec<Value>) -> Result<Value, fred::error::Error> {
@@ -291,7 +318,7 @@ impl RedisLimiter {
         ];
         let answer = match self.raw("EVALSHA", args.clone()).await {
             Err(err) if err.details().starts_with("NOSCRIPT") => {
-                self.raw("SCRIPT", vec!["LOAD".into(), GCRA_LUA.into()]).await?;
+                self.load_script().await?;
                 self.raw("EVALSHA", args).await?
             }
             other => other?,

@@ -69,6 +69,8 @@ async fn two_gateways_sharing_redis_enforce_one_budget() {
         c.rate_limit_anonymous = "4/m".parse().unwrap();
         c.trusted_proxies = "127.0.0.1/32".parse().unwrap();
         c.rate_limit_redis = contract::SecretUrl::new(redis());
+        // A loaded test machine must not turn a slow answer into a local decision.
+        c.rate_limit_redis_timeout = std::time::Duration::from_secs(2);
     };
     let (one, two) = (Gateway::start(&config(shared)).await, Gateway::start(&config(shared)).await);
     // A client address no other run uses: the budget in Redis is fresh.
@@ -79,6 +81,10 @@ async fn two_gateways_sharing_redis_enforce_one_budget() {
         statuses.push(from(gateway, &client).send().await.status);
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429], "one budget of 4 across both replicas");
+    for gateway in [&one, &two] {
+        let page = service_common::testing::scrape_metrics(gateway.metrics).await;
+        service_common::testing::assert_lines(&page, &["cinerec_gateway_rate_limit_fallbacks_total 0"]);
+    }
     // Without the shared limiter each replica would have allowed 4 on its own.
     let local = |c: &mut gateway::Config| {
         c.rate_limit_anonymous = "4/m".parse().unwrap();
