@@ -1,6 +1,7 @@
 //! Time of one quantized top-10 query per integer kernel (and of the exact f32 scan), on a
 //! model of the ML-20M shape (26,744 items, 128 factors, random factors), one thread, in one run: the
-//! medians of 5 rounds of 5,000 queries each.
+//! medians of 5 rounds of 5,000 queries each; then per query in groups of 2 and 4 queries
+//! answered by one pass over the codes (`QuantizedIndex::recommend_group`).
 //!
 //! Run: `cargo run --release -p benches --example query_kernels [-- KERNEL …]` (default: every
 //! kernel the CPU has).
@@ -54,5 +55,19 @@ fn main() {
             index.recommend(&model, training, user, &options).expect("query");
         });
         println!("  quantized {kernel:<11} {micros:8.1}  ({:.1}× the exact scan)", exact / micros);
+        for size in [2u32, 4] {
+            let grouped = time(&|user| {
+                // The group of `size` users that starts at `user`; the other users of a group
+                // are skipped, so each round still answers every user once.
+                if user % size == 0 {
+                    let queries: Vec<_> =
+                        (user..(user + size).min(USERS as u32)).map(|u| (u, options)).collect();
+                    for answer in index.recommend_group(&model, training, &queries).expect("model") {
+                        answer.expect("query");
+                    }
+                }
+            });
+            println!("    in groups of {size}      {grouped:8.1}  ({:.2}× alone)", micros / grouped);
+        }
     }
 }

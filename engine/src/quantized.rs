@@ -1,8 +1,11 @@
 //! Fast top-N for factor models: an int8 candidate index, then exact f32 re-ranking.
 //!
-//! [`QuantizedIndex`] keeps one symmetric int8 code per item factor (a per-item f32 scale,
-//! rows padded to a multiple of 32 codes), about `n_items × k` bytes instead of the
-//! `4 · n_items × k` the exact scan reads. A query
+//! [`QuantizedIndex`] keeps one symmetric int8 code per item factor (a per-item f32 scale),
+//! about `n_items × k` bytes instead of the `4 · n_items × k` the exact scan reads. The codes are
+//! stored interleaved: blocks of 32 items, and within a block, for each group of 4 factors, the
+//! 4 codes of item 0, then of item 1, …; so one 32-byte load holds a 4-code group of 8 items and
+//! one `vpdpbusd` against the user's group broadcast to every lane adds it into 8 per-item sums,
+//! with no horizontal reduction. A query
 //!
 //! 1. quantizes the user vector to 7-bit codes (`−63..=63`, one f32 scale),
 //! 2. computes integer dot products with every item (AVX-512 VNNI `vpdpbusd` where the CPU has
@@ -38,10 +41,16 @@ use crate::recommend::{
 use crate::simd::matvec_rows_at;
 use crate::topk::{ScoredItem, TopK};
 
-/// Item codes per SIMD step; rows are padded to a multiple of this.
-const LANE_CODES: usize = 32;
-/// Items per kernel block; the item count is padded to a multiple of this.
-const BLOCK_ITEMS: usize = 8;
+/// Codes of one item in one `i32` lane: a group, the unit of the interleaved layout.
+const GROUP_CODES: usize = 4;
+/// Codes per row are padded to a multiple of this (two groups: the kernels keep separate sums
+/// for even and odd groups, two dependency chains per accumulator).
+const STRIDE_CODES: usize = 2 * GROUP_CODES;
+/// Items per interleaved block (four vectors of eight `i32` lanes); the item count is padded
+/// to a multiple of this.
+const BLOCK_ITEMS: usize = 32;
+/// Most queries one pass over the codes serves ([`QuantizedIndex::recommend_group`]).
+const MAX_GROUP: usize = 4;
 /// Largest magnitude of an item code.
 const ITEM_LEVELS: f32 = 127.0;
 /// Largest magnitude of a user code (7 bits, so that `code + USER_OFFSET` fits `1..=127`).
@@ -116,9 +125,10 @@ impl Kernel {
 pub struct QuantizedIndex {
     n_items: usize,
     n_factors: usize,
-    /// Codes per row: `n_factors` rounded up to a multiple of [`LANE_CODES`].
+    /// Codes per item: `n_factors` rounded up to a multiple of [`STRIDE_CODES`].
     stride: usize,
-    /// `n_padded × stride` item codes (padding rows and columns are 0).
+    /// `n_padded × stride` item codes (padding rows and columns are 0), interleaved: the code
+    /// of item `i`, factor `f` is at [`code_at`]`(stride, i, f)`.
     codes: Vec<i8>,
     /// Per padded row: `USER_OFFSET · Σ codes`, the shift of the unsigned user code.
     offsets: Vec<i32>,
@@ -141,9 +151,13 @@ struct UserQuery<'u> {
 /// Per-query buffers, reused across the users of a batch and, per thread, across queries.
 #[derive(Default)]
 struct Scratch {
+    /// `stride` codes per user of a group.
     user_codes: Vec<u8>,
+    /// One code step per user of a group.
+    user_scales: Vec<f32>,
+    /// Approximate scores, one padded row count per user of a group.
     approx: Vec<f32>,
-    shortlist: Vec<ScoredItem>,
+    shortlisted: Vec<ScoredItem>,
     candidates: Vec<u32>,
     exact: Vec<f32>,
 }
@@ -158,7 +172,7 @@ impl QuantizedIndex {
     /// The index of the items of `view`.
     pub fn from_view(view: FactorView<'_>) -> Self {
         let (k, n_items) = (view.n_factors(), view.n_items());
-        let stride = k.div_ceil(LANE_CODES).max(1) * LANE_CODES;
+        let stride = k.div_ceil(STRIDE_CODES).max(1) * STRIDE_CODES;
         let n_padded = n_items.div_ceil(BLOCK_ITEMS) * BLOCK_ITEMS;
         let mut codes = vec![0i8; n_padded * stride];
         let mut offsets = vec![0i32; n_padded];
@@ -168,13 +182,15 @@ impl QuantizedIndex {
             for (item, factors) in view.item_factors().chunks_exact(k).enumerate() {
                 let max = factors.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let scale = if max > 0.0 && max.is_finite() { max / ITEM_LEVELS } else { 0.0 };
-                let row = &mut codes[item * stride..][..k];
+                let mut sum = 0;
                 if scale > 0.0 {
-                    for (c, v) in row.iter_mut().zip(factors) {
-                        *c = (v / scale).round().clamp(-ITEM_LEVELS, ITEM_LEVELS) as i8;
+                    for (f, v) in factors.iter().enumerate() {
+                        let code = (v / scale).round().clamp(-ITEM_LEVELS, ITEM_LEVELS) as i8;
+                        codes[code_at(stride, item, f)] = code;
+                        sum += i32::from(code);
                     }
                 }
-                offsets[item] = USER_OFFSET * row.iter().map(|&c| i32::from(c)).sum::<i32>();
+                offsets[item] = USER_OFFSET * sum;
                 scales[item] = scale;
             }
         }
@@ -252,7 +268,9 @@ impl QuantizedIndex {
         check_user(user_idx, model.n_users())?;
         check_options(options, self.n_items)?;
         let (_, seen) = users.checked(user_idx)?;
-        Ok(self.with_scratch(|scratch| self.query_user(view, user_idx, seen, options, scratch)))
+        Ok(self.with_scratch(1, |scratch| {
+            self.query(view, self.user_query(view, user_idx), seen, options, scratch)
+        }))
     }
 
     /// Top-N for many training users in parallel, like [`crate::recommend::recommend_batch`];
@@ -273,10 +291,61 @@ impl QuantizedIndex {
         Ok(users
             .par_iter()
             .map_init(
-                || self.scratch(),
-                |scratch, &user| self.query_user(view, user, training.unchecked(user).1, options, scratch),
+                || self.scratch(1),
+                |scratch, &user| {
+                    self.query(
+                        view,
+                        self.user_query(view, user),
+                        training.unchecked(user).1,
+                        options,
+                        scratch,
+                    )
+                },
             )
             .collect())
+    }
+
+    /// Top-N for several training users, each query `(user, options)` answered as
+    /// [`Self::recommend`] would answer it (same errors, same results bit for bit), with one
+    /// pass over the int8 codes per group of up to four queries: the scan reads the codes from
+    /// memory once for the group, so queries that arrive together (a server coalescing its
+    /// concurrent requests) cost less than one scan each. Queries with an `allow` list are
+    /// answered one by one (they scan nothing). Fails as a whole only when `model` is not the
+    /// indexed one.
+    pub fn recommend_group(
+        &self,
+        model: &dyn Recommender,
+        training: TrainingUsers<'_>,
+        queries: &[(u32, RecommendOptions<'_>)],
+    ) -> Result<Vec<Result<Vec<ScoredItem>>>> {
+        let view = self.view_of(model)?;
+        let checked = |&(user, ref options): &(u32, RecommendOptions<'_>)| -> Result<Seen<'_>> {
+            check_user(user, model.n_users())?;
+            check_options(options, self.n_items)?;
+            Ok(training.checked(user)?.1)
+        };
+        let mut answers: Vec<Option<Result<Vec<ScoredItem>>>> = vec![None; queries.len()];
+        let mut scanned = Vec::with_capacity(queries.len());
+        for (i, query) in queries.iter().enumerate() {
+            match checked(query) {
+                Err(err) => answers[i] = Some(Err(err)),
+                Ok(seen) if query.1.allow.is_some() || query.1.n == 0 => {
+                    let answer = self.with_scratch(1, |scratch| {
+                        self.query(view, self.user_query(view, query.0), seen, &query.1, scratch)
+                    });
+                    answers[i] = Some(Ok(answer));
+                }
+                Ok(seen) => scanned.push((i, self.user_query(view, query.0), seen)),
+            }
+        }
+        for group in scanned.chunks(self.kernel.max_group()) {
+            let members: Vec<_> = group.iter().map(|&(i, user, seen)| (user, seen, &queries[i].1)).collect();
+            let lists = self.with_scratch(group.len(), |scratch| self.scan_group(view, &members, scratch));
+            for (&(i, ..), list) in group.iter().zip(lists) {
+                answers[i] = Some(Ok(list));
+            }
+        }
+        Ok(answers.into_iter().map(|a| a.expect("every query is answered")).collect())
     }
 
     /// Top-N for someone known by `history` and `also_seen`, like
@@ -295,7 +364,7 @@ impl QuantizedIndex {
         let (user, bias) = view.fold_in(history)?;
         let user = UserQuery { vector: &user, base: view.biases().map(|b| b.global_mean + bias) };
         let seen = Seen { history: history.indices, also: also_seen };
-        Ok(self.with_scratch(|scratch| self.query(view, user, seen, options, scratch)))
+        Ok(self.with_scratch(1, |scratch| self.query(view, user, seen, options, scratch)))
     }
 
     /// The model's factors, checked against the ones the index was built from.
@@ -319,46 +388,40 @@ impl QuantizedIndex {
         Err(EngineError::IndexMismatch { model: view.kind(), detail })
     }
 
-    fn scratch(&self) -> Scratch {
+    fn scratch(&self, users: usize) -> Scratch {
         let mut scratch = Scratch::default();
-        self.fit(&mut scratch);
+        self.fit(&mut scratch, users);
         scratch
     }
 
-    /// Sizes `scratch` for this index (every buffer is overwritten before it is read).
-    fn fit(&self, scratch: &mut Scratch) {
-        scratch.user_codes.resize(self.stride, 0);
-        scratch.approx.resize(self.scales.len(), 0.0);
+    /// Sizes `scratch` for a group of `users` queries on this index (every buffer is
+    /// overwritten before it is read).
+    fn fit(&self, scratch: &mut Scratch, users: usize) {
+        scratch.user_codes.resize(users * self.stride, 0);
+        scratch.approx.resize(users * self.scales.len(), 0.0);
     }
 
-    /// Runs `f` with this thread's reused buffers (a query allocates nothing once warm), or
-    /// fresh ones if they are in use further up the stack.
-    fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    /// Runs `f` with this thread's reused buffers, sized for `users` queries (a query
+    /// allocates nothing once warm), or fresh ones if they are in use further up the stack.
+    fn with_scratch<R>(&self, users: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
         thread_local! {
             static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => {
-                self.fit(&mut scratch);
+                self.fit(&mut scratch, users);
                 f(&mut scratch)
             }
-            Err(_) => f(&mut self.scratch()),
+            Err(_) => f(&mut self.scratch(users)),
         })
     }
 
-    /// A checked training user's query.
-    fn query_user(
-        &self,
-        view: FactorView<'_>,
-        user_idx: u32,
-        seen: Seen<'_>,
-        options: &RecommendOptions<'_>,
-        scratch: &mut Scratch,
-    ) -> Vec<ScoredItem> {
+    /// A checked training user's side of a query.
+    fn user_query<'v>(&self, view: FactorView<'v>, user_idx: u32) -> UserQuery<'v> {
         let k = self.n_factors;
         let vector = &view.user_factors()[user_idx as usize * k..][..k];
         let base = view.biases().map(|b| b.global_mean + b.user[user_idx as usize]);
-        self.query(view, UserQuery { vector, base }, seen, options, scratch)
+        UserQuery { vector, base }
     }
 
     /// Shortlists by approximate score, then re-ranks exactly; `seen` is what `exclude_seen`
@@ -387,33 +450,64 @@ impl QuantizedIndex {
         if options.n == 0 {
             return Vec::new();
         }
-        let user_scale = quantize_user(user.vector, &mut scratch.user_codes);
-        self.approx_scores(self.kernel, &scratch.user_codes, user_scale, &mut scratch.approx);
-        // Excluded items sink to −∞ so that they never take a slot from an allowed item; the
-        // few that still come through (when fewer than C items remain) are dropped below.
-        let approx = &mut scratch.approx[..self.n_items];
-        let excluded = if options.exclude_seen { seen } else { Seen::default() };
-        for item in options.deny.iter().copied().chain(excluded.iter()) {
-            if let Some(score) = approx.get_mut(item as usize) {
-                *score = f32::NEG_INFINITY;
-            }
-        }
-        shortlist(approx, Self::candidate_count(options.n), &mut scratch.shortlist);
-        scratch.candidates.clear();
-        scratch.candidates.extend(
-            scratch.shortlist.iter().map(|s| s.item_idx).filter(|&item| !denied(options, seen, item)),
-        );
-        exact_at(view, user, &scratch.candidates, &mut scratch.exact);
-        let mut top = TopK::new(options.n);
-        for (&item, &score) in scratch.candidates.iter().zip(&scratch.exact) {
-            top.push(item, score);
-        }
-        top.into_sorted_vec()
+        self.scan_group(view, &[(user, seen, options)], scratch).pop().expect("one list per query")
     }
 
-    /// `out[i] ≈ (user · item_i)` for every padded row, as
+    /// The queries of `group` (at most the kernel's group size, none with an `allow` list or
+    /// `n` = 0): one pass of approximate scores for all, then each query's shortlist re-ranked
+    /// exactly.
+    fn scan_group(
+        &self,
+        view: FactorView<'_>,
+        group: &[(UserQuery<'_>, Seen<'_>, &RecommendOptions<'_>)],
+        scratch: &mut Scratch,
+    ) -> Vec<Vec<ScoredItem>> {
+        let Scratch { user_codes, user_scales, approx, shortlisted, candidates, exact } = scratch;
+        user_scales.clear();
+        for ((user, ..), codes) in group.iter().zip(user_codes.chunks_exact_mut(self.stride)) {
+            user_scales.push(quantize_user(user.vector, codes));
+        }
+        let rows = self.scales.len();
+        let approx = &mut approx[..group.len() * rows];
+        self.approx_scores(self.kernel, &user_codes[..group.len() * self.stride], user_scales, approx);
+        let lists = group.iter().zip(approx.chunks_exact_mut(rows));
+        lists
+            .map(|(&(user, seen, options), approx)| {
+                // Excluded items sink to −∞ so that they never take a slot from an allowed item;
+                // the few that still come through (when fewer than C items remain) are dropped
+                // below.
+                let approx = &mut approx[..self.n_items];
+                let excluded = if options.exclude_seen { seen } else { Seen::default() };
+                for item in options.deny.iter().copied().chain(excluded.iter()) {
+                    if let Some(score) = approx.get_mut(item as usize) {
+                        *score = f32::NEG_INFINITY;
+                    }
+                }
+                self.kernel.shortlist(approx, Self::candidate_count(options.n), shortlisted);
+                candidates.clear();
+                candidates.extend(
+                    shortlisted.iter().map(|s| s.item_idx).filter(|&item| !denied(options, seen, item)),
+                );
+                exact_at(view, user, candidates, exact);
+                let mut top = TopK::new(options.n);
+                for (&item, &score) in candidates.iter().zip(exact.iter()) {
+                    top.push(item, score);
+                }
+                top.into_sorted_vec()
+            })
+            .collect()
+    }
+
+    /// For each user `u` of the group (`stride` codes each in `user_codes`, one step each in
+    /// `user_scales`), `out[u · rows + i] ≈ (user · item_i)` for every padded row `i`, as
     /// `((dot as f32 · scale_i) · user_scale) + bias_i` over the integer dot of the codes.
-    pub(crate) fn approx_scores(&self, kernel: Kernel, user_codes: &[u8], user_scale: f32, out: &mut [f32]) {
+    pub(crate) fn approx_scores(
+        &self,
+        kernel: Kernel,
+        user_codes: &[u8],
+        user_scales: &[f32],
+        out: &mut [f32],
+    ) {
         let args = KernelArgs {
             codes: &self.codes,
             stride: self.stride,
@@ -421,7 +515,7 @@ impl QuantizedIndex {
             scales: &self.scales,
             biases: &self.biases,
             user_codes,
-            user_scale,
+            user_scales,
         };
         kernel.run(&args, out);
     }
@@ -446,6 +540,27 @@ fn exact_at(view: FactorView<'_>, user: UserQuery<'_>, items: &[u32], out: &mut 
 }
 
 impl Kernel {
+    /// Most users one pass serves: as many as keep every sum in a register (AVX2 has 16 vector
+    /// registers, AVX-512 32).
+    fn max_group(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2(_) => 2,
+            _ => MAX_GROUP,
+        }
+    }
+
+    /// Leaves in `res` the best `c` entries of `scores`, as [`shortlist_with`] says, comparing
+    /// with this kernel's vectors.
+    fn shortlist(self, scores: &[f32], c: usize, res: &mut Vec<ScoredItem>) {
+        match self {
+            Self::Portable => shortlist_with(scores, c, res, above_portable),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: both kernels' values exist only on CPUs with AVX2.
+            Self::Avx2(_) | Self::Vnni(_) => unsafe { x86::shortlist_avx2(scores, c, res) },
+        }
+    }
+
     /// Approximate scores of `args` into `out`, after checking every length.
     fn run(self, args: &KernelArgs<'_>, out: &mut [f32]) {
         args.check(out);
@@ -468,10 +583,10 @@ impl Kernel {
 ///
 /// Entries at or above the running threshold are appended to a buffer; when it holds `2c + 64`
 /// the best `c` are kept (`select_nth_unstable`) and the threshold rises to the worst of them.
-/// The scan compares 16 scores at a time with the threshold (a few vector compares and a
-/// bit mask) and visits only the entries above it, well under a cycle per item.
-fn shortlist(scores: &[f32], c: usize, res: &mut Vec<ScoredItem>) {
-    const CHUNK: usize = 16;
+/// The scan compares 16 scores at a time with the threshold (`above(chunk, threshold)`, a bit
+/// mask of the scores at or above it) and visits only the entries above it.
+#[inline(always)]
+fn shortlist_with(scores: &[f32], c: usize, res: &mut Vec<ScoredItem>, above: impl Fn(&[f32], f32) -> u32) {
     let order =
         |a: &ScoredItem, b: &ScoredItem| b.score.total_cmp(&a.score).then(a.item_idx.cmp(&b.item_idx));
     let keep_best = |res: &mut Vec<ScoredItem>| {
@@ -486,15 +601,14 @@ fn shortlist(scores: &[f32], c: usize, res: &mut Vec<ScoredItem>) {
     }
     let capacity = c.saturating_mul(2).saturating_add(64);
     let mut threshold = f32::NEG_INFINITY;
-    for (chunk_idx, chunk) in scores.chunks(CHUNK).enumerate() {
-        let mut above =
-            chunk.iter().enumerate().fold(0u32, |mask, (j, &s)| mask | (u32::from(s >= threshold) << j));
+    for (chunk_idx, chunk) in scores.chunks(SHORTLIST_CHUNK).enumerate() {
+        let mut above = above(chunk, threshold);
         while above != 0 {
             let j = above.trailing_zeros() as usize;
             above &= above - 1;
             // Entries below a threshold raised mid-chunk may still be pushed; the next
             // `keep_best` drops them.
-            res.push(ScoredItem { item_idx: (chunk_idx * CHUNK + j) as u32, score: chunk[j] });
+            res.push(ScoredItem { item_idx: (chunk_idx * SHORTLIST_CHUNK + j) as u32, score: chunk[j] });
             if res.len() == capacity {
                 keep_best(res);
                 threshold = res.iter().map(|s| s.score).fold(f32::INFINITY, f32::min);
@@ -502,6 +616,14 @@ fn shortlist(scores: &[f32], c: usize, res: &mut Vec<ScoredItem>) {
         }
     }
     keep_best(res);
+}
+
+/// Scores [`shortlist_with`] compares with its threshold at a time.
+const SHORTLIST_CHUNK: usize = 16;
+
+/// The bit mask of the scores of `chunk` at or above `threshold` (NaN never), one at a time.
+fn above_portable(chunk: &[f32], threshold: f32) -> u32 {
+    chunk.iter().enumerate().fold(0u32, |mask, (j, &s)| mask | (u32::from(s >= threshold) << j))
 }
 
 fn check_options(options: &RecommendOptions<'_>, n_items: usize) -> Result<()> {
@@ -525,6 +647,15 @@ pub(crate) fn quantize_user(user: &[f32], codes: &mut [u8]) -> f32 {
     scale
 }
 
+/// Where the code of `item`, factor `factor` lives in the interleaved layout of rows of
+/// `stride` codes: its block, then its group within the block, then its item within the group.
+fn code_at(stride: usize, item: usize, factor: usize) -> usize {
+    (item / BLOCK_ITEMS) * BLOCK_ITEMS * stride
+        + (factor / GROUP_CODES) * BLOCK_ITEMS * GROUP_CODES
+        + (item % BLOCK_ITEMS) * GROUP_CODES
+        + factor % GROUP_CODES
+}
+
 /// The slices a kernel reads, checked once so the SIMD kernel can index without bounds checks.
 struct KernelArgs<'a> {
     codes: &'a [i8],
@@ -532,32 +663,47 @@ struct KernelArgs<'a> {
     offsets: &'a [i32],
     scales: &'a [f32],
     biases: &'a [f32],
+    /// `stride` codes per user.
     user_codes: &'a [u8],
-    user_scale: f32,
+    /// One code step per user: 1 to [`MAX_GROUP`] users.
+    user_scales: &'a [f32],
 }
 
 impl KernelArgs<'_> {
     fn check(&self, out: &[f32]) {
-        let rows = out.len();
-        assert!(rows.is_multiple_of(BLOCK_ITEMS) && self.stride.is_multiple_of(LANE_CODES));
+        let (rows, users) = (self.offsets.len(), self.user_scales.len());
+        assert!((1..=MAX_GROUP).contains(&users));
+        assert!(rows.is_multiple_of(BLOCK_ITEMS) && self.stride.is_multiple_of(STRIDE_CODES));
         assert_eq!(self.codes.len(), rows * self.stride);
-        assert_eq!(self.user_codes.len(), self.stride);
-        assert!(self.offsets.len() == rows && self.scales.len() == rows && self.biases.len() == rows);
+        assert_eq!(self.user_codes.len(), users * self.stride);
+        assert_eq!(out.len(), users * rows);
+        assert!(self.scales.len() == rows && self.biases.len() == rows);
     }
 }
 
-/// The reference kernel: signed codes multiplied directly, `i32` sums.
+/// The reference kernel: signed codes multiplied directly, `i32` sums, one user at a time.
 fn approx_portable(args: &KernelArgs<'_>, out: &mut [f32]) {
-    let user: Vec<i32> = args.user_codes.iter().map(|&c| i32::from(c) - USER_OFFSET).collect();
-    for (item, (o, row)) in out.iter_mut().zip(args.codes.chunks_exact(args.stride)).enumerate() {
-        let mut acc = [0i32; 16];
-        for (c, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
-            for j in 0..16 {
-                acc[j] += i32::from(c[j]) * u[j];
+    let users = args.user_codes.chunks_exact(args.stride).zip(args.user_scales);
+    for ((user, &user_scale), out) in users.zip(out.chunks_exact_mut(args.offsets.len())) {
+        approx_portable_user(args, user, user_scale, out);
+    }
+}
+
+fn approx_portable_user(args: &KernelArgs<'_>, user: &[u8], user_scale: f32, out: &mut [f32]) {
+    let user: Vec<i32> = user.iter().map(|&c| i32::from(c) - USER_OFFSET).collect();
+    let blocks = out.chunks_exact_mut(BLOCK_ITEMS).zip(args.codes.chunks_exact(BLOCK_ITEMS * args.stride));
+    for (block, (outs, codes)) in blocks.enumerate() {
+        let mut dots = [0i32; BLOCK_ITEMS];
+        for (group, user) in codes.chunks_exact(BLOCK_ITEMS * GROUP_CODES).zip(user.chunks_exact(GROUP_CODES))
+        {
+            for (dot, item) in dots.iter_mut().zip(group.chunks_exact(GROUP_CODES)) {
+                *dot += item.iter().zip(user).map(|(&c, &u)| i32::from(c) * u).sum::<i32>();
             }
         }
-        let dot: i32 = acc.iter().sum();
-        *o = ((dot as f32) * args.scales[item]) * args.user_scale + args.biases[item];
+        for (j, (o, dot)) in outs.iter_mut().zip(dots).enumerate() {
+            let item = block * BLOCK_ITEMS + j;
+            *o = ((dot as f32) * args.scales[item]) * user_scale + args.biases[item];
+        }
     }
 }
 
@@ -565,22 +711,28 @@ fn approx_portable(args: &KernelArgs<'_>, out: &mut [f32]) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{BLOCK_ITEMS, KernelArgs, LANE_CODES};
+    use super::{
+        BLOCK_ITEMS, GROUP_CODES, KernelArgs, SHORTLIST_CHUNK, ScoredItem, above_portable, shortlist_with,
+    };
 
-    /// Sums each of eight `i32x8` vectors horizontally: `[Σa₀, …, Σa₇]`.
-    #[inline]
+    /// [`shortlist_with`] comparing a whole chunk in two vector compares.
+    ///
+    /// Callers must have detected AVX2.
     #[target_feature(enable = "avx2,fma")]
-    fn hsum8(a: [__m256i; 8]) -> __m256i {
-        let ab = _mm256_hadd_epi32(a[0], a[1]);
-        let cd = _mm256_hadd_epi32(a[2], a[3]);
-        let ef = _mm256_hadd_epi32(a[4], a[5]);
-        let gh = _mm256_hadd_epi32(a[6], a[7]);
-        // Per 128-bit half: [Σa Σb Σc Σd] of that half's lanes.
-        let abcd = _mm256_hadd_epi32(ab, cd);
-        let efgh = _mm256_hadd_epi32(ef, gh);
-        let lo = _mm256_permute2x128_si256::<0x20>(abcd, efgh);
-        let hi = _mm256_permute2x128_si256::<0x31>(abcd, efgh);
-        _mm256_add_epi32(lo, hi)
+    pub(super) fn shortlist_avx2(scores: &[f32], c: usize, res: &mut Vec<ScoredItem>) {
+        shortlist_with(scores, c, res, |chunk, threshold| {
+            if chunk.len() < SHORTLIST_CHUNK {
+                return above_portable(chunk, threshold);
+            }
+            let threshold = _mm256_set1_ps(threshold);
+            // SAFETY: the chunk holds 16 scores: two 8-lane loads.
+            let (lo, hi) =
+                unsafe { (_mm256_loadu_ps(chunk.as_ptr()), _mm256_loadu_ps(chunk.as_ptr().add(8))) };
+            // Ordered compares: NaN is never at or above the threshold.
+            let lo = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(lo, threshold)) as u32;
+            let hi = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(hi, threshold)) as u32;
+            lo | hi << 8
+        });
     }
 
     /// Proof that the CPU has AVX2, FMA, AVX-512 VNNI and AVX-512 VL (`vpdpbusd` on 256-bit
@@ -602,56 +754,103 @@ mod x86 {
     /// Callers must have run `args.check(out)` and detected the features of [`Vnni`].
     #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
     pub(super) fn approx_vnni(args: &KernelArgs<'_>, out: &mut [f32]) {
-        approx_blocks(args, out, |acc, u, v| _mm256_dpbusd_epi32(acc, u, v));
+        let step = |acc, u, v| _mm256_dpbusd_epi32(acc, u, v);
+        match args.user_scales.len() {
+            1 => approx_blocks::<1>(args, out, step),
+            2 => approx_blocks::<2>(args, out, step),
+            3 => approx_blocks::<3>(args, out, step),
+            _ => approx_blocks::<4>(args, out, step),
+        }
     }
 
-    /// Eight items per block: for each 32-code column step, one user load and eight
-    /// `vpmaddubsw` + `vpmaddwd` into per-item `i32x8` accumulators.
+    /// `vpmaddubsw` + `vpmaddwd` + `vpaddd` per step; groups of at most two users (their sums
+    /// fill the 16 AVX2 registers).
     ///
     /// Callers must have run `args.check(out)` (lengths) and detected AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn approx_avx2(args: &KernelArgs<'_>, out: &mut [f32]) {
         let ones = _mm256_set1_epi16(1);
         // |pair sums| ≤ 2·127·127 < 32767: no saturation.
-        approx_blocks(args, out, |acc, u, v| {
-            _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones))
-        });
+        let step = |acc, u, v| _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones));
+        match args.user_scales.len() {
+            1 => approx_blocks::<1>(args, out, step),
+            2 => approx_blocks::<2>(args, out, step),
+            users => {
+                let rows = args.offsets.len();
+                for (first, out) in (0..users).step_by(2).zip(out.chunks_mut(2 * rows)) {
+                    let last = (first + 2).min(users);
+                    let pair = KernelArgs {
+                        user_codes: &args.user_codes[first * args.stride..last * args.stride],
+                        user_scales: &args.user_scales[first..last],
+                        ..*args
+                    };
+                    match last - first {
+                        1 => approx_blocks::<1>(&pair, out, step),
+                        _ => approx_blocks::<2>(&pair, out, step),
+                    }
+                }
+            }
+        }
     }
 
-    /// The blocked scan both kernels share: `step(acc, user, items)` adds the `u8 × i8`
-    /// products of 32 codes into eight `i32` lanes.
+    /// The interleaved scan both kernels share, for `USERS` users at once: per block of 32
+    /// items, the four vectors of one 4-code group are loaded once and, for each user, its four
+    /// codes broadcast and `step(acc, user, items)` adds their `u8 × i8` products into eight
+    /// items' lanes. A lone user keeps even and odd groups in separate sums (two dependency
+    /// chains per vector); several users are independent chains already.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn approx_blocks(
+    fn approx_blocks<const USERS: usize>(
         args: &KernelArgs<'_>,
         out: &mut [f32],
         step: impl Fn(__m256i, __m256i, __m256i) -> __m256i,
     ) {
-        let stride = args.stride;
-        let user_scale = _mm256_set1_ps(args.user_scale);
-        let codes = args.codes.as_ptr();
+        const VECTORS: usize = BLOCK_ITEMS / 8;
+        const GROUP_BYTES: usize = BLOCK_ITEMS * GROUP_CODES;
+        let split = USERS == 1;
+        let (rows, stride) = (args.offsets.len(), args.stride);
+        let groups = stride / GROUP_CODES;
         let user = args.user_codes.as_ptr();
-        for block in 0..out.len() / BLOCK_ITEMS {
+        for block in 0..rows / BLOCK_ITEMS {
             let first = block * BLOCK_ITEMS;
-            let mut acc = [_mm256_setzero_si256(); BLOCK_ITEMS];
-            // SAFETY (all loads and the store): `check` guarantees `out.len()` rows of `stride`
-            // codes and `stride` user codes, `stride` a multiple of 32 and `out.len()` (and the
-            // per-row slices) a multiple of 8, so every 32-byte and 8-lane access is in bounds.
+            let mut even = [[_mm256_setzero_si256(); VECTORS]; USERS];
+            let mut odd = [[_mm256_setzero_si256(); VECTORS]; USERS];
+            // SAFETY (all loads and the stores): `check` guarantees `rows` rows of `stride`
+            // codes (so whole blocks of `BLOCK_ITEMS · stride`), `USERS · stride` user codes and
+            // `USERS · rows` outputs, `stride` a multiple of two groups and `rows` (and the
+            // per-row slices) a multiple of `BLOCK_ITEMS`, so every 32-byte, 4-byte and 8-lane
+            // access is in bounds.
             unsafe {
-                for col in (0..stride).step_by(LANE_CODES) {
-                    let u = _mm256_loadu_si256(user.add(col).cast());
-                    for (r, a) in acc.iter_mut().enumerate() {
-                        let v = _mm256_loadu_si256(codes.add((first + r) * stride + col).cast());
-                        *a = step(*a, u, v);
+                let codes = args.codes.as_ptr().add(first * stride);
+                for pair in (0..groups).step_by(2) {
+                    for group in [pair, pair + 1] {
+                        let at = codes.add(group * GROUP_BYTES);
+                        let items: [__m256i; VECTORS] =
+                            std::array::from_fn(|q| _mm256_loadu_si256(at.add(32 * q).cast()));
+                        let sums = if split && group != pair { &mut odd } else { &mut even };
+                        for (u, sums) in sums.iter_mut().enumerate() {
+                            let codes = user.add(u * stride + group * GROUP_CODES);
+                            let u = _mm256_set1_epi32(codes.cast::<i32>().read_unaligned());
+                            for (sum, &v) in sums.iter_mut().zip(&items) {
+                                *sum = step(*sum, u, v);
+                            }
+                        }
                     }
                 }
-                let offsets = _mm256_loadu_si256(args.offsets.as_ptr().add(first).cast());
-                let dots = _mm256_sub_epi32(hsum8(acc), offsets);
-                let scales = _mm256_loadu_ps(args.scales.as_ptr().add(first));
-                let biases = _mm256_loadu_ps(args.biases.as_ptr().add(first));
-                // Same operations, same order as the portable kernel (no FMA).
-                let scaled = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dots), scales), user_scale);
-                _mm256_storeu_ps(out.as_mut_ptr().add(first), _mm256_add_ps(scaled, biases));
+                for u in 0..USERS {
+                    let user_scale = _mm256_set1_ps(args.user_scales[u]);
+                    for q in 0..VECTORS {
+                        let at = first + 8 * q;
+                        let offsets = _mm256_loadu_si256(args.offsets.as_ptr().add(at).cast());
+                        let dots = _mm256_sub_epi32(_mm256_add_epi32(even[u][q], odd[u][q]), offsets);
+                        let scales = _mm256_loadu_ps(args.scales.as_ptr().add(at));
+                        let biases = _mm256_loadu_ps(args.biases.as_ptr().add(at));
+                        // Same operations, same order as the portable kernel (no FMA).
+                        let scaled =
+                            _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dots), scales), user_scale);
+                        _mm256_storeu_ps(out.as_mut_ptr().add(u * rows + at), _mm256_add_ps(scaled, biases));
+                    }
+                }
             }
         }
     }
@@ -722,6 +921,13 @@ mod tests {
         assert_eq!(bits(quantized), bits(exact), "{what}");
     }
 
+    impl QuantizedIndex {
+        /// The `stride` codes of `item`, gathered from the interleaved layout.
+        fn item_codes(&self, item: usize) -> Vec<i8> {
+            (0..self.stride).map(|f| self.codes[code_at(self.stride, item, f)]).collect()
+        }
+    }
+
     #[test]
     fn kernels_agree_bit_for_bit_with_the_integer_reference() {
         // Shapes around the 32-code and 8-item paddings; rows that hit the code extremes.
@@ -752,26 +958,41 @@ mod tests {
                     (0..k).map(|j| if j % 2 == 0 { -1.0 } else { 1.0 }).collect(), // ±63
                     vec![0.0; k],
                 ];
-                for user in &users {
-                    let mut codes = vec![0u8; index.stride];
-                    let user_scale = quantize_user(user, &mut codes);
-                    let mut outs = Vec::new();
+                let rows = index.scales.len();
+                let mut codes = vec![0u8; users.len() * index.stride];
+                let user_scales: Vec<f32> = users
+                    .iter()
+                    .zip(codes.chunks_exact_mut(index.stride))
+                    .map(|(user, codes)| quantize_user(user, codes))
+                    .collect();
+                // Every group size: one user alone, the first two, three and four as a group.
+                for group in 1..=MAX_GROUP {
                     for kernel in Kernel::available() {
-                        let mut out = vec![f32::NAN; index.scales.len()];
-                        index.approx_scores(kernel, &codes, user_scale, &mut out);
-                        outs.push(out);
-                    }
-                    for item in 0..index.scales.len() {
-                        let row = &index.codes[item * index.stride..][..index.stride];
-                        let dot: i64 =
-                            row.iter().zip(&codes).map(|(&c, &u)| i64::from(c) * (i64::from(u) - 64)).sum();
-                        let want = ((dot as f32) * index.scales[item]) * user_scale + index.biases[item];
-                        for (out, kernel) in outs.iter().zip(Kernel::available()) {
-                            assert_eq!(
-                                out[item].to_bits(),
-                                want.to_bits(),
-                                "{kernel:?} items={n_items} k={k} biased={biased} item={item}"
-                            );
+                        let mut out = vec![f32::NAN; group * rows];
+                        index.approx_scores(
+                            kernel,
+                            &codes[..group * index.stride],
+                            &user_scales[..group],
+                            &mut out,
+                        );
+                        for (u, (out, codes)) in
+                            out.chunks_exact(rows).zip(codes.chunks_exact(index.stride)).enumerate()
+                        {
+                            for (item, &got) in out.iter().enumerate() {
+                                let row = index.item_codes(item);
+                                let dot: i64 = row
+                                    .iter()
+                                    .zip(codes)
+                                    .map(|(&c, &u)| i64::from(c) * (i64::from(u) - 64))
+                                    .sum();
+                                let want =
+                                    ((dot as f32) * index.scales[item]) * user_scales[u] + index.biases[item];
+                                assert_eq!(
+                                    got.to_bits(),
+                                    want.to_bits(),
+                                    "{kernel:?} items={n_items} k={k} biased={biased} group={group} user={u} item={item}"
+                                );
+                            }
                         }
                     }
                 }
@@ -796,11 +1017,14 @@ mod tests {
             (0..scores.len() as u32).filter(|&i| !scores[i as usize].is_nan()).collect();
         sorted.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
         let mut res = Vec::new();
-        for c in [0usize, 1, 10, 74, 300, 5_600, 10_000] {
-            shortlist(&scores, c, &mut res);
+        for (c, kernel) in [0usize, 1, 10, 74, 300, 5_600, 10_000]
+            .into_iter()
+            .flat_map(|c| Kernel::available().into_iter().map(move |k| (c, k)))
+        {
+            kernel.shortlist(&scores, c, &mut res);
             let mut got: Vec<u32> = res.iter().map(|s| s.item_idx).collect();
             got.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
-            assert_eq!(got, sorted[..c.min(sorted.len())], "c={c}");
+            assert_eq!(got, sorted[..c.min(sorted.len())], "c={c} {kernel:?}");
         }
     }
 
@@ -808,11 +1032,14 @@ mod tests {
     fn codes_approximate_the_factors() {
         let model = implicit_model(50, 300, 48, 5);
         let index = QuantizedIndex::build(&model).unwrap();
-        assert_eq!((index.n_items(), index.n_factors(), index.stride), (300, 48, 64));
-        assert_eq!(index.memory_bytes(), 304 * 64 + 304 * 12);
+        assert_eq!((index.n_items(), index.n_factors(), index.stride), (300, 48, 48));
+        assert_eq!(index.memory_bytes(), 320 * 48 + 320 * 12);
+        for item in 300..320 {
+            assert!(index.item_codes(item).iter().all(|&c| c == 0), "padding rows are zero");
+        }
         for (item, factors) in model.item_factors().chunks_exact(48).enumerate() {
-            let codes = &index.codes[item * 64..][..64];
-            assert!(codes[48..].iter().all(|&c| c == 0), "padding columns are zero");
+            let codes = index.item_codes(item);
+            assert_eq!(codes.len(), 48);
             assert_eq!(
                 codes.iter().map(|c| c.unsigned_abs()).max(),
                 Some(127),
@@ -871,6 +1098,54 @@ mod tests {
         }
         let err = index.clone().with_kernel("avx9000").unwrap_err();
         assert!(err.to_string().contains("`kernel` = avx9000"), "{err}");
+    }
+
+    #[test]
+    fn a_group_answers_each_query_as_alone_whatever_its_size_and_kernel() {
+        let (n_users, n_items) = (12, 4_000);
+        let model = implicit_model(n_users, n_items, 40, 70);
+        let seen = random_seen(n_users, n_items, 60, 71);
+        let training = TrainingUsers::learned_only(seen.user_items());
+        let deny = [5u32, 77, 1_234];
+        let allow = [1u32, 2, 3, 500, 3_999];
+        let option_cases = [
+            RecommendOptions::default(),
+            RecommendOptions { n: 25, exclude_seen: false, allow: None, deny: &deny },
+            RecommendOptions { n: 3, exclude_seen: true, allow: Some(&allow), deny: &[] },
+            RecommendOptions { n: 0, ..Default::default() },
+            RecommendOptions { n: 7, exclude_seen: true, allow: None, deny: &deny },
+        ];
+        // Twelve users, plus an unknown user and a bad deny list amid them.
+        let bad_deny = [4_000u32];
+        let mut queries: Vec<(u32, RecommendOptions<'_>)> =
+            (0..n_users as u32).map(|u| (u, option_cases[u as usize % option_cases.len()])).collect();
+        queries.insert(3, (n_users as u32, RecommendOptions::default()));
+        queries.insert(8, (1, RecommendOptions { deny: &bad_deny, ..Default::default() }));
+        for kernel in QuantizedIndex::kernels() {
+            let index = QuantizedIndex::build(&model).unwrap().with_kernel(kernel).unwrap();
+            for size in [1, 2, 3, 5, queries.len()] {
+                let queries = &queries[..size];
+                let answers = index.recommend_group(&model, training, queries).unwrap();
+                assert_eq!(answers.len(), size);
+                for (&(user, options), answer) in queries.iter().zip(answers) {
+                    let alone = index.recommend(&model, training, user, &options);
+                    match (answer, alone) {
+                        (Ok(group), Ok(alone)) => {
+                            assert_same(&group, &alone, &format!("{kernel} size {size} user {user}"));
+                            assert_eq!(group.len(), options.n.min(n_items));
+                        }
+                        (Err(group), Err(alone)) => assert_eq!(group, alone, "{kernel} user {user}"),
+                        (group, alone) => panic!("{kernel} user {user}: {group:?} vs {alone:?}"),
+                    }
+                }
+            }
+        }
+        let popular = popularity::fit(&PopularityParams::default().check().unwrap(), &seen).unwrap();
+        let index = QuantizedIndex::build(&model).unwrap();
+        assert!(matches!(
+            index.recommend_group(&popular, training, &queries).unwrap_err(),
+            EngineError::Unsupported { operation: "quantized top-N", .. }
+        ));
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub enum ServeError {
     /// The engine failed on a request that passed validation: a bug or a broken model.
     #[error("engine query failed: {0}")]
     Engine(#[from] EngineError),
+    /// The request whose turn was answering this one's coalesced scan failed before replying
+    /// (a panic).
+    #[error("the coalesced scan answering this request failed")]
+    TurnLost,
     /// A query task panicked or was cancelled.
     #[error("query task failed: {0}")]
     Task(#[source] tokio::task::JoinError),

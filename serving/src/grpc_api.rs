@@ -56,7 +56,7 @@ pub fn status(method: &'static str, err: ServeError) -> Status {
             warn!(method, error = %cause, "model store unreachable");
             PublicError::unavailable("the model store")
         }
-        ServeError::Engine(_) | ServeError::Task(_) => {
+        ServeError::Engine(_) | ServeError::Task(_) | ServeError::TurnLost => {
             error!(method, error = %err, "request failed");
             PublicError::internal()
         }

@@ -29,6 +29,7 @@ pub mod model_slot;
 pub mod overlay;
 pub mod precompute;
 pub mod requests;
+pub mod scans;
 
 pub use app::Application;
 pub use config::{RedisUrl, ServingConfig, parse_duration};

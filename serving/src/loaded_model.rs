@@ -17,6 +17,8 @@ use engine::{
 };
 use thiserror::Error;
 
+use crate::scans::{ScanAnswer, ScanJob, ScanQueue};
+
 /// Largest `n` a query may ask for.
 pub const MAX_N: usize = 1000;
 
@@ -162,6 +164,8 @@ pub struct ModelState {
     params: ModelParams,
     /// The candidate index (factor models, unless scoring is exact).
     index: Option<QuantizedIndex>,
+    /// Known users' index scans waiting to be answered together.
+    scans: ScanQueue,
 }
 
 impl ModelState {
@@ -203,6 +207,7 @@ impl ModelState {
             popular,
             params,
             index,
+            scans: ScanQueue::default(),
         };
         res.trial_queries()?;
         res.prepare_time = started.elapsed();
@@ -372,6 +377,48 @@ impl ModelState {
             None => engine::recommend::recommend_for_history(model, history, &also_seen, &options)?,
         };
         Ok(Recommendations { items, source: Source::FoldIn })
+    }
+
+    /// A known user's top-`n` as a scan job: the query's deny list with its blocked movies.
+    /// Only for queries [`Self::recommend`] answers by a scan (a known user, nothing to fold
+    /// in, no allow list).
+    pub fn scan_job(
+        &self,
+        query: &RecommendQuery,
+        n: usize,
+    ) -> Option<(ScanJob, tokio::sync::oneshot::Receiver<ScanAnswer>)> {
+        let user_idx = query
+            .user_idx
+            .filter(|_| query.recent.is_empty() && query.rated.is_empty() && query.allow.is_none())?;
+        Some(ScanJob::new(user_idx, n, query.exclude_seen, merge_sorted(&query.deny, &query.blocked)))
+    }
+
+    /// The known users' scans waiting to be answered together.
+    pub fn scans(&self) -> &ScanQueue {
+        &self.scans
+    }
+
+    /// Answers `jobs` as [`Self::recommend`] would answer each, in one pass over the index's
+    /// codes per group of four.
+    pub fn answer_scans(&self, jobs: Vec<ScanJob>) {
+        let queries: Vec<(u32, RecommendOptions<'_>)> =
+            jobs.iter().map(|j| (j.user_idx, j.options())).collect();
+        let answers = self.scan_group(&queries).unwrap_or_else(|err| vec![Err(err); queries.len()]);
+        drop(queries);
+        for (job, answer) in jobs.into_iter().zip(answers) {
+            job.reply(answer);
+        }
+    }
+
+    fn scan_group(&self, queries: &[(u32, RecommendOptions<'_>)]) -> Result<Vec<ScanAnswer>, EngineError> {
+        let (model, training) = (self.recommender(), self.artifact.training_users()?);
+        match &self.index {
+            Some(index) => index.recommend_group(model, training, queries),
+            None => Ok(queries
+                .iter()
+                .map(|(user, options)| engine::recommend::recommend(model, training, *user, options))
+                .collect()),
+        }
     }
 
     /// The most popular items passing the allow/deny filters and not in `seen` (sorted: a user

@@ -84,6 +84,9 @@ pub struct Metrics {
     pub overlay_evictions: Counter,
     /// Engine queries by where they ran.
     pub engine_queries: Family<PoolLabels, Counter>,
+    /// Turns of coalesced index scans (`engine_queries{pool="inline"}` over this is the mean
+    /// number of queries a turn answered together).
+    pub scan_turns: Counter,
     clock: std::sync::Arc<ModelClock>,
 }
 
@@ -105,6 +108,7 @@ impl Metrics {
             overlay_users: Gauge::default(),
             overlay_evictions: Counter::default(),
             engine_queries: Family::default(),
+            scan_turns: Counter::default(),
             clock: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("cinerec_serving");
@@ -137,6 +141,11 @@ impl Metrics {
             "engine_queries",
             "Engine queries by where they ran (inline on the request task, or the blocking pool)",
             res.engine_queries.clone(),
+        );
+        r.register(
+            "scan_turns",
+            "Turns that answered waiting index scans together (inline engine queries / turns = queries per turn)",
+            res.scan_turns.clone(),
         );
         r.register("event_errors", "Event consumer failures by stage", res.event_errors.clone());
         r.register(

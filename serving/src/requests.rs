@@ -3,7 +3,8 @@
 //! ([`ServingConfig::query_limit`](crate::ServingConfig::query_limit) permits): on the blocking
 //! pool, except a known user's top-N through the int8 index of a model within
 //! [`INLINE_SCAN_CODES`], which takes tens of microseconds (less than handing it to another
-//! thread costs) and runs on the request's task.
+//! thread costs) and runs on the request's task, coalesced with the other such scans waiting
+//! for a permit ([`crate::scans`]).
 
 use std::sync::Arc;
 
@@ -93,21 +94,54 @@ impl Entry {
     /// Computes the answer if the cache did not give one: the plain list to cache (then
     /// filtered), or, when that is not possible or too short, the query with its blocked movies.
     fn compute(&mut self, model: &ModelState) -> Result<(), EngineError> {
-        if self.answer.is_some() {
-            return Ok(());
+        while let Some(step) = self.next_step() {
+            let answer = model.recommend(&self.query, self.depth(step))?;
+            self.take(step, answer);
         }
-        if self.cacheable && !self.short {
-            let plain = model.recommend(&self.query, CACHE_DEPTH)?;
-            self.fresh = Some(plain.items.clone());
-            if let Some(items) = without_blocked(plain.items, &self.blocked, self.query.n) {
-                self.answer = Some((Recommendations { items, source: plain.source }, false));
-                return Ok(());
-            }
-        }
-        self.query.blocked.append(&mut self.blocked);
-        self.answer = Some((model.recommend(&self.query, self.query.n)?, false));
         Ok(())
     }
+
+    /// What [`Self::compute`] asks the model next, `None` once answered.
+    fn next_step(&mut self) -> Option<Step> {
+        if self.answer.is_some() {
+            None
+        } else if self.cacheable && !self.short && self.fresh.is_none() {
+            Some(Step::Plain)
+        } else {
+            self.query.blocked.append(&mut self.blocked);
+            Some(Step::Final)
+        }
+    }
+
+    /// How many items `step` asks for.
+    fn depth(&self, step: Step) -> usize {
+        match step {
+            Step::Plain => CACHE_DEPTH,
+            Step::Final => self.query.n,
+        }
+    }
+
+    /// Takes the model's answer to `step`.
+    fn take(&mut self, step: Step, answer: Recommendations) {
+        match step {
+            Step::Plain => {
+                self.fresh = Some(answer.items.clone());
+                if let Some(items) = without_blocked(answer.items, &self.blocked, self.query.n) {
+                    self.answer = Some((Recommendations { items, source: answer.source }, false));
+                }
+            }
+            Step::Final => self.answer = Some((answer, false)),
+        }
+    }
+}
+
+/// A query an [`Entry`] asks the model.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// The plain list of [`CACHE_DEPTH`] items to cache, blocked movies filtered out after.
+    Plain,
+    /// The query itself, blocked movies left out by the model.
+    Final,
 }
 
 /// `items` without the `blocked` ones, unless fewer than `n` remain of a list that may have
@@ -208,9 +242,10 @@ impl Serving {
             entry.use_cached(items);
         }
         if entry.answer.is_none() && entry.is_inline_scan(&model) {
-            let _permit = self.limiter.acquire().await.map_err(|_| ServeError::ShuttingDown)?;
-            self.metrics.engine_queries.get_or_create(&PoolLabels { pool: "inline" }).inc();
-            entry.compute(&model).map_err(engine_error)?;
+            while let Some(step) = entry.next_step() {
+                let answer = self.scan(&model, &entry.query, entry.depth(step)).await?;
+                entry.take(step, answer);
+            }
         }
         if entry.answer.is_none() {
             entry = self
@@ -223,6 +258,38 @@ impl Serving {
         }
         let (answer, cached) = entry.answer.expect("every entry is answered");
         Ok(convert::recommend_response(&model, &answer, n, cached))
+    }
+
+    /// A known user's top-`depth` through the index (an [`Entry::is_inline_scan`] query),
+    /// coalesced with the scans waiting for a permit (see [`crate::scans`]): each turn of a
+    /// permit answers every waiting job on this task, up to [`crate::scans::MAX_COALESCED`].
+    async fn scan(
+        &self,
+        model: &ModelState,
+        query: &RecommendQuery,
+        depth: usize,
+    ) -> Result<Recommendations, ServeError> {
+        let (job, mut answer) = model.scan_job(query, depth).expect("inline scans are scan jobs");
+        model.scans().push(job);
+        self.metrics.engine_queries.get_or_create(&PoolLabels { pool: "inline" }).inc();
+        // Let this worker decode the requests that came in meanwhile: their scans join the
+        // queue, and the turn below answers them with this one (alone, this costs a poll).
+        tokio::task::yield_now().await;
+        let items = loop {
+            if let Ok(items) = answer.try_recv() {
+                break items;
+            }
+            let permit = self.limiter.acquire().await.map_err(|_| ServeError::ShuttingDown)?;
+            let jobs = model.scans().take();
+            if jobs.is_empty() {
+                // Not answered and not waiting: another turn holds the job and replies on it.
+                drop(permit);
+                break answer.await.map_err(|_| ServeError::TurnLost)?;
+            }
+            self.metrics.scan_turns.inc();
+            model.answer_scans(jobs);
+        };
+        Ok(Recommendations { items: items.map_err(engine_error)?, source: Source::Model })
     }
 
     fn cacheable(&self, query: &RecommendQuery) -> bool {

@@ -32,6 +32,42 @@ fn dense(artifact: &artifacts::Artifact, movie_ids: &[u64]) -> Vec<u32> {
     res
 }
 
+/// Sixteen known users asking at once: their scans wait together and two turns (of at most
+/// eight) answer all of them, each with exactly what the engine answers that user alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scans_are_answered_together_and_each_as_alone() {
+    let artifact = helpers::model();
+    let (_dir, store) = helpers::local_store();
+    helpers::publish(&store, artifact).await;
+    let app = TestApp::spawn(helpers::config(""), store).await;
+    let training = artifact.training_users().unwrap();
+    let deny_ids: Vec<u64> = artifact.items.as_slice()[..30].to_vec();
+    let deny = dense(artifact, &deny_ids);
+    let users: Vec<u64> = (1..=16).map(|i| i * 50).collect();
+    let request = |user_id: u64| RecommendRequest {
+        user_id,
+        n: 5 + (user_id % 7) as u32,
+        deny_movie_ids: if user_id.is_multiple_of(3) { deny_ids.clone() } else { Vec::new() },
+        ..Default::default()
+    };
+    // One task polls all sixteen: each adds its scan and yields before any takes a turn.
+    let answers =
+        futures_util::future::join_all(users.iter().map(|&u| app.serving.recommend(request(u)))).await;
+    for (&user_id, answer) in users.iter().zip(answers) {
+        let user_idx = artifact.users.dense(user_id).unwrap();
+        let options = RecommendOptions {
+            n: 5 + user_id as usize % 7,
+            deny: if user_id.is_multiple_of(3) { &deny } else { &[] },
+            ..Default::default()
+        };
+        let engine = rec::recommend(artifact.recommender(), training, user_idx, &options).unwrap();
+        assert_eq!(answer.unwrap().movies, expected(artifact, &engine), "user {user_id}");
+    }
+    let page = app.metrics().await;
+    assert_eq!(metric(&page, r#"cinerec_serving_engine_queries_total{pool="inline"}"#), 16.0, "{page}");
+    assert_eq!(metric(&page, "cinerec_serving_scan_turns_total"), 2.0, "{page}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_equal_the_engine_for_the_same_model() {
     let artifact = helpers::model();
