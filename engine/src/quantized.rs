@@ -1041,18 +1041,33 @@ mod tests {
 
     fn explicit_model(n_users: usize, n_items: usize, k: usize, seed: u64) -> ExplicitAlsModel {
         let mut rng = Rng::new(seed);
+        let users = uniform(&mut rng, n_users * k, 0.6);
+        let items = uniform(&mut rng, n_items * k, 0.6);
+        // Biases several times larger than a factor: they decide much of the ranking.
+        let user_biases = uniform(&mut rng, n_users, 2.0);
+        explicit_from(k, users, items, user_biases, uniform(&mut rng, n_items, 4.0))
+    }
+
+    /// An explicit ALS model of these factors and biases (global mean 3.5, ratings 0.5..5).
+    fn explicit_from(
+        k: usize,
+        user_factors: Vec<f32>,
+        item_factors: Vec<f32>,
+        user_biases: Vec<f32>,
+        item_biases: Vec<f32>,
+    ) -> ExplicitAlsModel {
         let params = ExplicitAlsParams { factors: k, samples: 0, ..Default::default() }.check().unwrap();
+        let (n_users, n_items) = (user_biases.len(), item_biases.len());
         let parts = ExplicitAlsParts {
             n_users,
             n_items,
             global_mean: 3.5,
             rating_min: 0.5,
             rating_max: 5.0,
-            user_factors: uniform(&mut rng, n_users * k, 0.6),
-            item_factors: uniform(&mut rng, n_items * k, 0.6),
-            // Biases several times larger than a factor: they decide much of the ranking.
-            user_biases: uniform(&mut rng, n_users, 2.0),
-            item_biases: uniform(&mut rng, n_items, 4.0),
+            user_factors,
+            item_factors,
+            user_biases,
+            item_biases,
         };
         ExplicitAlsModel::from_parts(&params, parts).unwrap()
     }
@@ -1216,23 +1231,11 @@ mod tests {
             }
             let users = uniform(&mut rng, n_users * k, 1.0);
             let model: Box<dyn Recommender> = if biased {
-                let params =
-                    ExplicitAlsParams { factors: k, samples: 0, ..Default::default() }.check().unwrap();
-                let parts = ExplicitAlsParts {
-                    n_users,
-                    n_items,
-                    global_mean: 3.5,
-                    rating_min: 0.5,
-                    rating_max: 5.0,
-                    user_factors: users,
-                    item_factors: items,
-                    user_biases: uniform(&mut rng, n_users, 0.2),
-                    // Biases that fall with popularity too, as trained ones tend to.
-                    item_biases: (0..n_items)
-                        .map(|i| 0.3 / (1.0 + i as f32 / 50.0) + rng.next_f32() * 0.01)
-                        .collect(),
-                };
-                Box::new(ExplicitAlsModel::from_parts(&params, parts).unwrap())
+                let user_biases = uniform(&mut rng, n_users, 0.2);
+                // Biases that fall with popularity too, as trained ones tend to.
+                let item_biases =
+                    (0..n_items).map(|i| 0.3 / (1.0 + i as f32 / 50.0) + rng.next_f32() * 0.01).collect();
+                Box::new(explicit_from(k, users, items, user_biases, item_biases))
             } else {
                 let params = ImplicitAlsParams { factors: k, ..Default::default() }.check().unwrap();
                 Box::new(ImplicitAlsModel::from_factors(&params, n_users, n_items, users, items).unwrap())
