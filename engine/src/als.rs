@@ -20,6 +20,7 @@
 
 use std::time::Instant;
 
+use faer::linalg::matmul::triangular::BlockStructure;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
@@ -383,6 +384,8 @@ const HALF_GATHER_BYTES: usize = 16 << 20;
 
 /// Fewest vectors of a block whose dense product goes through GEMM.
 const MIN_GEMM_ROWS: usize = 8;
+/// Entries the Cholesky solver gathers for one triangular GEMM update of its system.
+const GATHER_ROWS: usize = 64;
 
 /// Below this many factors the Gram matrix (16 KiB at 64) stays in L1 and the matrix-vector
 /// kernel reads it at full speed: rows are solved one by one, each CG step right after the
@@ -436,7 +439,7 @@ impl HalfStep<'_> {
                     .then(|| shifted_inverse(self.gram, self.params.regularization, k))
                     .transpose()?;
                 self.tasks(solve).try_for_each_init(
-                    || (vec![0f32; k * k + 4 * k], WoodburyScratch::default()),
+                    || (vec![0f32; k * k + 2 * GATHER_ROWS * k], WoodburyScratch::default()),
                     |(scratch, woodbury), (first, rows)| {
                         with_kernels!(|kern| {
                             for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
@@ -723,7 +726,8 @@ impl HalfStep<'_> {
         scratch: &mut [f32],
     ) -> Result<()> {
         let k = self.k;
-        let (a, coefs) = scratch.split_at_mut(k * k);
+        let (a, gathered) = scratch.split_at_mut(k * k);
+        let (ys, weighted) = gathered.split_at_mut(GATHER_ROWS * k);
         let start = self.matrix.indptr()[row];
         let entries = self.matrix.row(row);
         let confidence = &self.confidence[start..start + entries.len()];
@@ -738,36 +742,38 @@ impl HalfStep<'_> {
         let b = x;
         b.fill(0.0);
         let y = |col: u32| &self.fixed[col as usize * k..][..k];
-        let target = |signed: f32| if signed > 0.0 { signed } else { 0.0 };
-        // Row i of the lower triangle is updated over a length rounded up to the SIMD width (the
-        // entries right of the diagonal are never read), so that no scalar tail loops run.
-        let span = |i: usize| ((i + 8) & !7).min(k);
-        let mut quads = entries.indices.chunks_exact(4).zip(confidence.chunks_exact(4)).enumerate();
-        for (quad, (cols, conf)) in &mut quads {
-            if let Some(next) = entries.indices.get(4 * quad + 4..4 * quad + 8) {
-                next.iter().for_each(|&col| kern.prefetch(y(col)));
+        // The sum over the entries, GATHER_ROWS at a time: their rows Y and (cᵢ − w₀)·yᵢ gathered
+        // side by side, then the lower triangle of A += (DY)ᵀ·Y as one triangular GEMM, which
+        // runs near the machine's GEMM rate where row-by-row rank-one updates are bound by
+        // loading and storing A.
+        let rows = entries.indices.chunks(GATHER_ROWS).zip(confidence.chunks(GATHER_ROWS));
+        for (chunk, (cols, conf)) in rows.enumerate() {
+            if let Some(next) = entries.indices.get((chunk + 1) * GATHER_ROWS..) {
+                next.iter().take(8).for_each(|&col| kern.prefetch(y(col)));
             }
-            let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
-            let w = [conf[0].abs() - w0, conf[1].abs() - w0, conf[2].abs() - w0, conf[3].abs() - w0];
-            for (i, coef) in coefs.chunks_exact_mut(4).enumerate() {
-                coef.copy_from_slice(&[w[0] * ys[0][i], w[1] * ys[1][i], w[2] * ys[2][i], w[3] * ys[3][i]]);
+            let n = cols.len();
+            let (ys, weighted) = (&mut ys[..n * k], &mut weighted[..n * k]);
+            let pairs = ys.chunks_exact_mut(k).zip(weighted.chunks_exact_mut(k));
+            for ((&col, &signed), (row_y, row_w)) in cols.iter().zip(conf).zip(pairs) {
+                let y = y(col);
+                row_y.copy_from_slice(y);
+                let w = signed.abs() - w0;
+                row_w.iter_mut().zip(y).for_each(|(o, &v)| *o = w * v);
+                if signed > 0.0 {
+                    kern.axpy(signed, y, b);
+                }
             }
-            for i in 0..k {
-                let n = span(i);
-                let coef = [coefs[4 * i], coefs[4 * i + 1], coefs[4 * i + 2], coefs[4 * i + 3]];
-                kern.axpy4(coef, [&ys[0][..n], &ys[1][..n], &ys[2][..n], &ys[3][..n]], &mut a[i * k..][..n]);
-            }
-            kern.axpy4([target(conf[0]), target(conf[1]), target(conf[2]), target(conf[3])], ys, b);
-        }
-        let done = entries.len() / 4 * 4;
-        for (&col, &signed) in entries.indices[done..].iter().zip(&confidence[done..]) {
-            let y = y(col);
-            let w = signed.abs() - w0;
-            for i in 0..k {
-                let n = span(i);
-                kern.axpy(w * y[i], &y[..n], &mut a[i * k..][..n]);
-            }
-            kern.axpy(target(signed), y, b);
+            faer::linalg::matmul::triangular::matmul(
+                MatMut::from_row_major_slice_mut(a, k, k),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                MatRef::from_row_major_slice(weighted, n, k).transpose(),
+                BlockStructure::Rectangular,
+                MatRef::from_row_major_slice(ys, n, k),
+                BlockStructure::Rectangular,
+                1.0,
+                Par::Seq,
+            );
         }
         crate::linalg::cholesky_solve_lower(kern, a, k, b).map_err(|pivot| {
             EngineError::Numerical(format!("row {row}: system is not positive definite (pivot {pivot})"))
@@ -1165,7 +1171,7 @@ mod tests {
         let m = shifted_inverse(&gram, params.regularization, k).unwrap();
         for row in 0..6 {
             let (mut a, mut b) = (vec![0f32; k], vec![0f32; k]);
-            let mut scratch = vec![0f32; k * k + 4 * k];
+            let mut scratch = vec![0f32; k * k + 2 * GATHER_ROWS * k];
             assert!(half.solve_row_woodbury(
                 crate::simd::Portable,
                 row,
