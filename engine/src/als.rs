@@ -439,8 +439,11 @@ impl HalfStep<'_> {
                     .then(|| shifted_inverse(self.gram, self.params.regularization, k))
                     .transpose()?;
                 self.tasks(solve).try_for_each_init(
-                    || (vec![0f32; k * k + 2 * GATHER_ROWS * k], WoodburyScratch::default()),
-                    |(scratch, woodbury), (first, rows)| {
+                    || {
+                        let scratch = vec![0f32; k * k + 2 * GATHER_ROWS * k];
+                        (scratch, crate::linalg::blocked_cholesky_scratch(k), WoodburyScratch::default())
+                    },
+                    |(scratch, factor, woodbury), (first, rows)| {
                         with_kernels!(|kern| {
                             for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
                                 let row = first + offset;
@@ -453,7 +456,7 @@ impl HalfStep<'_> {
                                     None => false,
                                 };
                                 if !done {
-                                    self.solve_row_cholesky(kern, row, x, scratch)?;
+                                    self.solve_row_cholesky(kern, row, x, scratch, factor)?;
                                 }
                             }
                             Ok(())
@@ -724,6 +727,7 @@ impl HalfStep<'_> {
         row: usize,
         x: &mut [f32],
         scratch: &mut [f32],
+        factor: &mut faer::dyn_stack::MemBuffer,
     ) -> Result<()> {
         let k = self.k;
         let (a, gathered) = scratch.split_at_mut(k * k);
@@ -733,7 +737,7 @@ impl HalfStep<'_> {
         let confidence = &self.confidence[start..start + entries.len()];
         let w0 = self.params.unobserved_weight;
 
-        // A = w₀YᵀY + λI + Σᵢ (cᵢ − w₀)·yᵢyᵢᵀ (lower triangle), b = Σᵢ cᵢpᵢ·yᵢ.
+        // A = w₀YᵀY + λI + Σᵢ (cᵢ − w₀)·yᵢyᵢᵀ (the lower triangle, column-major), b = Σᵢ cᵢpᵢ·yᵢ.
         a.copy_from_slice(self.gram);
         let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
         for d in 0..k {
@@ -764,7 +768,7 @@ impl HalfStep<'_> {
                 }
             }
             faer::linalg::matmul::triangular::matmul(
-                MatMut::from_row_major_slice_mut(a, k, k),
+                MatMut::from_column_major_slice_mut(a, k, k),
                 BlockStructure::TriangularLower,
                 Accum::Add,
                 MatRef::from_row_major_slice(weighted, n, k).transpose(),
@@ -775,7 +779,7 @@ impl HalfStep<'_> {
                 Par::Seq,
             );
         }
-        crate::linalg::cholesky_solve_lower(kern, a, k, b).map_err(|pivot| {
+        crate::linalg::cholesky_solve_blocked(a, k, b, factor).map_err(|pivot| {
             EngineError::Numerical(format!("row {row}: system is not positive definite (pivot {pivot})"))
         })
     }
@@ -1179,7 +1183,8 @@ mod tests {
                 &m,
                 &mut WoodburyScratch::default()
             ));
-            half.solve_row_cholesky(crate::simd::Portable, row, &mut b, &mut scratch).unwrap();
+            let mut factor = crate::linalg::blocked_cholesky_scratch(k);
+            half.solve_row_cholesky(crate::simd::Portable, row, &mut b, &mut scratch, &mut factor).unwrap();
             for (p, q) in a.iter().zip(&b) {
                 assert!((p - q).abs() < 1e-4 * (1.0 + q.abs()), "row {row}: {a:?} vs {b:?}");
             }
