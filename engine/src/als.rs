@@ -12,7 +12,8 @@
 //!
 //! The conjugate-gradient solver (Takács et al. 2011, as in `implicit`) never forms the k × k
 //! matrix: it warm-starts from the previous factors and runs `cg_steps` steps, O(k² + n_u·k) per
-//! step. The Cholesky solver forms the matrix with one small GEMM per row and solves exactly.
+//! step. The Cholesky solver forms the matrix with triangular GEMMs over the row's gathered
+//! entries (64 at a time) and solves exactly through faer's blocked Cholesky factorisation.
 //!
 //! Determinism: each row's solve reads only the fixed side and its own previous value, and the
 //! Gram matrices are summed over fixed-size chunks in a fixed order, so the same seed gives
