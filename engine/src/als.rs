@@ -388,6 +388,23 @@ const MIN_GEMM_ROWS: usize = 8;
 /// Entries the Cholesky solver gathers for one triangular GEMM update of its system.
 const GATHER_ROWS: usize = 64;
 
+/// One thread's buffers for [`HalfStep::solve_row_cholesky`] on `k` factors: the system and
+/// the gathered entries, and the factorisation's scratch.
+struct CholeskyScratch {
+    /// The `k × k` system, then `GATHER_ROWS` gathered vectors and as many weighted ones.
+    system: Vec<f32>,
+    factor: faer::dyn_stack::MemBuffer,
+}
+
+impl CholeskyScratch {
+    fn new(k: usize) -> Self {
+        Self {
+            system: vec![0f32; k * k + 2 * GATHER_ROWS * k],
+            factor: crate::linalg::blocked_cholesky_scratch(k),
+        }
+    }
+}
+
 /// Below this many factors the Gram matrix (16 KiB at 64) stays in L1 and the matrix-vector
 /// kernel reads it at full speed: rows are solved one by one, each CG step right after the
 /// previous while its gathered vectors are hottest.
@@ -440,11 +457,8 @@ impl HalfStep<'_> {
                     .then(|| shifted_inverse(self.gram, self.params.regularization, k))
                     .transpose()?;
                 self.tasks(solve).try_for_each_init(
-                    || {
-                        let scratch = vec![0f32; k * k + 2 * GATHER_ROWS * k];
-                        (scratch, crate::linalg::blocked_cholesky_scratch(k), WoodburyScratch::default())
-                    },
-                    |(scratch, factor, woodbury), (first, rows)| {
+                    || (CholeskyScratch::new(k), WoodburyScratch::default()),
+                    |(scratch, woodbury), (first, rows)| {
                         with_kernels!(|kern| {
                             for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
                                 let row = first + offset;
@@ -457,7 +471,7 @@ impl HalfStep<'_> {
                                     None => false,
                                 };
                                 if !done {
-                                    self.solve_row_cholesky(kern, row, x, scratch, factor)?;
+                                    self.solve_row_cholesky(kern, row, x, scratch)?;
                                 }
                             }
                             Ok(())
@@ -727,11 +741,11 @@ impl HalfStep<'_> {
         kern: K,
         row: usize,
         x: &mut [f32],
-        scratch: &mut [f32],
-        factor: &mut faer::dyn_stack::MemBuffer,
+        scratch: &mut CholeskyScratch,
     ) -> Result<()> {
         let k = self.k;
-        let (a, gathered) = scratch.split_at_mut(k * k);
+        let CholeskyScratch { system, factor } = scratch;
+        let (a, gathered) = system.split_at_mut(k * k);
         let (ys, weighted) = gathered.split_at_mut(GATHER_ROWS * k);
         let start = self.matrix.indptr()[row];
         let entries = self.matrix.row(row);
@@ -1176,7 +1190,7 @@ mod tests {
         let m = shifted_inverse(&gram, params.regularization, k).unwrap();
         for row in 0..6 {
             let (mut a, mut b) = (vec![0f32; k], vec![0f32; k]);
-            let mut scratch = vec![0f32; k * k + 2 * GATHER_ROWS * k];
+            let mut scratch = CholeskyScratch::new(k);
             assert!(half.solve_row_woodbury(
                 crate::simd::Portable,
                 row,
@@ -1184,8 +1198,7 @@ mod tests {
                 &m,
                 &mut WoodburyScratch::default()
             ));
-            let mut factor = crate::linalg::blocked_cholesky_scratch(k);
-            half.solve_row_cholesky(crate::simd::Portable, row, &mut b, &mut scratch, &mut factor).unwrap();
+            half.solve_row_cholesky(crate::simd::Portable, row, &mut b, &mut scratch).unwrap();
             for (p, q) in a.iter().zip(&b) {
                 assert!((p - q).abs() < 1e-4 * (1.0 + q.abs()), "row {row}: {a:?} vs {b:?}");
             }

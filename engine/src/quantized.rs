@@ -304,9 +304,7 @@ impl QuantizedIndex {
         options: &RecommendOptions<'_>,
     ) -> Result<Vec<ScoredItem>> {
         let view = self.view_of(model)?;
-        check_user(user_idx, model.n_users())?;
-        check_options(options, self.n_items)?;
-        let (_, seen) = users.checked(user_idx)?;
+        let seen = self.checked_query(model, users, user_idx, options)?;
         Ok(self.with_scratch(1, |scratch| {
             self.query(view, self.user_query(view, user_idx), seen, options, scratch)
         }))
@@ -358,15 +356,10 @@ impl QuantizedIndex {
         queries: &[(u32, RecommendOptions<'_>)],
     ) -> Result<Vec<Result<Vec<ScoredItem>>>> {
         let view = self.view_of(model)?;
-        let checked = |&(user, ref options): &(u32, RecommendOptions<'_>)| -> Result<Seen<'_>> {
-            check_user(user, model.n_users())?;
-            check_options(options, self.n_items)?;
-            Ok(training.checked(user)?.1)
-        };
         let mut answers: Vec<Option<Result<Vec<ScoredItem>>>> = vec![None; queries.len()];
         let mut scanned = Vec::with_capacity(queries.len());
         for (i, query) in queries.iter().enumerate() {
-            match checked(query) {
+            match self.checked_query(model, training, query.0, &query.1) {
                 Err(err) => answers[i] = Some(Err(err)),
                 Ok(seen) if query.1.allow.is_some() || query.1.n == 0 => {
                     let answer = self.with_scratch(1, |scratch| {
@@ -404,6 +397,19 @@ impl QuantizedIndex {
         let user = UserQuery { vector: &user, base: view.biases().map(|b| b.global_mean + bias) };
         let seen = Seen { history: history.indices, also: also_seen };
         Ok(self.with_scratch(1, |scratch| self.query(view, user, seen, options, scratch)))
+    }
+
+    /// What a training user's query leaves out as seen, once its user and filters are checked.
+    fn checked_query<'t>(
+        &self,
+        model: &dyn Recommender,
+        training: TrainingUsers<'t>,
+        user_idx: u32,
+        options: &RecommendOptions<'_>,
+    ) -> Result<Seen<'t>> {
+        check_user(user_idx, model.n_users())?;
+        check_options(options, self.n_items)?;
+        Ok(training.checked(user_idx)?.1)
     }
 
     /// The model's factors, checked against the ones the index was built from.
