@@ -107,6 +107,20 @@ impl RecommendQuery {
             && self.recent.is_empty()
             && self.rated.is_empty()
     }
+
+    /// The user of a query a scan of the index answers (a known user, nothing to fold in, no
+    /// allow list), `None` for the others.
+    pub fn scan_user(&self) -> Option<u32> {
+        self.user_idx.filter(|_| self.recent.is_empty() && self.rated.is_empty() && self.allow.is_none())
+    }
+
+    /// The denied movies with the blocked ones, sorted.
+    fn denied(&self) -> std::borrow::Cow<'_, [u32]> {
+        match self.blocked.is_empty() {
+            true => std::borrow::Cow::Borrowed(&self.deny),
+            false => std::borrow::Cow::Owned(merge_sorted(&self.deny, &self.blocked)),
+        }
+    }
 }
 
 /// A top-N answer in index space.
@@ -336,10 +350,7 @@ impl ModelState {
     /// Top-`n` for `query` (`n` may exceed `query.n`: the cache stores a deeper list). Blocked
     /// movies are left out like denied ones.
     pub fn recommend(&self, query: &RecommendQuery, n: usize) -> Result<Recommendations, EngineError> {
-        let deny = match query.blocked.is_empty() {
-            true => std::borrow::Cow::Borrowed(&query.deny),
-            false => std::borrow::Cow::Owned(merge_sorted(&query.deny, &query.blocked)),
-        };
+        let deny = query.denied();
         let options = RecommendOptions {
             n,
             exclude_seen: query.exclude_seen,
@@ -380,17 +391,14 @@ impl ModelState {
     }
 
     /// A known user's top-`n` as a scan job: the query's deny list with its blocked movies.
-    /// Only for queries [`Self::recommend`] answers by a scan (a known user, nothing to fold
-    /// in, no allow list).
+    /// Only for queries [`RecommendQuery::scan_user`] names a user of.
     pub fn scan_job(
         &self,
         query: &RecommendQuery,
         n: usize,
     ) -> Option<(ScanJob, tokio::sync::oneshot::Receiver<ScanAnswer>)> {
-        let user_idx = query
-            .user_idx
-            .filter(|_| query.recent.is_empty() && query.rated.is_empty() && query.allow.is_none())?;
-        Some(ScanJob::new(user_idx, n, query.exclude_seen, merge_sorted(&query.deny, &query.blocked)))
+        let user_idx = query.scan_user()?;
+        Some(ScanJob::new(user_idx, n, query.exclude_seen, query.denied().into_owned()))
     }
 
     /// The known users' scans waiting to be answered together.

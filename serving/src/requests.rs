@@ -67,11 +67,7 @@ impl Entry {
     /// Whether answering takes only a scan of `model`'s int8 index: a known user, nothing to
     /// fold in, no allow list, and an index within [`INLINE_SCAN_CODES`].
     fn is_inline_scan(&self, model: &ModelState) -> bool {
-        let query = &self.query;
-        query.user_idx.is_some()
-            && query.recent.is_empty()
-            && query.rated.is_empty()
-            && query.allow.is_none()
+        self.query.scan_user().is_some()
             && model.index().is_some_and(|index| index.n_items() * index.n_factors() <= INLINE_SCAN_CODES)
     }
 
