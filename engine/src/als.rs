@@ -11,13 +11,18 @@
 //! Rendle et al. 2022, "iALS revisited").
 //!
 //! The conjugate-gradient solver (Takács et al. 2011, as in `implicit`) never forms the k × k
-//! matrix: it warm-starts from the previous factors and runs `cg_steps` steps, O(k² + n_u·k) per
-//! step. The Cholesky solver forms the matrix with triangular GEMMs over the row's gathered
+//! matrix: it warm-starts from the previous factors and runs `cg_steps` steps. Before each
+//! half-step both sides are rotated into the eigenbasis of the fixed side's Gram matrix
+//! (`Y ← YQ`, `X ← XQ` with `w₀YᵀY = QΛQᵀ`: the model `XYᵀ` and every row's loss are unchanged,
+//! and CG's iterates are the same, rotated), so the dense part of a step is the diagonal `Λ·p`,
+//! O(n_u·k) per step instead of O(k² + n_u·k), for two compute-bound GEMMs per half-step.
+//! The Cholesky solver forms the matrix with triangular GEMMs over the row's gathered
 //! entries (64 at a time) and solves exactly through faer's blocked Cholesky factorisation.
 //!
-//! Determinism: each row's solve reads only the fixed side and its own previous value, and the
-//! Gram matrices are summed over fixed-size chunks in a fixed order, so the same seed gives
-//! bit-identical factors whatever the thread count.
+//! Determinism: each row's solve reads only the fixed side and its own previous value, the Gram
+//! matrices are summed over fixed-size chunks in a fixed order, the rotations are GEMMs over
+//! fixed-size chunks of rows and the eigendecompositions run on one thread, so the same seed
+//! gives bit-identical factors whatever the thread count.
 
 use std::time::Instant;
 
@@ -33,7 +38,7 @@ use crate::linalg::cholesky_solve;
 use crate::params::{Params, Valid, at_least, in_range};
 use crate::recommend::{Explanation, Recommender, check_history, check_scores_len};
 use crate::rng::Rng;
-use crate::simd::{Element, Kernels, matvec_rows};
+use crate::simd::{Element, Kernels, matvec_rows, prefetch_lines};
 use crate::with_kernels;
 
 /// How each row's least-squares problem is solved.
@@ -360,21 +365,52 @@ struct HalfStep<'a> {
     /// once per step for every entry (their dense part keeps the f32 Gram matrix).
     fixed_h: Option<&'a [u16]>,
     /// `w₀·YᵀY` of the fixed side.
-    gram: &'a [f32],
+    dense: Dense<'a>,
     k: usize,
 }
 
-/// Rows solved per parallel task, and per block of the conjugate-gradient solver's dense
-/// products: large enough to amortise dispatch and make `k × k` times `k × 32` compute-bound,
-/// small enough to balance.
-pub const ROWS_PER_TASK: usize = 32;
+/// The fixed side's `G = w₀·YᵀY`, the dense part of every row's system.
+#[derive(Clone, Copy)]
+enum Dense<'a> {
+    /// In full, `k × k` (the Cholesky solver, the loss).
+    Gram(&'a [f32]),
+    /// Its diagonal, the fixed side being in `G`'s eigenbasis (the conjugate-gradient solver).
+    Eigenvalues(&'a [f32]),
+}
+
+impl<'a> Dense<'a> {
+    /// `out = G·v`.
+    #[inline(always)]
+    fn times<K: Kernels>(self, kern: K, v: &[f32], out: &mut [f32]) {
+        match self {
+            Dense::Gram(gram) => symmetric_times(kern, gram, v, out),
+            Dense::Eigenvalues(values) => {
+                out.iter_mut().zip(values.iter().zip(v)).for_each(|(o, (l, v))| *o = l * v);
+            }
+        }
+    }
+
+    /// `G` in full, which the Cholesky solver reads (`fit` gives it its half-steps so).
+    fn full(self) -> &'a [f32] {
+        match self {
+            Dense::Gram(gram) => gram,
+            Dense::Eigenvalues(_) => unreachable!("the Cholesky solver is given the full Gram matrix"),
+        }
+    }
+}
+
+/// Rows solved per parallel task: enough to amortise dispatch, few enough to balance.
+const ROWS_PER_TASK: usize = 32;
 
 /// Most entries one parallel task of a half-step takes (a row with more is a task alone).
 const TASK_ENTRIES: usize = 1 << 15;
 
-/// Most bytes of gathered fixed-side vectors one conjugate-gradient block may read per step: a
-/// share of a core's L2 cache (1–2 MiB on current x86-64), leaving room for the Gram matrix.
-const CG_BLOCK_BYTES: usize = 256 * 1024;
+/// Most bytes of a row's gathered fixed-side vectors the conjugate-gradient solver keeps, as
+/// f32, from its first pass for the later steps: they read them in order, from the core's L2
+/// cache, without converting half floats or gathering again. A longer row gathers its later
+/// entries again at every step. (synth 1.0, 256 factors, s/iteration: none kept 2.53, 256 KiB
+/// 2.20, 512 KiB 2.20–2.38, 768 KiB 2.19, 1 MiB 2.35, 2 MiB 2.33.)
+const CG_KEPT_BYTES: usize = 512 * 1024;
 
 /// Above this many bytes of fixed-side factors (f32), the conjugate-gradient steps gather
 /// their half-float copy: such a side no longer stays in a core's share of the last-level cache,
@@ -383,8 +419,6 @@ const CG_BLOCK_BYTES: usize = 256 * 1024;
 /// conversions would only add work (ml-latest-small: up to 1.75× slower in half floats).
 const HALF_GATHER_BYTES: usize = 16 << 20;
 
-/// Fewest vectors of a block whose dense product goes through GEMM.
-const MIN_GEMM_ROWS: usize = 8;
 /// Entries the Cholesky solver gathers for one triangular GEMM update of its system.
 const GATHER_ROWS: usize = 64;
 
@@ -405,56 +439,35 @@ impl CholeskyScratch {
     }
 }
 
-/// Below this many factors the Gram matrix (16 KiB at 64) stays in L1 and the matrix-vector
-/// kernel reads it at full speed: rows are solved one by one, each CG step right after the
-/// previous while its gathered vectors are hottest.
-const MIN_GEMM_FACTORS: usize = 128;
-
 impl HalfStep<'_> {
     fn solve_all(&self, solve: &mut [f32]) -> Result<()> {
         let k = self.k;
         match self.params.solver {
             Solver::ConjugateGradient => {
-                self.tasks(solve).for_each_init(
-                    || (CgBlock::default(), Vec::new(), Vec::new()),
-                    |(block, ids, xs), (first, rows)| {
-                        with_kernels!(|kern| {
+                self.tasks(solve).for_each_init(CgScratch::default, |scratch, (first, rows)| {
+                    with_kernels!(|kern| {
+                        for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
+                            let row = first + offset;
                             // A row without a positive entry has b = 0 and so the exact
-                            // solution x = 0: it is set, not iterated towards (as in
-                            // `implicit`); the others are solved in blocks, gathered.
-                            ids.clear();
-                            for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
-                                match self.has_target(first + offset) {
-                                    true => ids.push(first + offset),
-                                    false => x.fill(0.0),
-                                }
+                            // solution x = 0: it is set, not iterated towards (as in `implicit`).
+                            if !self.has_target(row) {
+                                x.fill(0.0);
+                                continue;
                             }
-                            let mut at = 0;
-                            while at < ids.len() {
-                                let block_ids = &ids[at..at + self.cg_block_rows(&ids[at..])];
-                                xs.clear();
-                                for &row in block_ids {
-                                    xs.extend_from_slice(&rows[(row - first) * k..][..k]);
-                                }
-                                match self.fixed_h {
-                                    Some(fixed) => self.solve_block_cg(kern, fixed, block_ids, xs, block),
-                                    None => self.solve_block_cg(kern, self.fixed, block_ids, xs, block),
-                                }
-                                for (&row, x) in block_ids.iter().zip(xs.chunks_exact(k)) {
-                                    rows[(row - first) * k..][..k].copy_from_slice(x);
-                                }
-                                at += block_ids.len();
+                            match self.fixed_h {
+                                Some(fixed) => self.solve_row_cg(kern, fixed, row, x, scratch),
+                                None => self.solve_row_cg(kern, self.fixed, row, x, scratch),
                             }
-                        })
-                    },
-                );
+                        }
+                    })
+                });
                 Ok(())
             }
             Solver::Cholesky => {
                 // With one λ for every row, (w₀YᵀY + λI)⁻¹ is shared, and rows with few entries
                 // are solved exactly through the Woodbury identity in O(n·k²) instead of O(k³).
                 let inverse = (self.params.regularization_exponent == 0.0)
-                    .then(|| shifted_inverse(self.gram, self.params.regularization, k))
+                    .then(|| shifted_inverse(self.dense.full(), self.params.regularization, k))
                     .transpose()?;
                 self.tasks(solve).try_for_each_init(
                     || (CholeskyScratch::new(k), WoodburyScratch::default()),
@@ -482,48 +495,25 @@ impl HalfStep<'_> {
         }
     }
 
-    /// `out = w₀·YᵀY·V` for a block of `nb` row vectors (`v` and `out` hold them one after
-    /// the other): the dense part of every row's system at once, as one matrix-matrix product
-    /// (`k × k` times `k × nb`), which runs compute-bound where `nb` matrix-vector products
-    /// would each stream the `k × k` Gram matrix from memory.
-    /// Blocks of fewer than [`MIN_GEMM_ROWS`] vectors (rows with many entries) go through the
-    /// SIMD matrix-vector kernel vector by vector instead, which beats a narrow GEMM call.
+    /// `out += Σₑ coef(signed cₑ, yₑ·v) · yₑ` over a row's entries `e`, four at a time, with
+    /// `y(e)` the fixed-side vector of entry `e` and `confidence[e]` its signed confidence.
+    /// `ahead(e)` is told, before each quad is computed, the first entry of the next one, so a
+    /// gather from memory can ask for its rows early.
     #[inline(always)]
-    fn gram_times_block<K: Kernels>(&self, kern: K, v: &[f32], out: &mut [f32]) {
-        let k = self.k;
-        if v.len() >= MIN_GEMM_ROWS * k {
-            return gram_times_block(self.gram, k, v, out);
-        }
-        for (v, out) in v.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
-            symmetric_times(kern, self.gram, v, out);
-        }
-    }
-
-    /// `out += Σᵢ coef(signed cᵢ, yᵢ·v) · yᵢ` over the row's entries, four at a time.
-    /// `fixed` is this side's fixed factors as gathered: `self.fixed`, or its half floats.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn sparse_times<K: Kernels, E: Element>(
-        &self,
+    fn sparse_times<'y, K: Kernels, E: Element + 'y>(
         kern: K,
-        fixed: &[E],
-        (indices, confidence): (&[u32], &[f32]),
+        y: impl Fn(usize) -> &'y [E],
+        confidence: &[f32],
         v: &[f32],
         out: &mut [f32],
-        prefetch: bool,
+        ahead: impl Fn(usize),
         coef: impl Fn(f32, f32) -> f32,
     ) {
-        let k = self.k;
-        let y = |col: u32| &fixed[col as usize * k..][..k];
-        let mut quads = indices.chunks_exact(4).zip(confidence.chunks_exact(4)).enumerate();
-        for (quad, (cols, conf)) in &mut quads {
-            // The fixed side's rows are gathered in no order the hardware can predict: on the
-            // first pass over a row (later passes find them in cache), ask for the next quad's
-            // rows while this one computes.
-            if let Some(next) = indices.get(4 * quad + 4..4 * quad + 8).filter(|_| prefetch) {
-                next.iter().for_each(|&col| crate::simd::prefetch_lines(y(col)));
-            }
-            let ys = [y(cols[0]), y(cols[1]), y(cols[2]), y(cols[3])];
+        let done = confidence.len() / 4 * 4;
+        for (quad, conf) in confidence.chunks_exact(4).enumerate() {
+            let e = 4 * quad;
+            ahead(e + 4);
+            let ys = [y(e), y(e + 1), y(e + 2), y(e + 3)];
             let d = E::dot4(kern, ys, v);
             E::axpy4(
                 kern,
@@ -532,11 +522,64 @@ impl HalfStep<'_> {
                 out,
             );
         }
-        let done = indices.len() / 4 * 4;
-        for (&col, &signed) in indices[done..].iter().zip(&confidence[done..]) {
-            let y = y(col);
+        for (e, &signed) in confidence.iter().enumerate().skip(done) {
+            let y = y(e);
             E::axpy(kern, coef(signed, E::dot(kern, y, v)), y, out);
         }
+    }
+
+    /// The first pass of a row: [`Self::sparse_times`] over the entries `indices`, whose
+    /// vectors it gathers from `fixed` (asking for the next quad's rows while one computes: they
+    /// come in no order the hardware can predict) and keeps in `kept`, as f32, for the later
+    /// steps, as many as `kept` has room for (`kept.len() / k`, from the first); the rest are
+    /// gathered again by every step.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn gather_times<K: Kernels, E: Element>(
+        &self,
+        kern: K,
+        fixed: &[E],
+        (indices, confidence): (&[u32], &[f32]),
+        kept: &mut [f32],
+        v: &[f32],
+        out: &mut [f32],
+        coef: impl Fn(f32, f32) -> f32,
+    ) {
+        let k = self.k;
+        let source = |e: usize| &fixed[indices[e] as usize * k..][..k];
+        let ahead = |e: usize| {
+            indices.iter().skip(e).take(4).for_each(|&col| prefetch_lines(&fixed[col as usize * k..][..k]))
+        };
+        let n_kept = kept.len() / k;
+        for (quad, (rows, conf)) in kept.chunks_exact_mut(4 * k).zip(confidence.chunks_exact(4)).enumerate() {
+            let e = 4 * quad;
+            ahead(e + 4);
+            for (r, row) in rows.chunks_exact_mut(k).enumerate() {
+                E::widen(kern, source(e + r), row);
+            }
+            let ys = [&rows[..k], &rows[k..2 * k], &rows[2 * k..3 * k], &rows[3 * k..]];
+            let d = kern.dot4(ys, v);
+            kern.axpy4(
+                [coef(conf[0], d[0]), coef(conf[1], d[1]), coef(conf[2], d[2]), coef(conf[3], d[3])],
+                ys,
+                out,
+            );
+        }
+        for e in n_kept / 4 * 4..n_kept {
+            let row = &mut kept[e * k..][..k];
+            E::widen(kern, source(e), row);
+            kern.axpy(coef(confidence[e], kern.dot(row, v)), row, out);
+        }
+        let rest = n_kept..indices.len();
+        Self::sparse_times(
+            kern,
+            |e| source(n_kept + e),
+            &confidence[rest],
+            v,
+            out,
+            |e| ahead(n_kept + e),
+            coef,
+        );
     }
 
     /// The parallel tasks of a half-step: consecutive rows, at most [`ROWS_PER_TASK`] of them
@@ -574,98 +617,68 @@ impl HalfStep<'_> {
         self.confidence[range].iter().any(|&signed| signed > 0.0)
     }
 
-    /// How many of the rows `ids` (from the first) one conjugate-gradient block takes: one
-    /// below [`MIN_GEMM_FACTORS`], else as many as keep the fixed-side rows their entries gather
-    /// within [`CG_BLOCK_BYTES`], at least one. Every CG step reads each row's gathered vectors
-    /// again, and they must still be in the core's cache when it does; rows with many entries
-    /// therefore go in small blocks.
-    fn cg_block_rows(&self, ids: &[usize]) -> usize {
-        if self.k < MIN_GEMM_FACTORS {
-            return 1;
-        }
-        let row_bytes = |row: usize| self.matrix.row_len(row) * self.k * std::mem::size_of::<f32>();
-        let mut bytes = row_bytes(ids[0]);
-        let mut nb = 1;
-        while nb < ids.len() && bytes + row_bytes(ids[nb]) <= CG_BLOCK_BYTES {
-            bytes += row_bytes(ids[nb]);
-            nb += 1;
-        }
-        nb
-    }
-
-    /// Conjugate-gradient steps for the rows `ids` of this side (`xs` holds their vectors,
-    /// warm-started from the previous iteration, one after the other). Each step's
-    /// dense part `w₀YᵀY·P` is one matrix-matrix product over the block's search directions;
-    /// the sparse part, the row's own entries, is added row by row; a row whose residual
-    /// vanished stops where it is while the others go on. Blocks are fixed by row index, so the
-    /// result does not depend on the thread count.
+    /// Conjugate-gradient steps for `row`, whose vector `x` is warm-started from the previous
+    /// iteration, the fixed side being in its Gram matrix's eigenbasis or not ([`Dense`]). The
+    /// first pass (the residual) gathers the row's vectors from `fixed` and keeps the first
+    /// [`CG_KEPT_BYTES`] of them, as f32, for the steps; every step reads them in order, then
+    /// gathers the rest again.
     #[inline(always)]
-    fn solve_block_cg<K: Kernels, E: Element>(
+    fn solve_row_cg<K: Kernels, E: Element>(
         &self,
         kern: K,
         fixed: &[E],
-        ids: &[usize],
-        xs: &mut [f32],
-        block: &mut CgBlock,
+        row: usize,
+        x: &mut [f32],
+        scratch: &mut CgScratch,
     ) {
         let k = self.k;
-        let nb = xs.len() / k;
         let w0 = self.params.unobserved_weight;
-        let CgBlock { r, p, ap, rows } = block;
+        let CgScratch { r, p, ap, kept } = scratch;
         for buffer in [&mut *r, &mut *p, &mut *ap] {
-            buffer.resize(nb * k, 0.0);
+            buffer.resize(k, 0.0);
         }
-        rows.clear();
+        let start = self.matrix.indptr()[row];
+        let entries = self.matrix.row(row);
+        let confidence = &self.confidence[start..start + entries.len()];
+        let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
+        let n_kept = entries.len().min(CG_KEPT_BYTES / std::mem::size_of::<f32>() / k);
+        kept.resize(kept.len().max(n_kept * k), 0.0);
+        let kept = &mut kept[..n_kept * k];
         // r = b − A·x, p = r.
-        self.gram_times_block(kern, xs, r);
-        for (j, &row) in ids.iter().enumerate() {
-            let start = self.matrix.indptr()[row];
-            let entries = self.matrix.row(row);
-            let confidence = &self.confidence[start..start + entries.len()];
-            let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
-            let (x, r) = (&xs[j * k..][..k], &mut r[j * k..][..k]);
-            r.iter_mut().zip(x).for_each(|(r, x)| *r = -(*r + reg * x));
-            self.sparse_times(kern, fixed, (entries.indices, confidence), x, r, true, |signed, dot| {
-                let c = signed.abs();
-                let target = if signed > 0.0 { c } else { 0.0 };
-                target - (c - w0) * dot
-            });
-            p[j * k..][..k].copy_from_slice(r);
-            let rs = kern.dot(r, r);
-            if rs >= 1e-20 {
-                rows.push(ActiveRow { j, start, reg, rs });
-            }
-        }
+        self.dense.times(kern, x, r);
+        r.iter_mut().zip(x.iter()).for_each(|(r, x)| *r = -(*r + reg * x));
+        self.gather_times(kern, fixed, (entries.indices, confidence), kept, x, r, |signed, dot| {
+            let c = signed.abs();
+            let target = if signed > 0.0 { c } else { 0.0 };
+            target - (c - w0) * dot
+        });
+        p.copy_from_slice(r);
+        let mut rs = kern.dot(r, r);
+        let (kept_conf, rest_conf) = confidence.split_at(n_kept);
+        let rest = &entries.indices[n_kept..];
         for _ in 0..self.params.cg_steps {
-            if rows.is_empty() {
+            if rs < 1e-20 {
                 break;
             }
-            // ap = A·p: the block's dense product, then each active row's own terms.
-            self.gram_times_block(kern, p, ap);
-            rows.retain_mut(|row| {
-                let j = row.j;
-                let entries = self.matrix.row(ids[j]);
-                let confidence = &self.confidence[row.start..row.start + entries.len()];
-                let (p, ap) = (&mut p[j * k..][..k], &mut ap[j * k..][..k]);
-                ap.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += row.reg * p);
-                self.sparse_times(kern, fixed, (entries.indices, confidence), p, ap, false, |signed, dot| {
-                    (signed.abs() - w0) * dot
-                });
-                let (x, r) = (&mut xs[j * k..][..k], &mut r[j * k..][..k]);
-                let step = row.rs / kern.dot(p, ap);
-                kern.axpy(step, p, x);
-                kern.axpy(-step, ap, r);
-                let rs_new = kern.dot(r, r);
-                if rs_new < 1e-20 {
-                    return false;
-                }
-                let beta = rs_new / row.rs;
-                for (p_d, r_d) in p.iter_mut().zip(r.iter()) {
-                    *p_d = r_d + beta * *p_d;
-                }
-                row.rs = rs_new;
-                true
-            });
+            // ap = A·p.
+            self.dense.times(kern, p, ap);
+            ap.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += reg * p);
+            let coef = |signed: f32, dot| (signed.abs() - w0) * dot;
+            Self::sparse_times(kern, |e| &kept[e * k..][..k], kept_conf, p, ap, |_| {}, coef);
+            let source = |e: usize| &fixed[rest[e] as usize * k..][..k];
+            let ahead = |e: usize| {
+                rest.iter().skip(e).take(4).for_each(|&col| prefetch_lines(&fixed[col as usize * k..][..k]))
+            };
+            Self::sparse_times(kern, source, rest_conf, p, ap, ahead, coef);
+            let step = rs / kern.dot(p, ap);
+            kern.axpy(step, p, x);
+            kern.axpy(-step, ap, r);
+            let rs_new = kern.dot(r, r);
+            let beta = rs_new / rs;
+            for (p_d, r_d) in p.iter_mut().zip(r.iter()) {
+                *p_d = r_d + beta * *p_d;
+            }
+            rs = rs_new;
         }
     }
 
@@ -753,7 +766,7 @@ impl HalfStep<'_> {
         let w0 = self.params.unobserved_weight;
 
         // A = w₀YᵀY + λI + Σᵢ (cᵢ − w₀)·yᵢyᵢᵀ (the lower triangle, column-major), b = Σᵢ cᵢpᵢ·yᵢ.
-        a.copy_from_slice(self.gram);
+        a.copy_from_slice(self.dense.full());
         let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
         for d in 0..k {
             a[d * k + d] += reg;
@@ -807,16 +820,16 @@ impl HalfStep<'_> {
             .par_chunks(ROWS_PER_TASK * k)
             .enumerate()
             .map(|(task, rows)| {
-                let mut gx = vec![0f32; rows.len()];
-                gram_times_block(self.gram, k, rows, &mut gx);
+                let mut gx = vec![0f32; k];
                 let mut total = 0f64;
                 for (offset, x) in rows.chunks_exact(k).enumerate() {
+                    with_kernels!(|kern| self.dense.times(kern, x, &mut gx));
                     let row = task * ROWS_PER_TASK + offset;
                     let entries = self.matrix.row(row);
                     let start = self.matrix.indptr()[row];
                     let reg = self.params.row_regularization(entries.len(), self.matrix.n_cols());
                     let xx = crate::simd::dot(x, x) as f64;
-                    total += crate::simd::dot(&gx[offset * k..][..k], x) as f64 + reg as f64 * xx;
+                    total += crate::simd::dot(&gx, x) as f64 + reg as f64 * xx;
                     for (&col, &signed) in entries.indices.iter().zip(&self.confidence[start..]) {
                         let s = crate::simd::dot(&self.fixed[col as usize * k..][..k], x) as f64;
                         let c = signed.abs() as f64;
@@ -832,38 +845,39 @@ impl HalfStep<'_> {
     }
 }
 
-/// A block's conjugate-gradient state: residuals, search directions and `A·p` of its rows (one
-/// after the other), and the rows still iterating.
+/// One thread's buffers for [`HalfStep::solve_row_cg`]: the residual, the search direction,
+/// `A·p`, and the row's kept vectors.
 #[derive(Default)]
-struct CgBlock {
+struct CgScratch {
     r: Vec<f32>,
     p: Vec<f32>,
     ap: Vec<f32>,
-    rows: Vec<ActiveRow>,
+    kept: Vec<f32>,
 }
 
-/// A row of a [`CgBlock`] whose residual has not vanished.
-struct ActiveRow {
-    /// Its place in the block.
-    j: usize,
-    /// Where its entries start in the matrix.
-    start: usize,
-    /// Its λ.
-    reg: f32,
-    /// `|r|²`.
-    rs: f32,
-}
-
-/// The dense part of one conjugate-gradient step over every row of a side in the solver's GEMM
-/// form: `out = G·V` block by block of [`ROWS_PER_TASK`] rows (`rows` holds the row vectors one
-/// after the other), the blocks spread over the current rayon pool. (The solver takes this form
-/// for blocks of short rows at 128 factors and more; longer rows and smaller `k` go through the
-/// matrix-vector kernel.) Exposed for `cinerec bench als`, which times it against a plain GEMM
-/// of the same shape.
-pub fn dense_step(gram: &[f32], k: usize, rows: &[f32], out: &mut [f32]) {
-    out.par_chunks_mut(ROWS_PER_TASK * k)
-        .zip(rows.par_chunks(ROWS_PER_TASK * k))
-        .for_each(|(out, v)| gram_times_block(gram, k, v, out));
+/// The eigenbasis of a Gram matrix `G` (`k × k`, symmetric positive semi-definite): `Q`
+/// (row-major, one eigenvector per column, so `x·Q` rotates a row vector into the basis) and
+/// `G`'s eigenvalues, `G = Q·diag(λ)·Qᵀ`. Computed in f64 on the calling thread; rounding's
+/// negative eigenvalues are clamped to 0.
+pub fn eigenbasis(gram: &[f32], k: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd;
+    let g = faer::Mat::<f64>::from_fn(k, k, |i, j| gram[i * k + j] as f64);
+    let (mut u, mut values) = (faer::Mat::<f64>::zeros(k, k), faer::diag::Diag::<f64>::zeros(k));
+    let scratch =
+        evd::self_adjoint_evd_scratch::<f64>(k, evd::ComputeEigenvectors::Yes, Par::Seq, Default::default());
+    evd::self_adjoint_evd(
+        g.as_ref(),
+        values.as_mut(),
+        Some(u.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .map_err(|e| EngineError::Numerical(format!("eigendecomposition of YᵀY: {e:?}")))?;
+    let q = (0..k * k).map(|at| u[(at / k, at % k)] as f32).collect();
+    let values = (0..k).map(|d| values[d].max(0.0) as f32).collect();
+    Ok((q, values))
 }
 
 /// `out = A·B` for row-major `m × k` and `k × n` matrices (`out` row-major `m × n`) with the
@@ -879,18 +893,24 @@ pub fn gemm(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize)
     );
 }
 
-/// `out = G·V` for a symmetric `k × k` matrix `G` and `nb = v.len() / k` vectors stored one
-/// after the other (a column-major `k × nb` matrix), on the calling thread.
-fn gram_times_block(gram: &[f32], k: usize, v: &[f32], out: &mut [f32]) {
-    let nb = v.len() / k;
-    faer::linalg::matmul::matmul(
-        MatMut::from_row_major_slice_mut(out, nb, k),
-        Accum::Replace,
-        MatRef::from_row_major_slice(v, nb, k),
-        MatRef::from_row_major_slice(gram, k, k),
-        1.0,
-        Par::Seq,
-    );
+/// `rows ← rows·Q` for `n × k` row-major `rows` and a `k × k` row-major `q`: one GEMM per
+/// fixed-size chunk of rows, the chunks spread over the current rayon pool (the result does not
+/// depend on the thread count).
+pub fn rotate(rows: &mut [f32], q: &[f32], k: usize) {
+    const CHUNK_ROWS: usize = 256;
+    rows.par_chunks_mut(CHUNK_ROWS * k).for_each_init(Vec::new, |copy, chunk| {
+        copy.clear();
+        copy.extend_from_slice(chunk);
+        let n = chunk.len() / k;
+        faer::linalg::matmul::matmul(
+            MatMut::from_row_major_slice_mut(chunk, n, k),
+            Accum::Replace,
+            MatRef::from_row_major_slice(copy, n, k),
+            MatRef::from_row_major_slice(q, k, k),
+            1.0,
+            Par::Seq,
+        );
+    });
 }
 
 /// Reusable buffers of the Woodbury row solve.
@@ -989,20 +1009,39 @@ pub fn fit(
         let item_conf = signed_confidences(params, data.item_users());
         let mut user_factors = init_factors(n_users, k, params.init_scale, params.seed, 0);
         let mut item_factors = init_factors(n_items, k, params.init_scale, params.seed, 1);
-        // One half-step: solve every row of `matrix` against the fixed side's factors.
-        let solve_side = |matrix: &Csr, confidence: &[f32], fixed: &[f32], solve: &mut [f32]| {
+        // One half-step: solve every row of `matrix` against the fixed side's factors (for CG,
+        // both sides rotated first into the eigenbasis of the fixed side's Gram matrix).
+        let solve_side = |matrix: &Csr, confidence: &[f32], fixed: &mut [f32], solve: &mut [f32]| {
             let gram = gram(fixed, k, params.unobserved_weight);
-            let half = params.solver == Solver::ConjugateGradient
-                && std::mem::size_of_val(fixed) > HALF_GATHER_BYTES;
-            let fixed_h = half.then(|| crate::simd::to_f16(fixed));
-            HalfStep { params, matrix, confidence, fixed, fixed_h: fixed_h.as_deref(), gram: &gram, k }
-                .solve_all(solve)
+            match params.solver {
+                Solver::ConjugateGradient => {
+                    let (q, values) = eigenbasis(&gram, k)?;
+                    rotate(fixed, &q, k);
+                    rotate(solve, &q, k);
+                    let fixed = &*fixed;
+                    let fixed_h = (std::mem::size_of_val(fixed) > HALF_GATHER_BYTES)
+                        .then(|| crate::simd::to_f16(fixed));
+                    let dense = Dense::Eigenvalues(&values);
+                    HalfStep { params, matrix, confidence, fixed, fixed_h: fixed_h.as_deref(), dense, k }
+                        .solve_all(solve)
+                }
+                Solver::Cholesky => HalfStep {
+                    params,
+                    matrix,
+                    confidence,
+                    fixed,
+                    fixed_h: None,
+                    dense: Dense::Gram(&gram),
+                    k,
+                }
+                .solve_all(solve),
+            }
         };
         for iteration in 0..params.iterations {
             ctx.check_cancel(iteration)?;
-            solve_side(data.user_items(), &user_conf, &item_factors, &mut user_factors)?;
+            solve_side(data.user_items(), &user_conf, &mut item_factors, &mut user_factors)?;
             ctx.check_cancel(iteration)?;
-            solve_side(data.item_users(), &item_conf, &user_factors, &mut item_factors)?;
+            solve_side(data.item_users(), &item_conf, &mut user_factors, &mut item_factors)?;
             let loss = (params.compute_loss && ctx.wants_progress()).then(|| {
                 // The user side's sum covers every cell once; add the item rows' λ|y|² terms.
                 let item_reg: f64 = item_factors
@@ -1020,7 +1059,7 @@ pub fn fit(
                     confidence: &user_conf,
                     fixed: &item_factors,
                     fixed_h: None,
-                    gram: &item_gram,
+                    dense: Dense::Gram(&item_gram),
                     k,
                 };
                 (users.loss(&user_factors) + item_reg) / (n_users as f64 * n_items as f64)
@@ -1179,12 +1218,12 @@ mod tests {
         let confidence = signed_confidences(&params, data.user_items());
         let gram = gram(&fixed, k, params.unobserved_weight);
         let half = HalfStep {
+            dense: Dense::Gram(&gram),
             params: &params,
             matrix: data.user_items(),
             confidence: &confidence,
             fixed: &fixed,
             fixed_h: None,
-            gram: &gram,
             k,
         };
         let m = shifted_inverse(&gram, params.regularization, k).unwrap();
@@ -1231,7 +1270,7 @@ mod tests {
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
         let times = |v: &[f64]| -> Vec<f64> {
             let mut out: Vec<f64> = (0..k)
-                .map(|r| (0..k).map(|c| half.gram[r * k + c] as f64 * v[c]).sum::<f64>() + reg * v[r])
+                .map(|r| (0..k).map(|c| half.dense.full()[r * k + c] as f64 * v[c]).sum::<f64>() + reg * v[r])
                 .collect();
             for (&col, &signed) in entries.indices.iter().zip(confidence) {
                 let y = y(col);
@@ -1266,33 +1305,37 @@ mod tests {
     }
 
     #[test]
-    fn blocked_cg_matches_the_row_by_row_solver() {
-        // 24 factors solve row by row; 128 in blocks whose dense part is one GEMM; each with
-        // the fixed side gathered in f32 and in half floats.
+    fn cg_matches_the_row_by_row_solver_with_the_full_gram_and_in_its_eigenbasis() {
+        // Each with the fixed side gathered in f32 and in half floats; at 128 factors one row is
+        // longer than the solver keeps ([`CG_KEPT_BYTES`]), so its last entries are gathered
+        // again at every step.
         for (k, half_floats) in [(24, false), (24, true), (128, false), (128, true)] {
-            blocked_cg_matches_at(k, half_floats);
+            for eigenbasis in [false, true] {
+                cg_matches_at(k, half_floats, eigenbasis);
+            }
         }
     }
 
-    fn blocked_cg_matches_at(k: usize, half_floats: bool) {
-        // 100 rows (three full tasks and a partial one) of 0..40 entries, some disliked, with
-        // frequency-scaled λ, warm-started from random vectors as in a later iteration.
-        let (n_rows, n_cols) = (100, 200);
+    fn cg_matches_at(k: usize, half_floats: bool, in_eigenbasis: bool) {
+        // 100 rows (three full tasks and a partial one) of 0..40 entries, some disliked, and
+        // row 50 of 1,200, with frequency-scaled λ, warm-started from random vectors as in a
+        // later iteration.
+        let (n_rows, n_cols) = (100, 1500);
         let mut rng = Rng::new(5);
-        let fixed: Vec<f32> = (0..n_cols * k).map(|_| rng.next_f32() - 0.4).collect();
+        let mut fixed: Vec<f32> = (0..n_cols * k).map(|_| (rng.next_f32() - 0.4) * 0.3).collect();
         let mut entries = Vec::new();
         for user in 0..n_rows as u32 {
-            for j in 0..(user * 7) % 41 {
+            let items: Vec<u32> = match user {
+                50 => (0..1200).map(|j| j + 7).collect(),
+                _ => (0..(user * 7) % 41).map(|j| (user * 13 + j * 5) % 200).collect(),
+            };
+            for (j, item_idx) in items.into_iter().enumerate() {
                 let value = if j % 9 == 4 { -1.0 } else { 1.0 + (j % 3) as f32 };
-                entries.push(Interaction {
-                    user_idx: user,
-                    item_idx: (user * 13 + j * 5) % 200,
-                    value,
-                    timestamp: 0,
-                });
+                entries.push(Interaction { user_idx: user, item_idx, value, timestamp: 0 });
             }
         }
         let data = Interactions::from_entries(n_rows, n_cols, &entries, Duplicates::KeepLatest).unwrap();
+        assert!(data.user_items().row_len(50) * k * 4 > CG_KEPT_BYTES || k < 128);
         let params = ImplicitAlsParams {
             factors: k,
             cg_steps: 4,
@@ -1303,35 +1346,44 @@ mod tests {
         .check()
         .unwrap();
         let confidence = signed_confidences(&params, data.user_items());
+        let mut start: Vec<f32> = (0..n_rows * k).map(|_| (rng.next_f32() - 0.5) * 0.1).collect();
+        let (q, values) = eigenbasis(&gram(&fixed, k, params.unobserved_weight), k).unwrap();
+        if in_eigenbasis {
+            rotate(&mut fixed, &q, k);
+            rotate(&mut start, &q, k);
+        }
+        // The reference reads the full Gram matrix of the fixed side as given (in the
+        // eigenbasis, diagonal up to rounding); the solver its eigenvalues there.
         let gram = gram(&fixed, k, params.unobserved_weight);
         let fixed_h = half_floats.then(|| crate::simd::to_f16(&fixed));
-        let half = HalfStep {
+        let half = |dense| HalfStep {
             params: &params,
             matrix: data.user_items(),
             confidence: &confidence,
             fixed: &fixed,
             fixed_h: fixed_h.as_deref(),
-            gram: &gram,
+            dense,
             k,
         };
-        let start: Vec<f32> = (0..n_rows * k).map(|_| (rng.next_f32() - 0.5) * 0.1).collect();
-        let mut blocked = start.clone();
-        half.solve_all(&mut blocked).unwrap();
+        let mut solved = start.clone();
+        half(if in_eigenbasis { Dense::Eigenvalues(&values) } else { Dense::Gram(&gram) })
+            .solve_all(&mut solved)
+            .unwrap();
         let mut reference = start.clone();
         for (row, x) in reference.chunks_exact_mut(k).enumerate() {
-            unblocked_cg(&half, row, x);
+            unblocked_cg(&half(Dense::Gram(&gram)), row, x);
         }
         // Rows 0, 41 and 82 have no entries: set to zero, from a non-zero start.
         for row in [0, 41, 82] {
             assert_eq!(data.user_items().row_len(row), 0);
             assert!(start[row * k..][..k].iter().any(|&v| v != 0.0));
-            assert!(blocked[row * k..][..k].iter().all(|&v| v == 0.0), "row {row}");
+            assert!(solved[row * k..][..k].iter().all(|&v| v == 0.0), "row {row}");
         }
         let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
-        for (i, (b, r)) in blocked.iter().zip(&reference).enumerate() {
+        for (i, (b, r)) in solved.iter().zip(&reference).enumerate() {
             assert!(
                 (b - r).abs() <= 1e-4 * scale,
-                "k {k} half {half_floats} row {} dim {}: blocked {b} vs row by row {r}",
+                "k {k} half {half_floats} eigenbasis {in_eigenbasis} row {} dim {}: solver {b} vs row by row {r}",
                 i / k,
                 i % k
             );
@@ -1405,7 +1457,7 @@ mod tests {
             confidence: &values,
             fixed: &[],
             fixed_h: None,
-            gram: &[],
+            dense: Dense::Gram(&[]),
             k: 2,
         };
         let mut solve = vec![0f32; lens.len() * 2];

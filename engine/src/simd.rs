@@ -43,6 +43,13 @@ pub trait Kernels: Copy + Send + Sync {
             *d = f32_to_f16(v);
         }
     }
+    /// `dst = src` for a row stored as IEEE half floats (exact).
+    #[inline(always)]
+    fn widen_f16(self, src: &[u16], dst: &mut [f32]) {
+        for (d, &h) in dst.iter_mut().zip(src) {
+            *d = f16_to_f32(h);
+        }
+    }
 }
 
 /// The element types factor rows are gathered as: `f32`, or IEEE half floats (`u16` bits, half
@@ -56,6 +63,8 @@ pub trait Element: Copy + Send + Sync {
     fn dot<K: Kernels>(kern: K, a: &[Self], b: &[f32]) -> f32;
     /// [`Kernels::axpy`] for a row of this type.
     fn axpy<K: Kernels>(kern: K, alpha: f32, x: &[Self], y: &mut [f32]);
+    /// `dst = src` as f32 (exact).
+    fn widen<K: Kernels>(kern: K, src: &[Self], dst: &mut [f32]);
 }
 
 impl Element for f32 {
@@ -75,6 +84,10 @@ impl Element for f32 {
     fn axpy<K: Kernels>(kern: K, alpha: f32, x: &[f32], y: &mut [f32]) {
         kern.axpy(alpha, x, y)
     }
+    #[inline(always)]
+    fn widen<K: Kernels>(_: K, src: &[f32], dst: &mut [f32]) {
+        dst.copy_from_slice(src)
+    }
 }
 
 impl Element for u16 {
@@ -93,6 +106,10 @@ impl Element for u16 {
     #[inline(always)]
     fn axpy<K: Kernels>(kern: K, alpha: f32, x: &[u16], y: &mut [f32]) {
         kern.axpy_h(alpha, x, y)
+    }
+    #[inline(always)]
+    fn widen<K: Kernels>(kern: K, src: &[u16], dst: &mut [f32]) {
+        kern.widen_f16(src, dst)
     }
 }
 
@@ -295,6 +312,12 @@ impl Kernels for Avx2Fma {
         // SAFETY: as above.
         unsafe { x86::to_f16(src, dst) }
     }
+
+    #[inline(always)]
+    fn widen_f16(self, src: &[u16], dst: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { x86::widen_f16(src, dst) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -476,6 +499,25 @@ mod x86 {
         }
         while i < n {
             dst[i] = super::f32_to_f16(src[i]);
+            i += 1;
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn widen_f16(src: &[u16], dst: &mut [f32]) {
+        let n = src.len().min(dst.len());
+        let (ps, pd) = (src.as_ptr(), dst.as_mut_ptr());
+        let mut i = 0;
+        // SAFETY: indices stay below `n`, the length of both slices.
+        unsafe {
+            while i + 8 <= n {
+                _mm256_storeu_ps(pd.add(i), <u16 as Lanes>::load8(ps.add(i)));
+                i += 8;
+            }
+        }
+        while i < n {
+            dst[i] = super::f16_to_f32(src[i]);
             i += 1;
         }
     }

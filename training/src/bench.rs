@@ -2,8 +2,8 @@
 //! progress callback, as a median over iterations of repeated fits after a warm-up
 //! (`cinerec bench als`, and the cinerec side of `cinerec peer compare`), with a roofline: the
 //! iteration's counted floating-point operations per second, the rate of its dense part alone
-//! (the conjugate-gradient steps' `k × k` products in the solver's GEMM form, 32-row blocks)
-//! and the rate of a plain f32 GEMM of the same shape on the same threads, measured in the same
+//! (the conjugate-gradient solver's rotation of every row into the fixed side's eigenbasis, a
+//! `k × k` product in fixed-size chunks) and the rate of a plain f32 GEMM of the same shape on the same threads, measured in the same
 //! run, so every figure says how far it is from what this machine does.
 
 use std::io::Write;
@@ -122,8 +122,8 @@ pub struct BenchRow {
     /// building, factoring and solving every row's system, though short rows take the cheaper
     /// Woodbury path).
     pub gflops: f64,
-    /// The CG steps' dense part alone (`w₀YᵀY` times every row in the solver's GEMM form,
-    /// 32-row blocks), GFLOP/s; CG only.
+    /// The CG solver's dense part alone (every row rotated into the fixed side's eigenbasis,
+    /// as the solver does it), GFLOP/s; CG only.
     pub dense_gflops: Option<f64>,
     /// A plain f32 GEMM of the same shape (`(users + items) × k` times `k × k`) on the same
     /// threads, GFLOP/s: this machine's reference.
@@ -151,9 +151,13 @@ fn iteration_flops(params: &ImplicitAlsParams, n_users: usize, n_items: usize, n
     match params.solver {
         als::Solver::ConjugateGradient => {
             let steps = params.cg_steps as f64;
-            // Residual and every step: dense 2k² and 4k per entry (dot + axpy) per row; then two
+            // Both sides rotated into the fixed side's eigenbasis at each half-step (2k² per row
+            // and side; the k × k eigendecompositions, O(k³), are not counted). Residual and every
+            // step: the diagonal dense part, k per row, and 4k per entry (dot + axpy); then two
             // dots, two axpys and the direction update per step.
-            gram + (steps + 1.0) * (2.0 * k * k * rows + 2.0 * 4.0 * k * nnz) + steps * 10.0 * k * rows
+            gram + 2.0 * 2.0 * k * k * rows
+                + (steps + 1.0) * (k * rows + 2.0 * 4.0 * k * nnz)
+                + steps * 10.0 * k * rows
         }
         als::Solver::Cholesky => {
             // Per entry a rank-one update of the lower triangle (k² + k) and the right-hand side
@@ -174,7 +178,8 @@ fn dense_rates(model: &ImplicitAlsModel, pool: &ThreadPool, cg: bool) -> (Option
     let mut out = vec![0f32; rows.len()];
     let gemm = flops / pool.install(|| time_median(5, || als::gemm(&rows, &gram, &mut out, n, k, k))) / 1e9;
     let dense = cg.then(|| {
-        flops / pool.install(|| time_median(5, || als::dense_step(&gram, k, &rows, &mut out))) / 1e9
+        let mut rotated = rows.clone();
+        flops / pool.install(|| time_median(5, || als::rotate(&mut rotated, &gram, k))) / 1e9
     });
     (dense, gemm)
 }
