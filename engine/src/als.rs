@@ -405,11 +405,12 @@ const ROWS_PER_TASK: usize = 32;
 /// Most entries one parallel task of a half-step takes (a row with more is a task alone).
 const TASK_ENTRIES: usize = 1 << 15;
 
-/// Most bytes of a row's gathered fixed-side vectors the conjugate-gradient solver keeps, as
-/// f32, from its first pass for the later steps: they read them in order, from the core's L2
-/// cache, without converting half floats or gathering again. A longer row gathers its later
-/// entries again at every step. (synth 1.0, 256 factors, s/iteration: none kept 2.53, 256 KiB
-/// 2.20, 512 KiB 2.20–2.38, 768 KiB 2.19, 1 MiB 2.35, 2 MiB 2.33.)
+/// Most bytes of a row's gathered fixed-side vectors the conjugate-gradient solver keeps as f32
+/// from its first pass for the later steps, which read them in order from the core's L2 cache
+/// without converting half floats again. A longer row keeps its other vectors as gathered (half
+/// floats when the fixed side is), also in order, so no step gathers at random again. (synth
+/// 1.0, 256 factors, s/iteration, everything kept as gathered against 512 KiB in f32 first:
+/// 2.27 / 2.16 against 2.06 / 2.04; 64 KiB to 256 KiB measured within this machine's noise.)
 const CG_KEPT_BYTES: usize = 512 * 1024;
 
 /// Above this many bytes of fixed-side factors (f32), the conjugate-gradient steps gather
@@ -444,23 +445,10 @@ impl HalfStep<'_> {
         let k = self.k;
         match self.params.solver {
             Solver::ConjugateGradient => {
-                self.tasks(solve).for_each_init(CgScratch::default, |scratch, (first, rows)| {
-                    with_kernels!(|kern| {
-                        for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
-                            let row = first + offset;
-                            // A row without a positive entry has b = 0 and so the exact
-                            // solution x = 0: it is set, not iterated towards (as in `implicit`).
-                            if !self.has_target(row) {
-                                x.fill(0.0);
-                                continue;
-                            }
-                            match self.fixed_h {
-                                Some(fixed) => self.solve_row_cg(kern, fixed, row, x, scratch),
-                                None => self.solve_row_cg(kern, self.fixed, row, x, scratch),
-                            }
-                        }
-                    })
-                });
+                match self.fixed_h {
+                    Some(fixed) => self.solve_all_cg(fixed, solve),
+                    None => self.solve_all_cg(self.fixed, solve),
+                }
                 Ok(())
             }
             Solver::Cholesky => {
@@ -493,6 +481,25 @@ impl HalfStep<'_> {
                 )
             }
         }
+    }
+
+    /// The conjugate-gradient half-step, the fixed side's vectors gathered from `fixed` (its
+    /// f32 factors or their half floats).
+    fn solve_all_cg<E: Element>(&self, fixed: &[E], solve: &mut [f32]) {
+        let k = self.k;
+        self.tasks(solve).for_each_init(CgScratch::default, |scratch, (first, rows)| {
+            with_kernels!(|kern| {
+                for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
+                    let row = first + offset;
+                    // A row without a positive entry has b = 0 and so the exact solution x = 0:
+                    // it is set, not iterated towards (as in `implicit`).
+                    match self.has_target(row) {
+                        true => self.solve_row_cg(kern, fixed, row, x, scratch),
+                        false => x.fill(0.0),
+                    }
+                }
+            })
+        });
     }
 
     /// `out += Σₑ coef(signed cₑ, yₑ·v) · yₑ` over a row's entries `e`, four at a time, with
@@ -530,9 +537,9 @@ impl HalfStep<'_> {
 
     /// The first pass of a row: [`Self::sparse_times`] over the entries `indices`, whose
     /// vectors it gathers from `fixed` (asking for the next quad's rows while one computes: they
-    /// come in no order the hardware can predict) and keeps in `kept`, as f32, for the later
-    /// steps, as many as `kept` has room for (`kept.len() / k`, from the first); the rest are
-    /// gathered again by every step.
+    /// come in no order the hardware can predict) and keeps them, in order, for the later
+    /// steps: as f32 in `kept`, as many as it has room for (`kept.len() / k`, from the first),
+    /// and the others as gathered in `rest_kept`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn gather_times<K: Kernels, E: Element>(
@@ -540,7 +547,7 @@ impl HalfStep<'_> {
         kern: K,
         fixed: &[E],
         (indices, confidence): (&[u32], &[f32]),
-        kept: &mut [f32],
+        (kept, rest_kept): (&mut [f32], &mut [E]),
         v: &[f32],
         out: &mut [f32],
         coef: impl Fn(f32, f32) -> f32,
@@ -570,16 +577,14 @@ impl HalfStep<'_> {
             E::widen(kern, source(e), row);
             kern.axpy(coef(confidence[e], kern.dot(row, v)), row, out);
         }
-        let rest = n_kept..indices.len();
-        Self::sparse_times(
-            kern,
-            |e| source(n_kept + e),
-            &confidence[rest],
-            v,
-            out,
-            |e| ahead(n_kept + e),
-            coef,
-        );
+        for (e, row) in rest_kept.chunks_exact_mut(k).enumerate() {
+            if e % 4 == 0 {
+                ahead(n_kept + e + 4);
+            }
+            row.copy_from_slice(source(n_kept + e));
+        }
+        let rest_kept = &*rest_kept;
+        Self::sparse_times(kern, |e| &rest_kept[e * k..][..k], &confidence[n_kept..], v, out, |_| {}, coef);
     }
 
     /// The parallel tasks of a half-step: consecutive rows, at most [`ROWS_PER_TASK`] of them
@@ -619,9 +624,9 @@ impl HalfStep<'_> {
 
     /// Conjugate-gradient steps for `row`, whose vector `x` is warm-started from the previous
     /// iteration, the fixed side being in its Gram matrix's eigenbasis or not ([`Dense`]). The
-    /// first pass (the residual) gathers the row's vectors from `fixed` and keeps the first
-    /// [`CG_KEPT_BYTES`] of them, as f32, for the steps; every step reads them in order, then
-    /// gathers the rest again.
+    /// first pass (the residual) gathers the row's vectors from `fixed` and keeps them for the
+    /// steps (the first [`CG_KEPT_BYTES`] as f32, the others as gathered), which read them in
+    /// order.
     #[inline(always)]
     fn solve_row_cg<K: Kernels, E: Element>(
         &self,
@@ -629,11 +634,11 @@ impl HalfStep<'_> {
         fixed: &[E],
         row: usize,
         x: &mut [f32],
-        scratch: &mut CgScratch,
+        scratch: &mut CgScratch<E>,
     ) {
         let k = self.k;
         let w0 = self.params.unobserved_weight;
-        let CgScratch { r, p, ap, kept } = scratch;
+        let CgScratch { r, p, ap, kept, rest } = scratch;
         for buffer in [&mut *r, &mut *p, &mut *ap] {
             buffer.resize(k, 0.0);
         }
@@ -644,10 +649,12 @@ impl HalfStep<'_> {
         let n_kept = entries.len().min(CG_KEPT_BYTES / std::mem::size_of::<f32>() / k);
         kept.resize(kept.len().max(n_kept * k), 0.0);
         let kept = &mut kept[..n_kept * k];
+        rest.resize(rest.len().max((entries.len() - n_kept) * k), E::default());
+        let rest = &mut rest[..(entries.len() - n_kept) * k];
         // r = b − A·x, p = r.
         self.dense.times(kern, x, r);
         r.iter_mut().zip(x.iter()).for_each(|(r, x)| *r = -(*r + reg * x));
-        self.gather_times(kern, fixed, (entries.indices, confidence), kept, x, r, |signed, dot| {
+        self.gather_times(kern, fixed, (entries.indices, confidence), (kept, rest), x, r, |signed, dot| {
             let c = signed.abs();
             let target = if signed > 0.0 { c } else { 0.0 };
             target - (c - w0) * dot
@@ -655,7 +662,7 @@ impl HalfStep<'_> {
         p.copy_from_slice(r);
         let mut rs = kern.dot(r, r);
         let (kept_conf, rest_conf) = confidence.split_at(n_kept);
-        let rest = &entries.indices[n_kept..];
+        let (kept, rest) = (&*kept, &*rest);
         for _ in 0..self.params.cg_steps {
             if rs < 1e-20 {
                 break;
@@ -665,11 +672,7 @@ impl HalfStep<'_> {
             ap.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += reg * p);
             let coef = |signed: f32, dot| (signed.abs() - w0) * dot;
             Self::sparse_times(kern, |e| &kept[e * k..][..k], kept_conf, p, ap, |_| {}, coef);
-            let source = |e: usize| &fixed[rest[e] as usize * k..][..k];
-            let ahead = |e: usize| {
-                rest.iter().skip(e).take(4).for_each(|&col| prefetch_lines(&fixed[col as usize * k..][..k]))
-            };
-            Self::sparse_times(kern, source, rest_conf, p, ap, ahead, coef);
+            Self::sparse_times(kern, |e| &rest[e * k..][..k], rest_conf, p, ap, |_| {}, coef);
             let step = rs / kern.dot(p, ap);
             kern.axpy(step, p, x);
             kern.axpy(-step, ap, r);
@@ -846,13 +849,14 @@ impl HalfStep<'_> {
 }
 
 /// One thread's buffers for [`HalfStep::solve_row_cg`]: the residual, the search direction,
-/// `A·p`, and the row's kept vectors.
+/// `A·p`, and the row's kept vectors (as f32, then as gathered: `E`, f32 or half-float bits).
 #[derive(Default)]
-struct CgScratch {
+struct CgScratch<E> {
     r: Vec<f32>,
     p: Vec<f32>,
     ap: Vec<f32>,
     kept: Vec<f32>,
+    rest: Vec<E>,
 }
 
 /// The eigenbasis of a Gram matrix `G` (`k × k`, symmetric positive semi-definite): `Q`
@@ -1307,8 +1311,8 @@ mod tests {
     #[test]
     fn cg_matches_the_row_by_row_solver_with_the_full_gram_and_in_its_eigenbasis() {
         // Each with the fixed side gathered in f32 and in half floats; at 128 factors one row is
-        // longer than the solver keeps ([`CG_KEPT_BYTES`]), so its last entries are gathered
-        // again at every step.
+        // longer than the solver keeps as f32 ([`CG_KEPT_BYTES`]), so its last entries are kept
+        // as gathered.
         for (k, half_floats) in [(24, false), (24, true), (128, false), (128, true)] {
             for eigenbasis in [false, true] {
                 cg_matches_at(k, half_floats, eigenbasis);

@@ -54,7 +54,7 @@ pub trait Kernels: Copy + Send + Sync {
 
 /// The element types factor rows are gathered as: `f32`, or IEEE half floats (`u16` bits, half
 /// the bytes) for the [`Kernels`] `_h` operations.
-pub trait Element: Copy + Send + Sync {
+pub trait Element: Copy + Default + Send + Sync {
     /// [`Kernels::dot4`] for rows of this type.
     fn dot4<K: Kernels>(kern: K, a: [&[Self]; 4], b: &[f32]) -> [f32; 4];
     /// [`Kernels::axpy4`] for rows of this type.
