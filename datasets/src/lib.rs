@@ -28,8 +28,8 @@ pub use error::{DatasetError, FieldProblem, Result};
 pub use load::{
     DATA_DIR_ENV, RatingsSource, checkout_data_dir, data_dir, dataset_dir, load_ml100k_fold, load_movies,
     load_movies_file, load_movies_file_with, load_movies_with, load_ratings, load_ratings_file,
-    load_ratings_file_with, load_ratings_log, load_ratings_with, movies_file_for, movies_format_of,
-    ratings_format_of, ratings_to_log, ratings_to_logs,
+    load_ratings_file_log, load_ratings_file_with, load_ratings_log, load_ratings_with, movies_file_for,
+    movies_format_of, ratings_format_of, ratings_to_log, ratings_to_logs,
 };
 pub use parse::{parse_movies, parse_ratings, read_ratings, year_from_title};
 pub use synth::{SynthParams, SynthShape};

@@ -74,10 +74,19 @@ pub fn load_ratings_with(data_dir: &Path, name: DatasetName, mode: ParseMode) ->
 /// `Vec<Rating>` (for ml-20m and larger).
 pub fn load_ratings_log(data_dir: &Path, name: DatasetName) -> Result<InteractionLog> {
     let info = name.info();
-    let path = dataset_dir(data_dir, name)?.join(info.ratings_file);
+    read_log(&dataset_dir(data_dir, name)?.join(info.ratings_file), info.ratings_format)
+}
+
+/// The ratings of one file straight into an engine log, line by line (format from its name,
+/// [`ratings_format_of`]): they are held once, in the log, never also as a `Vec<Rating>`.
+pub fn load_ratings_file_log(path: &Path) -> Result<InteractionLog> {
+    read_log(path, ratings_format_of(path)?)
+}
+
+fn read_log(path: &Path, format: RatingsFormat) -> Result<InteractionLog> {
     let mut log = InteractionLog::new();
     let file = path.display().to_string();
-    read_ratings(open(&path)?, info.ratings_format, &file, ParseMode::Strict, |r| push(&mut log, &r))?;
+    read_ratings(open(path)?, format, &file, ParseMode::Strict, |r| push(&mut log, &r))?;
     Ok(log)
 }
 

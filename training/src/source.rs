@@ -62,7 +62,7 @@ impl RatingsSource for RatingsFile {
     }
 
     fn load(&self) -> Result<Loaded> {
-        let log = datasets::ratings_to_log(&datasets::load_ratings_file(&self.path)?);
+        let log = datasets::load_ratings_file_log(&self.path)?;
         let movies = movies_if_present(&datasets::movies_file_for(&self.path)?)?;
         Ok(Loaded { name: self.name(), log, movies })
     }

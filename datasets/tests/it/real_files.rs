@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use datasets::{
     DatasetName, ParseMode, Presence, Rating, RatingsFormat, RatingsSource, load_ml100k_fold, load_movies,
-    load_ratings, load_ratings_file, load_ratings_log, parse_ratings, ratings_to_log, ratings_to_logs,
+    load_ratings, load_ratings_file, load_ratings_file_log, load_ratings_log, parse_ratings, ratings_to_log,
+    ratings_to_logs,
 };
 use engine::Duplicates;
 
@@ -115,6 +116,12 @@ fn files_load_by_path_with_format_from_the_name() {
     assert_eq!(base.len(), 80_000);
     let csv = load_ratings_file(&dir.join("ml-latest-small/ratings.csv")).unwrap();
     assert_eq!(csv.len(), 100_836);
+    // Read line by line straight into a log: the same log as through the parsed ratings.
+    for (path, ratings) in [("ml-100k/u1.base", &base), ("ml-latest-small/ratings.csv", &csv)] {
+        let log = load_ratings_file_log(&dir.join(path)).unwrap();
+        assert_eq!(log.entries.len(), ratings.len(), "{path}");
+        assert_eq!(log, ratings_to_log(ratings), "{path}");
+    }
 
     let by_name: RatingsSource = "ml-100k".parse().unwrap();
     let by_path: RatingsSource = dir.join("ml-100k/u.data").to_str().unwrap().parse().unwrap();

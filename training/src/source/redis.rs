@@ -137,9 +137,12 @@ pub async fn read_log(url: &str, prefix: &str) -> Result<InteractionLog, RedisSo
     users.sort_unstable();
     users.dedup();
 
-    // (user, movie, half stars, timestamp ms), per user in sorted user order.
-    let mut per_chunk: Vec<Vec<(u64, u64, u8, i64)>> =
-        vec![Vec::new(); users.len().div_ceil(USERS_PER_PIPELINE)];
+    // (user, movie, half stars, timestamp ms) per chunk of users. Chunks finish in any order;
+    // each goes into the log as soon as every earlier one has, so the log keeps the sorted user
+    // order (and so its dense indices), and beside it at most the chunks in flight are held.
+    let mut log = InteractionLog::new();
+    let mut finished = std::collections::BTreeMap::new();
+    let mut next = 0;
     let mut tasks = JoinSet::new();
     let mut chunks = users.chunks(USERS_PER_PIPELINE).map(<[UserId]>::to_vec).enumerate();
     loop {
@@ -150,18 +153,19 @@ pub async fn read_log(url: &str, prefix: &str) -> Result<InteractionLog, RedisSo
         }
         let Some(joined) = tasks.join_next().await else { break };
         let (index, res) = joined.expect("a reader task does not panic");
-        per_chunk[index] = res.map_err(|err| match err {
+        let ratings = res.map_err(|err| match err {
             ReadError::Redis(e) => command_error("reading user ratings")(e),
             ReadError::Corrupt(corrupt) => corrupt,
         })?;
+        finished.insert(index, ratings);
+        while let Some(ratings) = finished.remove(&next) {
+            for (user, movie, half, timestamp_ms) in ratings {
+                log.push(user, movie, f32::from(half) / 2.0, timestamp_ms.div_euclid(1000));
+            }
+            next += 1;
+        }
     }
     let _ = client.quit().await;
-
-    let mut log = InteractionLog::new();
-    log.entries.reserve(per_chunk.iter().map(Vec::len).sum());
-    for (user, movie, half, timestamp_ms) in per_chunk.into_iter().flatten() {
-        log.push(user, movie, f32::from(half) / 2.0, timestamp_ms.div_euclid(1000));
-    }
     Ok(log)
 }
 
