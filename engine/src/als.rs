@@ -897,13 +897,18 @@ pub fn eigenbasis(gram: &[f32], k: usize) -> Result<(Vec<f32>, Vec<f32>)> {
 /// `out = A·B` for row-major `m × k` and `k × n` matrices (`out` row-major `m × n`) with the
 /// current rayon pool's threads: the plain GEMM `cinerec bench als` measures the machine with.
 pub fn gemm(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    row_major_matmul(a, b, out, (m, k, n), Par::rayon(rayon::current_num_threads()));
+}
+
+/// `out = A·B` for row-major `m × k` and `k × n` matrices, with `par`.
+fn row_major_matmul(a: &[f32], b: &[f32], out: &mut [f32], (m, k, n): (usize, usize, usize), par: Par) {
     faer::linalg::matmul::matmul(
         MatMut::from_row_major_slice_mut(out, m, n),
         Accum::Replace,
         MatRef::from_row_major_slice(a, m, k),
         MatRef::from_row_major_slice(b, k, n),
         1.0,
-        Par::rayon(rayon::current_num_threads()),
+        par,
     );
 }
 
@@ -924,16 +929,8 @@ pub fn rotate(rows: &mut [f32], q: &[f32], k: usize) {
                     copy.extend_from_slice(x);
                 }
             }
-            let n = at.len();
-            rotated.resize(n * k, 0.0);
-            faer::linalg::matmul::matmul(
-                MatMut::from_row_major_slice_mut(rotated, n, k),
-                Accum::Replace,
-                MatRef::from_row_major_slice(copy, n, k),
-                MatRef::from_row_major_slice(q, k, k),
-                1.0,
-                Par::Seq,
-            );
+            rotated.resize(copy.len(), 0.0);
+            row_major_matmul(copy, q, rotated, (at.len(), k, k), Par::Seq);
             for (&row, x) in at.iter().zip(rotated.chunks_exact(k)) {
                 chunk[row * k..][..k].copy_from_slice(x);
             }
