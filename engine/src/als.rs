@@ -513,8 +513,6 @@ impl HalfStep<'_> {
 
     /// `out += Σₑ coef(signed cₑ, yₑ·v) · yₑ` over a row's entries `e`, four at a time, with
     /// `y(e)` the fixed-side vector of entry `e` and `confidence[e]` its signed confidence.
-    /// `ahead(e)` is told, before each quad is computed, the first entry of the next one, so a
-    /// gather from memory can ask for its rows early.
     #[inline(always)]
     fn sparse_times<'y, K: Kernels, E: Element + 'y>(
         kern: K,
@@ -522,13 +520,11 @@ impl HalfStep<'_> {
         confidence: &[f32],
         v: &[f32],
         out: &mut [f32],
-        ahead: impl Fn(usize),
         coef: impl Fn(f32, f32) -> f32,
     ) {
         let done = confidence.len() / 4 * 4;
         for (quad, conf) in confidence.chunks_exact(4).enumerate() {
             let e = 4 * quad;
-            ahead(e + 4);
             let ys = [y(e), y(e + 1), y(e + 2), y(e + 3)];
             let d = E::dot4(kern, ys, v);
             E::axpy4(
@@ -593,7 +589,7 @@ impl HalfStep<'_> {
             row.copy_from_slice(source(n_kept + e));
         }
         let rest_kept = &*rest_kept;
-        Self::sparse_times(kern, |e| &rest_kept[e * k..][..k], &confidence[n_kept..], v, out, |_| {}, coef);
+        Self::sparse_times(kern, |e| &rest_kept[e * k..][..k], &confidence[n_kept..], v, out, coef);
     }
 
     /// The parallel tasks of a half-step: consecutive rows, at most [`ROWS_PER_TASK`] of them
@@ -680,8 +676,8 @@ impl HalfStep<'_> {
             self.dense.times(kern, p, ap);
             ap.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += reg * p);
             let coef = |signed: f32, dot| (signed.abs() - w0) * dot;
-            Self::sparse_times(kern, |e| &kept[e * k..][..k], kept_conf, p, ap, |_| {}, coef);
-            Self::sparse_times(kern, |e| &rest[e * k..][..k], rest_conf, p, ap, |_| {}, coef);
+            Self::sparse_times(kern, |e| &kept[e * k..][..k], kept_conf, p, ap, coef);
+            Self::sparse_times(kern, |e| &rest[e * k..][..k], rest_conf, p, ap, coef);
             let step = rs / kern.dot(p, ap);
             kern.axpy(step, p, x);
             kern.axpy(-step, ap, r);
