@@ -370,8 +370,8 @@ struct HalfStep<'a> {
     /// The fixed side's factors.
     fixed: &'a [f32],
     /// The same as IEEE half floats when `fixed` is too large to stay in cache
-    /// ([`HALF_GATHER_BYTES`]): the conjugate-gradient steps then gather these, half the bytes,
-    /// once per step for every entry (their dense part keeps the f32 Gram matrix).
+    /// ([`HALF_GATHER_BYTES`]): the conjugate-gradient solver then gathers these, half the
+    /// bytes, in each row's first pass.
     fixed_h: Option<&'a [u16]>,
     /// `w₀·YᵀY` of the fixed side.
     dense: Dense<'a>,
@@ -558,38 +558,43 @@ impl HalfStep<'_> {
         coef: impl Fn(f32, f32) -> f32,
     ) {
         let k = self.k;
-        let source = |e: usize| &fixed[indices[e] as usize * k..][..k];
-        let ahead = |e: usize| {
-            indices.iter().skip(e).take(4).for_each(|&col| prefetch_lines(&fixed[col as usize * k..][..k]))
+        let source = |e: usize| {
+            if e.is_multiple_of(4) {
+                let next = indices.iter().skip(e + 4).take(4);
+                next.for_each(|&col| prefetch_lines(&fixed[col as usize * k..][..k]));
+            }
+            &fixed[indices[e] as usize * k..][..k]
         };
         let n_kept = kept.len() / k;
-        for (quad, (rows, conf)) in kept.chunks_exact_mut(4 * k).zip(confidence.chunks_exact(4)).enumerate() {
-            let e = 4 * quad;
-            ahead(e + 4);
+        let (kept_conf, rest_conf) = confidence.split_at(n_kept);
+        let widen = |e: usize, row: &mut [f32]| E::widen(kern, source(e), row);
+        Self::keep_times(kern, k, kept, kept_conf, widen, v, out, &coef);
+        let copy = |e: usize, row: &mut [E]| row.copy_from_slice(source(n_kept + e));
+        Self::keep_times(kern, k, rest_kept, rest_conf, copy, v, out, &coef);
+    }
+
+    /// [`Self::sparse_times`] over entries whose vectors `keep(e, row)` writes into `kept`
+    /// (`k` values each), four at a time: each quad is kept, then its terms added while it is
+    /// hot.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn keep_times<K: Kernels, T: Element>(
+        kern: K,
+        k: usize,
+        kept: &mut [T],
+        confidence: &[f32],
+        keep: impl Fn(usize, &mut [T]),
+        v: &[f32],
+        out: &mut [f32],
+        coef: impl Fn(f32, f32) -> f32,
+    ) {
+        for (quad, (rows, conf)) in kept.chunks_mut(4 * k).zip(confidence.chunks(4)).enumerate() {
             for (r, row) in rows.chunks_exact_mut(k).enumerate() {
-                E::widen(kern, source(e + r), row);
+                keep(4 * quad + r, row);
             }
-            let ys = [&rows[..k], &rows[k..2 * k], &rows[2 * k..3 * k], &rows[3 * k..]];
-            let d = kern.dot4(ys, v);
-            kern.axpy4(
-                [coef(conf[0], d[0]), coef(conf[1], d[1]), coef(conf[2], d[2]), coef(conf[3], d[3])],
-                ys,
-                out,
-            );
+            let rows = &*rows;
+            Self::sparse_times(kern, |e| &rows[e * k..][..k], conf, v, out, &coef);
         }
-        for e in n_kept / 4 * 4..n_kept {
-            let row = &mut kept[e * k..][..k];
-            E::widen(kern, source(e), row);
-            kern.axpy(coef(confidence[e], kern.dot(row, v)), row, out);
-        }
-        for (e, row) in rest_kept.chunks_exact_mut(k).enumerate() {
-            if e % 4 == 0 {
-                ahead(n_kept + e + 4);
-            }
-            row.copy_from_slice(source(n_kept + e));
-        }
-        let rest_kept = &*rest_kept;
-        Self::sparse_times(kern, |e| &rest_kept[e * k..][..k], &confidence[n_kept..], v, out, coef);
     }
 
     /// The parallel tasks of a half-step: consecutive rows, at most [`ROWS_PER_TASK`] of them

@@ -3,8 +3,9 @@
 //! (`cinerec bench als`, and the cinerec side of `cinerec peer compare`), with a roofline: the
 //! iteration's counted floating-point operations per second, the rate of its dense part alone
 //! (the conjugate-gradient solver's rotation of every row into the fixed side's eigenbasis, a
-//! `k × k` product in fixed-size chunks) and the rate of a plain f32 GEMM of the same shape on the same threads, measured in the same
-//! run, so every figure says how far it is from what this machine does.
+//! `k × k` product in fixed-size chunks) and the rate of a plain f32 GEMM of the same shape on
+//! the same threads, measured in the same run, so every figure says how far it is from what
+//! this machine does.
 
 use std::io::Write;
 use std::path::Path;
